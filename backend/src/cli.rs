@@ -1,0 +1,83 @@
+//! The `lifeguard` command line: `serve` starts the console.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{App, shutdown_signal};
+use crate::config::Config;
+
+/// Exit code when lifeguard could not run at all (invalid input, unreachable target).
+pub const EXIT_COULD_NOT_RUN: u8 = 3;
+
+/// Tells a team, with numbers, whether its PostgreSQL connection pool survives the next burst of logins.
+#[derive(Debug, Parser)]
+#[command(name = "lifeguard", version, about)]
+struct Cli {
+    /// TOML configuration file (defaults apply without one).
+    #[arg(long, short, env = "LIFEGUARD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the console: API, browser frontend and the sandbox target.
+    Serve {
+        /// Address to listen on, overriding the configuration (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Directory of the built frontend, overriding the configuration (default `dist`).
+        #[arg(long)]
+        frontend_dir: Option<PathBuf>,
+    },
+}
+
+/// Parses the command line, runs the command, and maps the outcome to an exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let outcome = match cli.command {
+        Command::Serve {
+            listen,
+            frontend_dir,
+        } => serve(cli.config, listen, frontend_dir).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::from(EXIT_COULD_NOT_RUN)
+        }
+    }
+}
+
+async fn serve(
+    config_file: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    frontend_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut config = Config::load(config_file.as_deref())?;
+    config.listen = listen.unwrap_or(config.listen);
+    config.frontend_dir = frontend_dir.unwrap_or(config.frontend_dir);
+    let app = App::build(&config).await?;
+    tracing::info!(
+        "lifeguard console on http://{} (local mode: loopback only)",
+        app.local_addr()
+    );
+    app.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

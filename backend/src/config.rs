@@ -1,0 +1,211 @@
+//! The console's configuration: built-in defaults → optional TOML file → `LIFEGUARD_*` environment.
+//!
+//! Nested keys use `__` in the environment (`LIFEGUARD_SANDBOX__MAX_CONNECTIONS=50`);
+//! `LIFEGUARD_PG_BIN` is accepted as a short name for `sandbox.pg_bin`. Unknown keys are errors, so
+//! a misspelt setting is reported instead of silently ignored.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::sandbox::SandboxOptions;
+
+/// Everything `lifeguard serve` needs; [`Config::default`] needs no file at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the console listens. Loopback by default: the console can trigger load.
+    pub listen: SocketAddr,
+    /// The built frontend (`trunk build` output) served at `/`.
+    pub frontend_dir: PathBuf,
+    /// The embedded sandbox target.
+    pub sandbox: SandboxConfig,
+}
+
+/// How the embedded sandbox PostgreSQL is started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The server's `max_connections`.
+    pub max_connections: u32,
+    /// Directory holding `initdb` and `postgres`; discovered when absent.
+    pub pg_bin: Option<PathBuf>,
+    /// Seconds to wait for the server to accept connections.
+    pub ready_timeout_s: u64,
+    /// Further server settings, e.g. `shared_buffers = "256MB"`.
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            frontend_dir: PathBuf::from("dist"),
+            sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        let options = SandboxOptions::default();
+        Self {
+            max_connections: options.max_connections,
+            pg_bin: None,
+            ready_timeout_s: options.ready_timeout.as_secs(),
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key and the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading the configuration: {0}")]
+    Source(#[from] Box<figment::Error>),
+    #[error("the configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: `{field}` {rule}")]
+    Invalid { field: &'static str, rule: String },
+}
+
+impl Config {
+    /// Defaults, then `file` when given (it must exist), then the `LIFEGUARD_*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Self = figment
+            .merge(environment())
+            .extract()
+            .map_err(|e| ConfigError::Source(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The rules serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                field: "listen",
+                rule: format!(
+                    "must be a loopback address while no operator token is configured, got {}",
+                    self.listen
+                ),
+            });
+        }
+        if self.sandbox.max_connections < 3 {
+            return Err(ConfigError::Invalid {
+                field: "sandbox.max_connections",
+                rule: format!(
+                    "must be at least 3 (PostgreSQL reserves superuser slots), got {}",
+                    self.sandbox.max_connections
+                ),
+            });
+        }
+        if self.sandbox.ready_timeout_s == 0 {
+            return Err(ConfigError::Invalid {
+                field: "sandbox.ready_timeout_s",
+                rule: "must be at least 1 second".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The sandbox options this configuration describes.
+    #[must_use]
+    pub fn sandbox_options(&self) -> SandboxOptions {
+        SandboxOptions {
+            max_connections: self.sandbox.max_connections,
+            settings: self.sandbox.settings.clone(),
+            pg_bin: self.sandbox.pg_bin.clone(),
+            ready_timeout: Duration::from_secs(self.sandbox.ready_timeout_s),
+        }
+    }
+}
+
+/// `LIFEGUARD_*` variables as configuration keys; `LIFEGUARD_CONFIG` names the file and is no key.
+fn environment() -> Env {
+    Env::prefixed("LIFEGUARD_").ignore(&["config"]).map(|key| {
+        let key = key.as_str().to_ascii_lowercase();
+        if key == "pg_bin" {
+            "sandbox.pg_bin".into()
+        } else {
+            key.replace("__", ".").into()
+        }
+    })
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures must return figment::Error"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file_and_listen_on_loopback() {
+        figment::Jail::expect_with(|_jail| {
+            let config = Config::load(None).unwrap();
+            assert_eq!(config, Config::default());
+            assert!(config.listen.ip().is_loopback());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lifeguard.toml",
+                "listen = \"127.0.0.1:9000\"\n[sandbox]\nmax_connections = 40\n",
+            )?;
+            jail.set_env("LIFEGUARD_SANDBOX__MAX_CONNECTIONS", "55");
+            jail.set_env("LIFEGUARD_PG_BIN", "/opt/pg/bin");
+            let config = Config::load(Some(Path::new("lifeguard.toml"))).unwrap();
+            assert_eq!(config.listen.port(), 9000);
+            assert_eq!(config.sandbox.max_connections, 55);
+            assert_eq!(config.sandbox.pg_bin, Some(PathBuf::from("/opt/pg/bin")));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lifeguard.toml", "[sandbox]\nmax_conections = 40\n")?;
+            let error = Config::load(Some(Path::new("lifeguard.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("max_conections"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_too_small_server_is_rejected_with_field_and_rule() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LIFEGUARD_SANDBOX__MAX_CONNECTIONS", "2");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("sandbox.max_connections"), "{error}");
+            assert!(error.contains("at least 3"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let error = Config::load(Some(Path::new("/nonexistent/lifeguard.toml"))).unwrap_err();
+        assert!(matches!(error, ConfigError::MissingFile(_)));
+    }
+}

@@ -1,0 +1,16 @@
+//! lifeguard: validates a PostgreSQL connection pool against authentication bursts, with numbers.
+//!
+//! Layout:
+//! - [`config`]: built-in defaults → optional TOML file → `LIFEGUARD_*` environment overrides.
+//! - [`sandbox`]: a throwaway PostgreSQL cluster started from the local server binaries.
+//! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
+//! - [`api`]: the axum router: JSON API under `/api`, the built frontend everywhere else.
+//! - [`app`]: start-up and shut-down of the console (`App::build` → `port` → `run_until_stopped`).
+//! - [`cli`]: the `lifeguard` command line.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod probe;
+pub mod sandbox;

@@ -1,0 +1,3 @@
+//! Small views with plain props.
+
+pub mod chart;
