@@ -3,7 +3,7 @@
 # PostgreSQL that lifeguard starts itself. Extra arguments go to `lifeguard serve`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-cd "$LIFEGUARD_ROOT"
+cd "$REPO_ROOT"
 scripts/setup.sh
 trunk build --release
 exec cargo run --release --locked -p lifeguard -- serve "$@"

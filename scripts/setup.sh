@@ -6,7 +6,7 @@
 #   scripts/setup.sh --for test  that, plus Chromium and chromedriver for the browser tests
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-cd "$LIFEGUARD_ROOT"
+cd "$REPO_ROOT"
 
 purpose=run
 if [ "${1:-}" = "--for" ]; then purpose="${2:?--for needs run or test}"; fi

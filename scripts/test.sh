@@ -3,7 +3,7 @@
 # Installs what it needs first (scripts/setup.sh --for test). Screenshots land in test-output/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-cd "$LIFEGUARD_ROOT"
+cd "$REPO_ROOT"
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 scripts/setup.sh --for test
@@ -18,7 +18,7 @@ cargo clippy --locked -p lifeguard-frontend -p lifeguard-shared --target wasm32-
 step "trunk build --release (the frontend the browser tests open)"
 trunk build --release
 step "tests"
-export LIFEGUARD_TEST_DIST="$LIFEGUARD_ROOT/dist"
-export LIFEGUARD_TEST_OUTPUT="$LIFEGUARD_ROOT/test-output"
+export LIFEGUARD_TEST_DIST="$REPO_ROOT/dist"
+export LIFEGUARD_TEST_OUTPUT="$REPO_ROOT/test-output"
 cargo test --locked --workspace
 step "all checks passed"

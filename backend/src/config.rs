@@ -133,16 +133,30 @@ impl Config {
     }
 }
 
-/// `LIFEGUARD_*` variables as configuration keys; `LIFEGUARD_CONFIG` names the file and is no key.
+/// The sections an environment variable may address; other `LIFEGUARD_*` variables (the test
+/// harness's, `LIFEGUARD_CONFIG`) are not configuration. Within a section unknown keys are errors.
+const ENV_SECTIONS: &[&str] = &["listen", "frontend_dir", "sandbox", "pg_bin"];
+
+/// `LIFEGUARD_*` variables as configuration keys.
 fn environment() -> Env {
-    Env::prefixed("LIFEGUARD_").ignore(&["config"]).map(|key| {
-        let key = key.as_str().to_ascii_lowercase();
-        if key == "pg_bin" {
-            "sandbox.pg_bin".into()
-        } else {
-            key.replace("__", ".").into()
-        }
-    })
+    Env::prefixed("LIFEGUARD_")
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            ENV_SECTIONS.iter().any(|section| {
+                key == *section
+                    || key
+                        .strip_prefix(section)
+                        .is_some_and(|rest| rest.starts_with("__"))
+            })
+        })
+        .map(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            if key == "pg_bin" {
+                "sandbox.pg_bin".into()
+            } else {
+                key.replace("__", ".").into()
+            }
+        })
 }
 
 #[cfg(test)]
@@ -176,6 +190,19 @@ mod tests {
             assert_eq!(config.listen.port(), 9000);
             assert_eq!(config.sandbox.max_connections, 55);
             assert_eq!(config.sandbox.pg_bin, Some(PathBuf::from("/opt/pg/bin")));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn other_lifeguard_variables_are_not_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LIFEGUARD_TEST_OUTPUT", "/tmp/out");
+            jail.set_env("LIFEGUARD_CONFIG", "lifeguard.toml");
+            assert_eq!(Config::load(None).unwrap(), Config::default());
+            jail.set_env("LIFEGUARD_SANDBOX__MAX_CONECTIONS", "9");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("max_conections"), "{error}");
             Ok(())
         });
     }

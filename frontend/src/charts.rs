@@ -1,7 +1,7 @@
 //! Chart options built by pure functions from API data: no DOM, so they are tested natively.
 
 use charming::Chart;
-use charming::component::{Axis, DataZoom, Feature, Legend, SaveAsImage, Title, Toolbox};
+use charming::component::{Axis, DataZoom, Feature, Grid, Legend, SaveAsImage, Title, Toolbox};
 use charming::element::{AxisType, Tooltip, Trigger};
 use charming::series::Line;
 use lifeguard_shared::health::ProbeReport;
@@ -14,11 +14,13 @@ pub fn probe_chart(report: &ProbeReport) -> Chart {
     Chart::new()
         .title(Title::new().text(format!("{} — measured just now", report.target)))
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .legend(Legend::new().top("bottom"))
+        .legend(Legend::new().top(30))
+        .grid(Grid::new().top(80).bottom(70))
         .toolbox(Toolbox::new().feature(Feature::new().save_as_image(SaveAsImage::new())))
         .data_zoom(DataZoom::new())
         .x_axis(Axis::new().type_(AxisType::Category).name("sample").data(x))
-        .y_axis(Axis::new().type_(AxisType::Value).name("ms"))
+        // Connecting costs a hundred round trips or more: a log axis shows both.
+        .y_axis(Axis::new().type_(AxisType::Log).name("ms (log)"))
         .series(
             Line::new()
                 .name("new connection (ms)")
@@ -72,7 +74,7 @@ mod tests {
     fn the_axis_has_one_category_per_sample_of_the_longer_series() {
         let json = options(&probe_chart(&report()));
         assert_eq!(json["xAxis"]["data"], serde_json::json!(["1", "2", "3"]));
-        assert_eq!(json["yAxis"]["name"], "ms");
+        assert_eq!(json["yAxis"]["type"], "log");
     }
 
     #[test]
