@@ -6,6 +6,18 @@
 //! Layout:
 //! - [`error`]: the `{code, message}` body of every API error.
 //! - [`health`]: the console's liveness answer and what it measured of its target.
+//! - [`invalid`]: the error for input that breaks a rule, naming the field and the rule.
+//! - [`pool`]: pool profiles (QueuePool settings) and the built-in ones from the analysis.
+//! - [`workload`]: the `auth-flow` workload's knobs.
+//! - [`suite`]: scenarios, criteria, thresholds and the built-in suites.
+//! - [`report`]: a run's report, the JSON contract for pipelines.
+//! - [`verdict`]: judging a run — criteria and thresholds, pure.
 
 pub mod error;
 pub mod health;
+pub mod invalid;
+pub mod pool;
+pub mod report;
+pub mod suite;
+pub mod verdict;
+pub mod workload;

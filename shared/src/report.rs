@@ -1,0 +1,265 @@
+//! A run's report: the JSON contract deploy pipelines read (`lifeguard run --json`), and what the
+//! API and the console show. Field names here are a contract: add, never rename.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pool::PoolProfile;
+use crate::workload::AuthFlow;
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Queued,
+    Running,
+    /// Finished; every criterion passed.
+    Passed,
+    /// Finished; at least one criterion failed.
+    Failed,
+    /// Stopped early: cancelled, or the target died. Measurements so far are kept.
+    Aborted,
+    /// The console stopped while the run was going; found so on restart.
+    Interrupted,
+}
+
+impl RunState {
+    /// No further change will happen.
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub mean: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Time spent waiting for a connection, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WaitSummary {
+    pub mean: f64,
+    pub p95: f64,
+    pub max: f64,
+}
+
+/// How requests ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub ok: u64,
+    /// No connection within `pool_timeout` (SQLAlchemy's "QueuePool limit … reached").
+    pub pool_timeout: u64,
+    /// The server refused a new connection ("too many clients already").
+    pub refused: u64,
+    /// A new connection could not be opened for another reason (server down, network).
+    pub connect_error: u64,
+    /// A statement failed on an open connection.
+    pub db_error: u64,
+    /// The workload's simulated application error (`error_rate`).
+    pub app_error: u64,
+    /// The application error path that never returned its connection (`leak_on_error`).
+    pub leaked: u64,
+    /// Arrivals dropped because `max_in_flight` requests were already in flight (open model).
+    pub dropped: u64,
+}
+
+impl OutcomeCounts {
+    /// Every request counted.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.ok
+            + self.pool_timeout
+            + self.refused
+            + self.connect_error
+            + self.db_error
+            + self.app_error
+            + self.leaked
+            + self.dropped
+    }
+}
+
+/// What the primary pool went through during a scenario.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolSummary {
+    pub peak_checked_out: u32,
+    pub peak_overflow: u32,
+    pub peak_waiters: u32,
+    /// Peak checked-out over capacity (`pool_size + max_overflow`), 0..=1.
+    pub peak_utilization: f64,
+    pub connections_created: u64,
+    pub connections_closed: u64,
+    /// Connections created per second of the scenario.
+    pub churn_per_s: f64,
+    /// Most connections created within one second.
+    pub peak_churn_per_s: f64,
+    /// Checkouts that found the pool at capacity and had to queue.
+    pub exhaustion_events: u64,
+    /// Checkouts that gave up after `pool_timeout`.
+    pub timeouts: u64,
+    /// Connections created by the secondary ("sync") pool, when it exists.
+    pub secondary_connections_created: u64,
+}
+
+/// One pass/fail rule applied to one measured value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionResult {
+    /// e.g. `success_rate`, `mean_latency_ms`, `p95_latency_ms`, `recovery_s`, `leaks`.
+    pub name: String,
+    pub threshold: f64,
+    /// The measured value; `null` when it could not be measured (then the criterion failed).
+    pub value: Option<f64>,
+    /// How value and threshold must compare: `>=`, `<` or `<=`.
+    pub rule: String,
+    pub passed: bool,
+}
+
+/// One scenario's measurements and verdicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub requests: u64,
+    pub succeeded: u64,
+    pub success_rate: f64,
+    pub latency_ms: LatencySummary,
+    pub acquire_wait_ms: WaitSummary,
+    pub throughput_rps: f64,
+    pub duration_s: f64,
+    pub outcomes: OutcomeCounts,
+    pub pool: PoolSummary,
+    pub criteria: Vec<CriterionResult>,
+    pub passed: bool,
+}
+
+/// The exhaustion-and-recovery phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryReport {
+    /// From the burst's start until a probe checkout was served within the response-time warning
+    /// level with nobody waiting; `null` when that never happened within the phase's limit.
+    pub seconds: Option<f64>,
+    pub passed: bool,
+    /// Burst requests and how many of them timed out waiting for a connection.
+    pub burst_requests: u64,
+    pub burst_timeouts: u64,
+    pub exhaustion_events: u64,
+}
+
+/// The leak check after the load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeakReport {
+    /// Connections still checked out of the pools after the grace period.
+    pub checked_out_after: u32,
+    /// This run's backends left idle in a transaction.
+    pub idle_in_transaction: u32,
+    /// This run's backends still connected, against the pools' kept connections.
+    pub server_backends: u32,
+    pub allowed_backends: u32,
+    pub passed: bool,
+}
+
+/// Level of an alert threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warning,
+    Critical,
+}
+
+/// One alert threshold against the metric's peak over the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// `pool_utilization_pct`, `overflow_usage_pct`, `churn_per_s`, `response_time_ms`,
+    /// `exhaustion_events`.
+    pub metric: String,
+    pub peak: f64,
+    pub warning: f64,
+    pub critical: f64,
+    pub level: Level,
+}
+
+/// What the server looked like during the run (from `pg_stat_activity`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerReport {
+    pub version: String,
+    pub max_connections: u32,
+    /// Most backends of this run at once.
+    pub peak_run_backends: u32,
+    /// Most client backends of anyone at once.
+    pub peak_total_backends: u32,
+    pub peak_idle_in_transaction: u32,
+}
+
+/// One second of a run, for charts. `t` counts seconds from the run's start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondSample {
+    pub t: u32,
+    /// The scenario or phase running during this second.
+    pub phase: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_p99_ms: f64,
+    pub latency_max_ms: f64,
+    pub acquire_wait_p95_ms: f64,
+    pub checked_out: u32,
+    pub idle: u32,
+    pub overflow: u32,
+    pub waiters: u32,
+    pub connections_created: u64,
+    pub connections_closed: u64,
+    pub timeouts: u64,
+    pub exhaustion_events: u64,
+    pub server_backends: u32,
+    pub idle_in_transaction: u32,
+}
+
+/// Everything a run found. See the module doc: these names are a contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub suite: String,
+    pub target: String,
+    pub profile: String,
+    pub state: RunState,
+    pub passed: bool,
+    /// Why the run stopped early or could not judge, in words; `null` otherwise.
+    pub error: Option<String>,
+    /// Unix time of the start, milliseconds.
+    pub started_at_ms: u64,
+    pub duration_s: f64,
+    pub scenarios: Vec<ScenarioReport>,
+    pub recovery: Option<RecoveryReport>,
+    pub leaks: Option<LeakReport>,
+    /// Run-level criteria (recovery, leaks); scenario criteria are in `scenarios[]`.
+    pub criteria: Vec<CriterionResult>,
+    pub thresholds: Vec<ThresholdResult>,
+    pub server: ServerReport,
+    /// The pools and workload the run used (no credentials: targets are referred to by name).
+    pub pool_profile: PoolProfile,
+    pub workload: AuthFlow,
+    pub series: Vec<SecondSample>,
+}
+
+impl RunReport {
+    /// Names of every failed criterion, `scenario/criterion` for scenario ones.
+    #[must_use]
+    pub fn failed_criteria(&self) -> Vec<String> {
+        let scenario = self.scenarios.iter().flat_map(|s| {
+            s.criteria
+                .iter()
+                .filter(|c| !c.passed)
+                .map(move |c| format!("{}/{}", s.name, c.name))
+        });
+        let run = self
+            .criteria
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.clone());
+        scenario.chain(run).collect()
+    }
+}

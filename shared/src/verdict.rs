@@ -1,0 +1,294 @@
+//! Judging a run: criteria to pass/fail with value and threshold, thresholds to ok/warning/critical
+//! with the metric's peak. Pure functions over the report's numbers.
+
+use crate::pool::PoolSettings;
+use crate::report::{
+    CriterionResult, LeakReport, Level, RecoveryReport, ScenarioReport, ThresholdResult,
+};
+use crate::suite::{Criteria, Levels, Scenario, Thresholds};
+
+fn at_least(name: &str, value: Option<f64>, threshold: f64) -> CriterionResult {
+    CriterionResult {
+        name: name.into(),
+        threshold,
+        value,
+        rule: ">=".into(),
+        passed: value.is_some_and(|v| v >= threshold),
+    }
+}
+
+fn below(name: &str, value: Option<f64>, threshold: f64) -> CriterionResult {
+    CriterionResult {
+        name: name.into(),
+        threshold,
+        value,
+        rule: "<".into(),
+        passed: value.is_some_and(|v| v < threshold),
+    }
+}
+
+/// A scenario's criteria: success rate at least the scenario's minimum, mean and P95 latency below
+/// the suite's limits. A scenario without requests has no latency and fails.
+#[must_use]
+pub fn scenario_criteria(
+    report: &ScenarioReport,
+    scenario: &Scenario,
+    criteria: &Criteria,
+) -> Vec<CriterionResult> {
+    let measured = report.requests > 0;
+    let latency = |v: f64| measured.then_some(v);
+    vec![
+        at_least(
+            "success_rate",
+            Some(report.success_rate),
+            scenario.min_success_rate,
+        ),
+        below(
+            "mean_latency_ms",
+            latency(report.latency_ms.mean),
+            criteria.mean_latency_ms,
+        ),
+        below(
+            "p95_latency_ms",
+            latency(report.latency_ms.p95),
+            criteria.p95_latency_ms,
+        ),
+    ]
+}
+
+/// Run-level criteria: recovery under the limit, leaks within tolerance.
+#[must_use]
+pub fn run_criteria(
+    recovery: Option<&RecoveryReport>,
+    leaks: Option<&LeakReport>,
+    criteria: &Criteria,
+) -> Vec<CriterionResult> {
+    let mut results = Vec::new();
+    if let Some(recovery) = recovery {
+        results.push(below("recovery_s", recovery.seconds, criteria.recovery_s));
+    }
+    if let Some(leaks) = leaks {
+        results.push(leak_criterion(leaks, criteria.max_leaks));
+    }
+    results
+}
+
+/// Leaks counted as the larger of connections still checked out and backends idle in a
+/// transaction (a leaked connection is usually both), plus backends beyond the kept ones.
+fn leak_criterion(leaks: &LeakReport, max_leaks: u32) -> CriterionResult {
+    let surplus = leaks.server_backends.saturating_sub(leaks.allowed_backends);
+    let count = leaks.checked_out_after.max(leaks.idle_in_transaction).max(surplus);
+    CriterionResult {
+        name: "leaks".into(),
+        threshold: f64::from(max_leaks),
+        value: Some(f64::from(count)),
+        rule: "<=".into(),
+        passed: count <= max_leaks,
+    }
+}
+
+/// Where `value` falls between the levels.
+#[must_use]
+pub fn level(value: f64, levels: Levels) -> Level {
+    if value >= levels.critical {
+        Level::Critical
+    } else if value >= levels.warning {
+        Level::Warning
+    } else {
+        Level::Ok
+    }
+}
+
+/// The alert thresholds against the peaks over all scenarios. Any exhaustion event is critical.
+#[must_use]
+pub fn thresholds(
+    scenarios: &[ScenarioReport],
+    primary: &PoolSettings,
+    thresholds: &Thresholds,
+) -> Vec<ThresholdResult> {
+    let peak = |f: &dyn Fn(&ScenarioReport) -> f64| scenarios.iter().map(f).fold(0.0, f64::max);
+    let utilization = peak(&|s| s.pool.peak_utilization * 100.0);
+    let overflow = if primary.max_overflow == 0 {
+        0.0
+    } else {
+        peak(&|s| f64::from(s.pool.peak_overflow) * 100.0 / f64::from(primary.max_overflow))
+    };
+    let churn = peak(&|s| s.pool.peak_churn_per_s);
+    let response = peak(&|s| s.latency_ms.p95);
+    let exhaustion = peak(&|s| s.pool.exhaustion_events as f64);
+    let result = |metric: &str, peak: f64, levels: Levels| ThresholdResult {
+        metric: metric.into(),
+        peak,
+        warning: levels.warning,
+        critical: levels.critical,
+        level: level(peak, levels),
+    };
+    vec![
+        result(
+            "pool_utilization_pct",
+            utilization,
+            thresholds.pool_utilization_pct,
+        ),
+        result("overflow_usage_pct", overflow, thresholds.overflow_usage_pct),
+        result("churn_per_s", churn, thresholds.churn_per_s),
+        result("response_time_ms", response, thresholds.response_time_ms),
+        result(
+            "exhaustion_events",
+            exhaustion,
+            Levels {
+                warning: 1.0,
+                critical: 1.0,
+            },
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{LatencySummary, OutcomeCounts, PoolSummary, WaitSummary};
+    use crate::suite::Suite;
+
+    fn scenario_report(success_rate: f64, mean: f64, p95: f64) -> ScenarioReport {
+        ScenarioReport {
+            name: "light".into(),
+            requests: 15,
+            succeeded: 15,
+            success_rate,
+            latency_ms: LatencySummary {
+                mean,
+                p50: mean,
+                p95,
+                p99: p95,
+                max: p95,
+            },
+            acquire_wait_ms: WaitSummary::default(),
+            throughput_rps: 10.0,
+            duration_s: 1.5,
+            outcomes: OutcomeCounts::default(),
+            pool: PoolSummary::default(),
+            criteria: vec![],
+            passed: true,
+        }
+    }
+
+    #[test]
+    fn a_fast_successful_scenario_passes_every_criterion() {
+        let suite = Suite::auth_burst();
+        let results = scenario_criteria(
+            &scenario_report(1.0, 12.0, 40.0),
+            &suite.scenarios[0],
+            &suite.criteria,
+        );
+        assert_eq!(results.len(), 3);
+        assert!(results.iter().all(|c| c.passed), "{results:?}");
+    }
+
+    #[test]
+    fn each_broken_limit_fails_its_own_criterion() {
+        let suite = Suite::auth_burst();
+        let results = scenario_criteria(
+            &scenario_report(0.94, 250.0, 499.0),
+            &suite.scenarios[0],
+            &suite.criteria,
+        );
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(failed, ["success_rate", "mean_latency_ms"]);
+        // 94 % is enough for heavy (90 %) but not for light (95 %).
+        let heavy = scenario_criteria(
+            &scenario_report(0.94, 10.0, 10.0),
+            &suite.scenarios[2],
+            &suite.criteria,
+        );
+        assert!(heavy[0].passed);
+    }
+
+    #[test]
+    fn latency_at_the_limit_fails_because_it_must_stay_below() {
+        let suite = Suite::auth_burst();
+        let results = scenario_criteria(
+            &scenario_report(1.0, 200.0, 500.0),
+            &suite.scenarios[0],
+            &suite.criteria,
+        );
+        assert!(!results[1].passed && !results[2].passed);
+    }
+
+    #[test]
+    fn a_scenario_without_requests_fails_with_no_value() {
+        let suite = Suite::auth_burst();
+        let mut report = scenario_report(0.0, 0.0, 0.0);
+        report.requests = 0;
+        let results = scenario_criteria(&report, &suite.scenarios[0], &suite.criteria);
+        assert!(results.iter().all(|c| !c.passed));
+        assert_eq!(results[1].value, None);
+    }
+
+    #[test]
+    fn an_unrecovered_pool_and_a_leak_fail_the_run_criteria() {
+        let recovery = RecoveryReport {
+            seconds: None,
+            passed: false,
+            burst_requests: 60,
+            burst_timeouts: 3,
+            exhaustion_events: 30,
+        };
+        let leaks = LeakReport {
+            checked_out_after: 2,
+            idle_in_transaction: 2,
+            server_backends: 12,
+            allowed_backends: 20,
+            passed: false,
+        };
+        let results = run_criteria(Some(&recovery), Some(&leaks), &Criteria::default());
+        assert_eq!(results[0].name, "recovery_s");
+        assert!(!results[0].passed);
+        assert_eq!(results[1].name, "leaks");
+        assert_eq!(results[1].value, Some(2.0));
+        assert!(!results[1].passed);
+        let clean = LeakReport {
+            checked_out_after: 0,
+            idle_in_transaction: 0,
+            server_backends: 20,
+            ..leaks
+        };
+        assert!(run_criteria(None, Some(&clean), &Criteria::default())[0].passed);
+    }
+
+    #[test]
+    fn levels_rise_at_their_thresholds() {
+        let levels = Levels {
+            warning: 70.0,
+            critical: 90.0,
+        };
+        assert_eq!(level(69.9, levels), Level::Ok);
+        assert_eq!(level(70.0, levels), Level::Warning);
+        assert_eq!(level(95.0, levels), Level::Critical);
+    }
+
+    #[test]
+    fn thresholds_use_the_peak_and_any_exhaustion_is_critical() {
+        let suite = Suite::auth_burst();
+        let primary = crate::pool::PoolProfile::built_in()[0].primary.clone();
+        let mut a = scenario_report(1.0, 10.0, 150.0);
+        a.pool.peak_utilization = 0.5;
+        a.pool.peak_overflow = 4;
+        let mut b = scenario_report(1.0, 10.0, 250.0);
+        b.pool.peak_utilization = 0.95;
+        b.pool.peak_overflow = 17;
+        b.pool.exhaustion_events = 1;
+        b.pool.peak_churn_per_s = 6.0;
+        let results = thresholds(&[a, b], &primary, &suite.thresholds);
+        let by = |m: &str| results.iter().find(|r| r.metric == m).unwrap().clone();
+        assert_eq!(by("pool_utilization_pct").level, Level::Critical);
+        assert!((by("overflow_usage_pct").peak - 85.0).abs() < 1e-9);
+        assert_eq!(by("overflow_usage_pct").level, Level::Critical);
+        assert_eq!(by("churn_per_s").level, Level::Warning);
+        assert_eq!(by("response_time_ms").level, Level::Warning);
+        assert_eq!(by("exhaustion_events").level, Level::Critical);
+    }
+}
