@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`config`]: built-in defaults → optional TOML file → `LIFEGUARD_*` environment overrides.
 //! - [`sandbox`]: a throwaway PostgreSQL cluster started from the local server binaries.
+//! - [`pool`]: the instrumented QueuePool and its event stream.
 //! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
 //! - [`api`]: the axum router: JSON API under `/api`, the built frontend everywhere else.
 //! - [`app`]: start-up and shut-down of the console (`App::build` → `port` → `run_until_stopped`).
@@ -12,5 +13,6 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod pool;
 pub mod probe;
 pub mod sandbox;

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn the_message_names_field_and_rule() {
         let error = at_least("pool_size", 0, 1).unwrap_err().under("primary");
-        assert_eq!(error.to_string(), "`primary.pool_size` must be at least 1, got 0");
+        assert_eq!(
+            error.to_string(),
+            "`primary.pool_size` must be at least 1, got 0"
+        );
     }
 
     #[test]

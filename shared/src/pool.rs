@@ -196,7 +196,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(error.contains("`pool_size` must be at least 1, got 0"), "{error}");
+        assert!(
+            error.contains("`pool_size` must be at least 1, got 0"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -206,7 +209,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(error.contains("`pool_timeout_s` must be a positive"), "{error}");
+        assert!(
+            error.contains("`pool_timeout_s` must be a positive"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -420,7 +420,10 @@ mod tests {
         let json = r#"{"name":"x","scenarios":[{"name":"a","min_success_rate":0.9,
             "load":{"model":"closed","users":0,"requests_per_user":1}}]}"#;
         let error = serde_json::from_str::<Suite>(json).unwrap_err().to_string();
-        assert!(error.contains("`scenarios[0].load.users` must be at least 1"), "{error}");
+        assert!(
+            error.contains("`scenarios[0].load.users` must be at least 1"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ pub fn run_criteria(
 /// transaction (a leaked connection is usually both), plus backends beyond the kept ones.
 fn leak_criterion(leaks: &LeakReport, max_leaks: u32) -> CriterionResult {
     let surplus = leaks.server_backends.saturating_sub(leaks.allowed_backends);
-    let count = leaks.checked_out_after.max(leaks.idle_in_transaction).max(surplus);
+    let count = leaks
+        .checked_out_after
+        .max(leaks.idle_in_transaction)
+        .max(surplus);
     CriterionResult {
         name: "leaks".into(),
         threshold: f64::from(max_leaks),
@@ -129,7 +132,11 @@ pub fn thresholds(
             utilization,
             thresholds.pool_utilization_pct,
         ),
-        result("overflow_usage_pct", overflow, thresholds.overflow_usage_pct),
+        result(
+            "overflow_usage_pct",
+            overflow,
+            thresholds.overflow_usage_pct,
+        ),
         result("churn_per_s", churn, thresholds.churn_per_s),
         result("response_time_ms", response, thresholds.response_time_ms),
         result(

@@ -127,14 +127,16 @@ impl AuthFlow {
                 .map_err(|_| Invalid::new(&field, format!("must be a number, got `{v}`")))
         };
         let count = |v: &str| {
-            v.parse::<u32>().map_err(|_| {
-                Invalid::new(&field, format!("must be a whole number, got `{v}`"))
-            })
+            v.parse::<u32>()
+                .map_err(|_| Invalid::new(&field, format!("must be a whole number, got `{v}`")))
         };
         let flag = |v: &str| match v {
             "true" | "yes" | "on" | "1" => Ok(true),
             "false" | "no" | "off" | "0" => Ok(false),
-            _ => Err(Invalid::new(&field, format!("must be true or false, got `{v}`"))),
+            _ => Err(Invalid::new(
+                &field,
+                format!("must be true or false, got `{v}`"),
+            )),
         };
         match key {
             "users" => self.users = count(value)?,
@@ -172,16 +174,19 @@ mod tests {
         assert!(flow.leak_on_error);
         assert!((flow.error_rate - 0.2).abs() < f64::EPSILON);
         let error = flow.set("error_rate=2").unwrap_err().to_string();
-        assert_eq!(error, "`workload.error_rate` must be between 0 and 1, got 2");
+        assert_eq!(
+            error,
+            "`workload.error_rate` must be between 0 and 1, got 2"
+        );
     }
 
     #[test]
     fn an_unknown_key_is_named_with_the_known_ones() {
-        let error = AuthFlow::default()
-            .set("hold=5")
-            .unwrap_err()
-            .to_string();
-        assert!(error.starts_with("`workload.hold` is not a workload setting"), "{error}");
+        let error = AuthFlow::default().set("hold=5").unwrap_err().to_string();
+        assert!(
+            error.starts_with("`workload.hold` is not a workload setting"),
+            "{error}"
+        );
         assert!(error.contains("hold_ms"), "{error}");
     }
 
@@ -191,7 +196,13 @@ mod tests {
         let error = serde_json::from_str::<AuthFlow>(r#"{"login_ratio":-0.5}"#)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`login_ratio` must be between 0 and 1"), "{error}");
-        assert_eq!(serde_json::from_str::<AuthFlow>("{}").unwrap(), AuthFlow::default());
+        assert!(
+            error.contains("`login_ratio` must be between 0 and 1"),
+            "{error}"
+        );
+        assert_eq!(
+            serde_json::from_str::<AuthFlow>("{}").unwrap(),
+            AuthFlow::default()
+        );
     }
 }

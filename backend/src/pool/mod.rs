@@ -1,0 +1,680 @@
+//! An instrumented connection pool on tokio-postgres with SQLAlchemy `QueuePool` semantics.
+//!
+//! - `pool_size` connections are kept; up to `max_overflow` more may be opened, and a returned
+//!   connection is closed when `pool_size` connections already wait idle.
+//! - A checkout that finds nothing idle and no room to open a connection queues (an *exhaustion
+//!   event*) for at most `pool_timeout`, then fails with SQLAlchemy's "QueuePool limit … reached".
+//!   Queued checkouts are served first come, first served: a returned connection (or a freed
+//!   slot) is handed directly to the oldest waiter.
+//! - `pool_recycle`: a connection older than this is replaced at checkout. `pre_ping`: `SELECT 1`
+//!   at checkout; on failure the connection is replaced and every connection created before it is
+//!   invalidated (replaced at its next checkout), as SQLAlchemy does after a disconnect.
+//! - `prewarm` opens and verifies `pool_size` connections before the load starts.
+//!
+//! Every change emits a [`PoolEvent`](events::PoolEvent) with the gauges after it. The state sits
+//! behind a `std::sync::Mutex` held only for a few field updates, never across an await.
+
+mod error;
+pub mod events;
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use lifeguard_shared::pool::{PoolSettings, Reuse};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+use tokio_postgres::{Client, NoTls};
+
+pub use error::{PoolError, describe};
+use events::{CloseReason, EventKind, EventSink, Gauges, PoolEvent, PoolRole};
+
+/// How long opening one connection may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a pre-ping may take before the connection counts as dead.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Cumulative counts since the pool was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub checkouts: u64,
+    pub created: u64,
+    pub closed: u64,
+    pub timeouts: u64,
+    pub exhaustion_events: u64,
+    pub connect_failures: u64,
+    pub leaked: u64,
+}
+
+/// The pool's gauges and counters at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub gauges: Gauges,
+    pub counters: Counters,
+    /// Events lost because their collector fell behind.
+    pub dropped_events: u64,
+}
+
+/// A cheaply cloneable handle to one pool.
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("role", &self.shared.role)
+            .field("settings", &self.shared.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    role: PoolRole,
+    settings: PoolSettings,
+    pool_size: usize,
+    capacity: usize,
+    timeout: Duration,
+    recycle: Option<Duration>,
+    /// Where connections go; carries the run's `application_name`. Holds the password.
+    connect: tokio_postgres::Config,
+    state: Mutex<State>,
+    events: EventSink,
+    next_waiter: AtomicU64,
+}
+
+/// A live connection and what the pool knows of it.
+struct Conn {
+    client: Client,
+    created: Instant,
+    /// Per-connection data of the workload (its prepared statements).
+    extension: Option<Box<dyn Any + Send + Sync>>,
+}
+
+/// What a queued checkout receives.
+enum Grant {
+    /// A returned connection, handed over directly.
+    Conn(Conn),
+    /// Room to open a new connection (already counted as open and checked out).
+    Slot,
+}
+
+struct Waiter {
+    id: u64,
+    grant: oneshot::Sender<Grant>,
+}
+
+#[derive(Default)]
+struct State {
+    idle: VecDeque<Conn>,
+    /// Connections open or being opened: checked out, idle or leaked.
+    open: usize,
+    checked_out: usize,
+    waiters: VecDeque<Waiter>,
+    /// Connections created before this instant are replaced at checkout.
+    invalidated_before: Option<Instant>,
+    closed: bool,
+    leaked: Vec<Conn>,
+    counters: Counters,
+}
+
+impl Pool {
+    /// A pool that opens connections with `connect` (set its `application_name` to attribute them)
+    /// and records its events into `events`. Nothing is opened until [`Pool::prewarm`] or a checkout.
+    #[must_use]
+    pub fn new(
+        role: PoolRole,
+        settings: PoolSettings,
+        connect: tokio_postgres::Config,
+        events: EventSink,
+    ) -> Self {
+        let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
+        Self {
+            shared: Arc::new(Shared {
+                role,
+                pool_size: settings.pool_size as usize,
+                capacity: settings.capacity() as usize,
+                timeout: secs(settings.pool_timeout_s),
+                recycle: settings.pool_recycle_s.map(secs),
+                settings,
+                connect,
+                state: Mutex::new(State::default()),
+                events,
+                next_waiter: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The settings this pool enforces.
+    #[must_use]
+    pub fn settings(&self) -> &PoolSettings {
+        &self.shared.settings
+    }
+
+    /// Which of the profile's pools this is.
+    #[must_use]
+    pub fn role(&self) -> PoolRole {
+        self.shared.role
+    }
+
+    /// Gauges and counters now.
+    #[must_use]
+    pub fn stats(&self) -> PoolStats {
+        let state = self.lock();
+        PoolStats {
+            gauges: self.gauges(&state),
+            counters: state.counters,
+            dropped_events: self.shared.events.dropped(),
+        }
+    }
+
+    /// Opens and verifies connections until `pool_size` are open, concurrently.
+    pub async fn prewarm(&self) -> Result<(), PoolError> {
+        let wanted = {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(PoolError::Closed);
+            }
+            let wanted = self.shared.pool_size.saturating_sub(state.open);
+            state.open += wanted;
+            wanted
+        };
+        let mut opening = JoinSet::new();
+        for _ in 0..wanted {
+            let pool = self.clone();
+            opening.spawn(async move {
+                let conn = pool.connect().await?;
+                match ping(&conn.client).await {
+                    Ok(()) => Ok(conn),
+                    Err(()) => Err(PoolError::ConnectTimeout(PING_TIMEOUT)),
+                }
+            });
+        }
+        let mut first_error = None;
+        while let Some(joined) = opening.join_next().await {
+            match joined {
+                Ok(Ok(conn)) => self.put_back(conn),
+                Ok(Err(error)) => {
+                    self.release_slot();
+                    first_error.get_or_insert(error);
+                }
+                Err(_panicked_or_cancelled) => self.release_slot(),
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Checks a connection out: idle first, else a new one while below capacity, else queue for at
+    /// most `pool_timeout`.
+    pub async fn checkout(&self) -> Result<PooledConn, PoolError> {
+        let requested = Instant::now();
+        let deadline = requested + self.shared.timeout;
+        let immediate = {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(PoolError::Closed);
+            }
+            state.counters.checkouts += 1;
+            self.emit(&state, EventKind::CheckoutRequested);
+            if let Some(conn) = take_idle(&mut state.idle, self.shared.settings.reuse) {
+                state.checked_out += 1;
+                Ok(Grant::Conn(conn))
+            } else if state.open < self.shared.capacity {
+                state.open += 1;
+                state.checked_out += 1;
+                Ok(Grant::Slot)
+            } else {
+                let id = self.shared.next_waiter.fetch_add(1, Ordering::Relaxed);
+                let (grant, receiver) = oneshot::channel();
+                state.waiters.push_back(Waiter { id, grant });
+                state.counters.exhaustion_events += 1;
+                self.emit(&state, EventKind::Exhausted);
+                Err((id, receiver))
+            }
+        };
+        let grant = match immediate {
+            Ok(grant) => grant,
+            Err((id, receiver)) => self.wait(id, receiver, deadline, requested).await?,
+        };
+        let conn = self.make_ready(grant).await?;
+        {
+            let state = self.lock();
+            self.emit(
+                &state,
+                EventKind::CheckedOut {
+                    wait: requested.elapsed(),
+                },
+            );
+        }
+        Ok(PooledConn {
+            conn: Some(conn),
+            pool: self.clone(),
+            checked_out_at: Instant::now(),
+            broken: false,
+        })
+    }
+
+    /// Closes the pool: idle and leaked connections now, checked-out ones when they come back;
+    /// queued checkouts fail with [`PoolError::Closed`].
+    pub fn close(&self) {
+        let (idle, leaked, waiters) = {
+            let mut state = self.lock();
+            state.closed = true;
+            let idle: Vec<Conn> = state.idle.drain(..).collect();
+            let leaked: Vec<Conn> = std::mem::take(&mut state.leaked);
+            state.open -= idle.len() + leaked.len();
+            state.checked_out -= leaked.len();
+            for _ in 0..idle.len() + leaked.len() {
+                state.counters.closed += 1;
+                self.emit(
+                    &state,
+                    EventKind::Closed {
+                        reason: CloseReason::Shutdown,
+                    },
+                );
+            }
+            let waiters: Vec<Waiter> = state.waiters.drain(..).collect();
+            (idle, leaked, waiters)
+        };
+        drop((idle, leaked, waiters));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain counters behind; keep going with them.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn gauges(&self, state: &State) -> Gauges {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Gauges {
+            checked_out: count(state.checked_out),
+            idle: count(state.idle.len()),
+            open: count(state.open),
+            overflow: count(state.open.saturating_sub(self.shared.pool_size)),
+            waiters: count(state.waiters.len()),
+        }
+    }
+
+    /// Records `kind` with the gauges of `state` (the caller holds the lock, so they agree).
+    fn emit(&self, state: &State, kind: EventKind) {
+        if self.shared.events.is_on() {
+            self.shared.events.record(PoolEvent {
+                at: Instant::now(),
+                pool: self.shared.role,
+                kind,
+                gauges: self.gauges(state),
+            });
+        }
+    }
+
+    async fn wait(
+        &self,
+        id: u64,
+        receiver: oneshot::Receiver<Grant>,
+        deadline: Instant,
+        requested: Instant,
+    ) -> Result<Grant, PoolError> {
+        let mut queued = Queued {
+            pool: self,
+            id,
+            receiver: Some(receiver),
+        };
+        let Some(receiver) = queued.receiver.as_mut() else {
+            return Err(PoolError::Closed);
+        };
+        match tokio::time::timeout_at(deadline.into(), receiver).await {
+            Ok(Ok(grant)) => {
+                queued.receiver = None;
+                Ok(grant)
+            }
+            Ok(Err(_pool_closed)) => {
+                queued.receiver = None;
+                Err(PoolError::Closed)
+            }
+            Err(_elapsed) => {
+                let mut state = self.lock();
+                if let Some(at) = state.waiters.iter().position(|w| w.id == id) {
+                    state.waiters.remove(at);
+                    state.counters.timeouts += 1;
+                    self.emit(
+                        &state,
+                        EventKind::TimedOut {
+                            waited: requested.elapsed(),
+                        },
+                    );
+                    queued.receiver = None;
+                    return Err(PoolError::Timeout {
+                        size: self.shared.settings.pool_size,
+                        overflow: self.shared.settings.max_overflow,
+                        timeout: self.shared.timeout,
+                    });
+                }
+                drop(state);
+                // Not queued any more: a grant was sent (under the lock) just as time ran out.
+                let mut receiver = queued.receiver.take();
+                match receiver.as_mut().map(oneshot::Receiver::try_recv) {
+                    Some(Ok(grant)) => Ok(grant),
+                    _ => Err(PoolError::Closed),
+                }
+            }
+        }
+    }
+
+    /// Turns a grant into a usable connection: recycle, invalidation and pre-ping for a reused
+    /// one, a new connection for a slot. On failure the slot is given up.
+    async fn make_ready(&self, grant: Grant) -> Result<Conn, PoolError> {
+        let conn = match grant {
+            Grant::Slot => return self.connect_in_slot().await,
+            Grant::Conn(conn) => conn,
+        };
+        let replace = {
+            let state = self.lock();
+            if self
+                .shared
+                .recycle
+                .is_some_and(|age| conn.created.elapsed() >= age)
+            {
+                Some(CloseReason::Recycle)
+            } else if state
+                .invalidated_before
+                .is_some_and(|before| conn.created < before)
+            {
+                Some(CloseReason::Invalidated)
+            } else {
+                None
+            }
+        };
+        if let Some(reason) = replace {
+            self.discard(conn, reason);
+            return self.connect_in_slot().await;
+        }
+        if self.shared.settings.pre_ping && ping(&conn.client).await.is_err() {
+            {
+                let mut state = self.lock();
+                state.invalidated_before = Some(Instant::now());
+                self.emit(&state, EventKind::Invalidated);
+            }
+            self.discard(conn, CloseReason::Ping);
+            return self.connect_in_slot().await;
+        }
+        Ok(conn)
+    }
+
+    /// Closes `conn` but keeps its slot for a replacement.
+    fn discard(&self, conn: Conn, reason: CloseReason) {
+        {
+            let mut state = self.lock();
+            state.counters.closed += 1;
+            self.emit(&state, EventKind::Closed { reason });
+        }
+        drop(conn);
+    }
+
+    async fn connect_in_slot(&self) -> Result<Conn, PoolError> {
+        match self.connect().await {
+            Ok(conn) => Ok(conn),
+            Err(error) => {
+                {
+                    let mut state = self.lock();
+                    state.checked_out -= 1;
+                }
+                self.release_slot();
+                Err(error)
+            }
+        }
+    }
+
+    /// Opens one connection (its slot is already counted).
+    async fn connect(&self) -> Result<Conn, PoolError> {
+        let started = Instant::now();
+        let opened =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.shared.connect.connect(NoTls)).await;
+        let result = match opened {
+            Err(_elapsed) => Err(PoolError::ConnectTimeout(CONNECT_TIMEOUT)),
+            Ok(Err(error)) if error::is_too_many_clients(&error) => {
+                Err(PoolError::Refused(error::describe(&error)))
+            }
+            Ok(Err(error)) => Err(PoolError::Connect(error::describe(&error))),
+            Ok(Ok((client, connection))) => {
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "pooled connection ended");
+                    }
+                });
+                Ok(Conn {
+                    client,
+                    created: Instant::now(),
+                    extension: None,
+                })
+            }
+        };
+        let mut state = self.lock();
+        match &result {
+            Ok(_) => {
+                state.counters.created += 1;
+                self.emit(
+                    &state,
+                    EventKind::Created {
+                        connect: started.elapsed(),
+                    },
+                );
+            }
+            Err(error) => {
+                state.counters.connect_failures += 1;
+                if let Some(failure) = error.connect_failure() {
+                    self.emit(&state, EventKind::ConnectFailed { failure });
+                }
+            }
+        }
+        result
+    }
+
+    /// A slot (counted in `open`) is free again: give it to the oldest waiter, else forget it.
+    fn release_slot(&self) {
+        let mut state = self.lock();
+        state.open -= 1;
+        if !state.closed {
+            let _unclaimed_slot = state.hand_to_waiter(Grant::Slot);
+        }
+    }
+
+    /// A verified new connection goes to a waiter, else idle (prewarm).
+    fn put_back(&self, conn: Conn) {
+        let mut state = self.lock();
+        if let Some(Grant::Conn(conn)) = state.hand_to_waiter(Grant::Conn(conn)) {
+            state.idle.push_back(conn);
+        }
+    }
+
+    /// A checked-out connection comes back (from [`PooledConn`]'s drop).
+    fn check_in(&self, conn: Conn, hold: Duration, broken: bool) {
+        let closing = {
+            let mut state = self.lock();
+            state.checked_out -= 1;
+            self.emit(&state, EventKind::CheckedIn { hold });
+            let closing = if state.closed {
+                state.open -= 1;
+                Some((conn, CloseReason::Shutdown))
+            } else if broken || conn.client.is_closed() {
+                state.open -= 1;
+                let _unclaimed_slot = state.hand_to_waiter(Grant::Slot);
+                Some((conn, CloseReason::Error))
+            } else {
+                match state.hand_to_waiter(Grant::Conn(conn)) {
+                    Some(Grant::Conn(conn)) if state.idle.len() < self.shared.pool_size => {
+                        state.idle.push_back(conn);
+                        None
+                    }
+                    Some(Grant::Conn(conn)) => {
+                        state.open -= 1;
+                        Some((conn, CloseReason::Overflow))
+                    }
+                    Some(Grant::Slot) | None => None,
+                }
+            };
+            if let Some((_, reason)) = &closing {
+                state.counters.closed += 1;
+                self.emit(&state, EventKind::Closed { reason: *reason });
+            }
+            closing
+        };
+        drop(closing);
+    }
+
+    fn leak(&self, conn: Conn) {
+        let mut state = self.lock();
+        state.counters.leaked += 1;
+        state.leaked.push(conn);
+        self.emit(&state, EventKind::Leaked);
+    }
+}
+
+impl State {
+    /// Gives `grant` to the oldest waiter still waiting; returns it when nobody takes it.
+    fn hand_to_waiter(&mut self, mut grant: Grant) -> Option<Grant> {
+        while let Some(waiter) = self.waiters.pop_front() {
+            self.checked_out += 1;
+            if matches!(grant, Grant::Slot) {
+                self.open += 1;
+            }
+            match waiter.grant.send(grant) {
+                Ok(()) => return None,
+                Err(returned) => {
+                    self.checked_out -= 1;
+                    if matches!(returned, Grant::Slot) {
+                        self.open -= 1;
+                    }
+                    grant = returned;
+                }
+            }
+        }
+        Some(grant)
+    }
+}
+
+fn take_idle(idle: &mut VecDeque<Conn>, reuse: Reuse) -> Option<Conn> {
+    match reuse {
+        Reuse::Fifo => idle.pop_front(),
+        Reuse::Lifo => idle.pop_back(),
+    }
+}
+
+/// SQLAlchemy's pre-ping: `SELECT 1`, bounded in time.
+async fn ping(client: &Client) -> Result<(), ()> {
+    match tokio::time::timeout(PING_TIMEOUT, client.simple_query("SELECT 1")).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// A queued checkout; if its future is dropped while queued, it leaves the queue, and a grant that
+/// arrived meanwhile goes back to the pool instead of being lost.
+struct Queued<'a> {
+    pool: &'a Pool,
+    id: u64,
+    receiver: Option<oneshot::Receiver<Grant>>,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let Some(mut receiver) = self.receiver.take() else {
+            return;
+        };
+        {
+            let mut state = self.pool.lock();
+            if let Some(at) = state.waiters.iter().position(|w| w.id == self.id) {
+                state.waiters.remove(at);
+                return;
+            }
+        }
+        match receiver.try_recv() {
+            Ok(Grant::Conn(conn)) => self.pool.check_in(conn, Duration::ZERO, false),
+            Ok(Grant::Slot) => {
+                self.pool.lock().checked_out -= 1;
+                self.pool.release_slot();
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// A checked-out connection; dropping it checks it back in.
+pub struct PooledConn {
+    /// `None` only inside `drop` and `leak`, which consume the value.
+    conn: Option<Conn>,
+    pool: Pool,
+    checked_out_at: Instant,
+    broken: bool,
+}
+
+impl fmt::Debug for PooledConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledConn")
+            .field("pool", &self.pool.role())
+            .field("held", &self.checked_out_at.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PooledConn {
+    fn conn(&self) -> &Conn {
+        #[expect(clippy::expect_used, reason = "conn is None only after drop or leak")]
+        self.conn
+            .as_ref()
+            .expect("a checked-out connection is present")
+    }
+
+    /// The database client.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.conn().client
+    }
+
+    /// When this connection was opened.
+    #[must_use]
+    pub fn created(&self) -> Instant {
+        self.conn().created
+    }
+
+    /// The workload's per-connection data, if it stored some of type `T`.
+    #[must_use]
+    pub fn extension<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.conn().extension.as_ref()?.downcast_ref()
+    }
+
+    /// Stores the workload's per-connection data (kept while the connection lives).
+    pub fn set_extension<T: Any + Send + Sync>(&mut self, value: T) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.extension = Some(Box::new(value));
+        }
+    }
+
+    /// Marks the connection as unusable: it is closed instead of reused when returned.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// Never returns the connection: it stays checked out (and, on the server, in whatever state
+    /// it was) until the pool closes. The analysed error path without `finally`.
+    pub fn leak(mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.leak(conn);
+        }
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool
+                .check_in(conn, self.checked_out_at.elapsed(), self.broken);
+        }
+    }
+}
