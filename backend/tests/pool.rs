@@ -33,8 +33,9 @@ struct Fixture {
     app: String,
 }
 
-async fn fixture_on(sandbox: Sandbox, settings: PoolSettings) -> Fixture {
-    let app = format!("lifeguard-test-{}", rand_suffix());
+fn fixture_on(sandbox: Sandbox, settings: PoolSettings) -> Fixture {
+    // Each fixture has its own sandbox, so one name attributes this pool's backends.
+    let app = "lifeguard-test-pool".to_owned();
     let mut connect = sandbox.connect_config();
     connect.application_name(&app);
     let (sender, events) = mpsc::channel(10_000);
@@ -52,15 +53,6 @@ async fn fixture(settings: PoolSettings) -> Fixture {
         Sandbox::start(&SandboxOptions::default()).await.unwrap(),
         settings,
     )
-    .await
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        % 1_000_000
 }
 
 impl Fixture {
@@ -184,12 +176,13 @@ async fn a_queued_checkout_gets_the_next_returned_connection() {
         let conn = pool.checkout().await.unwrap();
         (started.elapsed(), backend_pid(&conn).await)
     });
+    // Long enough for the waiter to queue.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(f.pool.stats().gauges.waiters, 1);
     drop(first);
-    let (waited, pid) = waiter.await.unwrap();
-    assert!(waited >= Duration::from_millis(190), "{waited:?}");
-    assert_eq!(pid, first_pid, "the same connection is handed over");
+    let (queued_for, handed_pid) = waiter.await.unwrap();
+    assert!(queued_for >= Duration::from_millis(190), "{queued_for:?}");
+    assert_eq!(handed_pid, first_pid, "the same connection is handed over");
     assert_eq!(f.pool.stats().counters.created, 1);
 }
 
@@ -308,7 +301,7 @@ async fn a_server_out_of_connections_refuses_and_is_not_a_pool_timeout() {
     })
     .await
     .unwrap();
-    let mut f = fixture_on(sandbox, settings(10, 0, 5.0)).await;
+    let mut f = fixture_on(sandbox, settings(10, 0, 5.0));
     let mut held = Vec::new();
     let error = loop {
         match f.pool.checkout().await {
