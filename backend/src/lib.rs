@@ -4,6 +4,8 @@
 //! - [`config`]: built-in defaults → optional TOML file → `LIFEGUARD_*` environment overrides.
 //! - [`sandbox`]: a throwaway PostgreSQL cluster started from the local server binaries.
 //! - [`pool`]: the instrumented QueuePool and its event stream.
+//! - [`workload`]: what a virtual user's request does (`auth-flow`), and lifeguard's schema.
+//! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
 //! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
 //! - [`api`]: the axum router: JSON API under `/api`, the built frontend everywhere else.
 //! - [`app`]: start-up and shut-down of the console (`App::build` → `port` → `run_until_stopped`).
@@ -15,4 +17,6 @@ pub mod cli;
 pub mod config;
 pub mod pool;
 pub mod probe;
+pub mod runner;
 pub mod sandbox;
+pub mod workload;

@@ -1,0 +1,583 @@
+//! The one place measurements are aggregated: samples from virtual users, pool events and server
+//! observations arrive over bounded channels; per second and per phase they become HdrHistograms,
+//! counts and gauge peaks. Users only send compact samples; all bookkeeping happens here.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use lifeguard_shared::report::{
+    LatencySummary, OutcomeCounts, PoolSummary, SecondSample, ServerReport, WaitSummary,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::observer::Observation;
+use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
+use crate::workload::{Outcome, RequestResult};
+
+/// Largest latency recorded exactly: one hour, in microseconds (longer values are clamped).
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// One request, as a virtual user reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Index of the phase (scenario, burst or probe) the request belongs to.
+    pub phase: usize,
+    pub finished: Instant,
+    /// From the request's intended start to its end.
+    pub latency: Duration,
+    pub result: RequestResult,
+}
+
+/// A second's latency and acquire-wait histograms, compressed (HdrHistogram V2 + deflate), kept
+/// for comparisons that resample per-second blocks.
+#[derive(Debug, Clone)]
+pub struct SecondHistograms {
+    pub t: u32,
+    pub phase: String,
+    pub latency: Vec<u8>,
+    pub acquire_wait: Vec<u8>,
+}
+
+/// Everything measured in one phase.
+#[derive(Debug)]
+pub struct PhaseAggregate {
+    pub latency: Histogram<u64>,
+    pub acquire_wait: Histogram<u64>,
+    pub outcomes: OutcomeCounts,
+    /// Primary pool gauges' peaks.
+    pub peak: Gauges,
+    pub created: u64,
+    pub secondary_created: u64,
+    pub closed: u64,
+    pub timeouts: u64,
+    pub exhaustion_events: u64,
+    /// Most connections created within one second (both pools).
+    pub peak_created_per_s: u64,
+}
+
+/// What the collector hands back when the run is over.
+#[derive(Debug)]
+pub struct Collected {
+    pub phases: Vec<PhaseAggregate>,
+    pub series: Vec<SecondSample>,
+    pub histograms: Vec<SecondHistograms>,
+    pub server: ServerReport,
+}
+
+fn histogram() -> Histogram<u64> {
+    #[expect(clippy::expect_used, reason = "constant, valid bounds")]
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
+}
+
+fn record(histogram: &mut Histogram<u64>, duration: Duration) {
+    let micros = u64::try_from(duration.as_micros()).unwrap_or(MAX_MICROS);
+    histogram.saturating_record(micros.clamp(1, MAX_MICROS));
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn peak(into: &mut Gauges, from: Gauges) {
+    into.checked_out = into.checked_out.max(from.checked_out);
+    into.idle = into.idle.max(from.idle);
+    into.open = into.open.max(from.open);
+    into.overflow = into.overflow.max(from.overflow);
+    into.waiters = into.waiters.max(from.waiters);
+}
+
+fn count(outcomes: &mut OutcomeCounts, outcome: Outcome) {
+    let slot = match outcome {
+        Outcome::Ok => &mut outcomes.ok,
+        Outcome::PoolTimeout => &mut outcomes.pool_timeout,
+        Outcome::Refused => &mut outcomes.refused,
+        Outcome::ConnectError => &mut outcomes.connect_error,
+        Outcome::DbError => &mut outcomes.db_error,
+        Outcome::AppError => &mut outcomes.app_error,
+        Outcome::Leaked => &mut outcomes.leaked,
+        Outcome::Dropped => &mut outcomes.dropped,
+    };
+    *slot += 1;
+}
+
+impl PhaseAggregate {
+    fn new() -> Self {
+        Self {
+            latency: histogram(),
+            acquire_wait: histogram(),
+            outcomes: OutcomeCounts::default(),
+            peak: Gauges::default(),
+            created: 0,
+            secondary_created: 0,
+            closed: 0,
+            timeouts: 0,
+            exhaustion_events: 0,
+            peak_created_per_s: 0,
+        }
+    }
+
+    /// Latency percentiles in milliseconds.
+    #[must_use]
+    pub fn latency_summary(&self) -> LatencySummary {
+        let h = &self.latency;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+
+    /// Acquire-wait summary in milliseconds.
+    #[must_use]
+    pub fn wait_summary(&self) -> WaitSummary {
+        let h = &self.acquire_wait;
+        if h.is_empty() {
+            return WaitSummary::default();
+        }
+        WaitSummary {
+            mean: h.mean() / 1000.0,
+            p95: ms(h.value_at_quantile(0.95)),
+            max: ms(h.max()),
+        }
+    }
+
+    /// The pool summary over `duration_s`, with utilization against `capacity`.
+    #[must_use]
+    pub fn pool_summary(&self, capacity: u32, duration_s: f64) -> PoolSummary {
+        PoolSummary {
+            peak_checked_out: self.peak.checked_out,
+            peak_overflow: self.peak.overflow,
+            peak_waiters: self.peak.waiters,
+            peak_utilization: if capacity == 0 {
+                0.0
+            } else {
+                f64::from(self.peak.checked_out) / f64::from(capacity)
+            },
+            connections_created: self.created,
+            connections_closed: self.closed,
+            churn_per_s: if duration_s > 0.0 {
+                self.created as f64 / duration_s
+            } else {
+                0.0
+            },
+            peak_churn_per_s: self.peak_created_per_s as f64,
+            exhaustion_events: self.exhaustion_events,
+            timeouts: self.timeouts,
+            secondary_connections_created: self.secondary_created,
+        }
+    }
+}
+
+/// The second being filled.
+struct Second {
+    t: u32,
+    latency: Histogram<u64>,
+    acquire_wait: Histogram<u64>,
+    requests: u64,
+    errors: u64,
+    peak: Gauges,
+    saw_event: bool,
+    created: u64,
+    closed: u64,
+    timeouts: u64,
+    exhaustion_events: u64,
+    server_backends: u32,
+    idle_in_transaction: u32,
+}
+
+impl Second {
+    fn new(t: u32) -> Self {
+        Self {
+            t,
+            latency: histogram(),
+            acquire_wait: histogram(),
+            requests: 0,
+            errors: 0,
+            peak: Gauges::default(),
+            saw_event: false,
+            created: 0,
+            closed: 0,
+            timeouts: 0,
+            exhaustion_events: 0,
+            server_backends: 0,
+            idle_in_transaction: 0,
+        }
+    }
+}
+
+/// What the collector publishes while the run goes.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A phase (scenario or run phase) started.
+    Phase(String),
+    /// A second is complete.
+    Second(SecondSample),
+}
+
+/// Aggregates one run.
+pub struct Collector {
+    started: Instant,
+    phase_names: Vec<String>,
+    current_phase: Arc<AtomicUsize>,
+    phases: Vec<PhaseAggregate>,
+    second: Second,
+    last_gauges: Gauges,
+    last_observation: Option<Observation>,
+    series: Vec<SecondSample>,
+    histograms: Vec<SecondHistograms>,
+    server: ServerReport,
+    progress: Option<mpsc::Sender<Progress>>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("phases", &self.phase_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// A collector for phases named `phase_names`; `current_phase` says which one pool events and
+    /// seconds belong to.
+    #[must_use]
+    pub fn new(
+        started: Instant,
+        phase_names: Vec<String>,
+        current_phase: Arc<AtomicUsize>,
+        server: ServerReport,
+        progress: Option<mpsc::Sender<Progress>>,
+    ) -> Self {
+        Self {
+            started,
+            phases: phase_names.iter().map(|_| PhaseAggregate::new()).collect(),
+            phase_names,
+            current_phase,
+            second: Second::new(0),
+            last_gauges: Gauges::default(),
+            last_observation: None,
+            series: Vec::new(),
+            histograms: Vec::new(),
+            server,
+            progress,
+        }
+    }
+
+    /// Runs until `finish` is cancelled, then drains what is queued and returns the aggregates.
+    pub async fn run(
+        mut self,
+        mut samples: mpsc::Receiver<Sample>,
+        mut events: mpsc::Receiver<PoolEvent>,
+        mut observations: mpsc::Receiver<Observation>,
+        finish: CancellationToken,
+    ) -> Collected {
+        let mut ticks = tokio::time::interval_at(
+            (self.started + Duration::from_secs(1)).into(),
+            Duration::from_secs(1),
+        );
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        loop {
+            tokio::select! {
+                biased;
+                Some(sample) = samples.recv() => self.on_sample(&sample),
+                Some(event) = events.recv() => self.on_event(&event),
+                Some(observation) = observations.recv() => self.on_observation(observation),
+                _ = ticks.tick() => self.close_second(),
+                () = finish.cancelled() => break,
+            }
+        }
+        while let Ok(sample) = samples.try_recv() {
+            self.on_sample(&sample);
+        }
+        while let Ok(event) = events.try_recv() {
+            self.on_event(&event);
+        }
+        while let Ok(observation) = observations.try_recv() {
+            self.on_observation(observation);
+        }
+        self.close_second();
+        Collected {
+            phases: self.phases,
+            series: self.series,
+            histograms: self.histograms,
+            server: self.server,
+        }
+    }
+
+    fn phase(&self) -> usize {
+        self.current_phase
+            .load(Ordering::Relaxed)
+            .min(self.phases.len().saturating_sub(1))
+    }
+
+    fn on_sample(&mut self, sample: &Sample) {
+        let failed = !sample.result.outcome.is_ok();
+        if let Some(phase) = self.phases.get_mut(sample.phase) {
+            count(&mut phase.outcomes, sample.result.outcome);
+            if sample.result.outcome != Outcome::Dropped {
+                record(&mut phase.latency, sample.latency);
+                record(&mut phase.acquire_wait, sample.result.acquire_wait);
+            }
+        }
+        let second = &mut self.second;
+        second.requests += 1;
+        second.errors += u64::from(failed);
+        if sample.result.outcome != Outcome::Dropped {
+            record(&mut second.latency, sample.latency);
+            record(&mut second.acquire_wait, sample.result.acquire_wait);
+        }
+    }
+
+    fn on_event(&mut self, event: &PoolEvent) {
+        let index = self.phase();
+        let phase = &mut self.phases[index];
+        let second = &mut self.second;
+        let primary = event.pool == PoolRole::Primary;
+        if primary {
+            peak(&mut phase.peak, event.gauges);
+            peak(&mut second.peak, event.gauges);
+            second.saw_event = true;
+            self.last_gauges = event.gauges;
+        }
+        match event.kind {
+            EventKind::Created { .. } => {
+                phase.created += 1;
+                second.created += 1;
+                if !primary {
+                    phase.secondary_created += 1;
+                }
+            }
+            EventKind::Closed { .. } => {
+                phase.closed += 1;
+                second.closed += 1;
+            }
+            EventKind::TimedOut { .. } => {
+                phase.timeouts += 1;
+                second.timeouts += 1;
+            }
+            EventKind::Exhausted => {
+                phase.exhaustion_events += 1;
+                second.exhaustion_events += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_observation(&mut self, observation: Observation) {
+        let second = &mut self.second;
+        second.server_backends = second.server_backends.max(observation.run_backends);
+        second.idle_in_transaction = second
+            .idle_in_transaction
+            .max(observation.idle_in_transaction);
+        let server = &mut self.server;
+        server.peak_run_backends = server.peak_run_backends.max(observation.run_backends);
+        server.peak_total_backends = server.peak_total_backends.max(observation.total_backends);
+        server.peak_idle_in_transaction = server
+            .peak_idle_in_transaction
+            .max(observation.idle_in_transaction);
+        self.last_observation = Some(observation);
+    }
+
+    /// Completes the current second: a series row, its histograms, a progress message.
+    fn close_second(&mut self) {
+        let next = Second::new(self.second.t + 1);
+        let second = std::mem::replace(&mut self.second, next);
+        let phase_index = self.phase();
+        let phase_name = self
+            .phase_names
+            .get(phase_index)
+            .cloned()
+            .unwrap_or_default();
+        let phase = &mut self.phases[phase_index];
+        phase.peak_created_per_s = phase.peak_created_per_s.max(second.created);
+        // Without events this second the gauges did not move: show where they stand.
+        let gauges = if second.saw_event {
+            second.peak
+        } else {
+            self.last_gauges
+        };
+        let quantile = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(q))
+            }
+        };
+        let (server_backends, idle_in_transaction) = if second.server_backends > 0 {
+            (second.server_backends, second.idle_in_transaction)
+        } else {
+            self.last_observation
+                .map_or((0, 0), |o| (o.run_backends, o.idle_in_transaction))
+        };
+        let row = SecondSample {
+            t: second.t,
+            phase: phase_name.clone(),
+            requests: second.requests,
+            errors: second.errors,
+            latency_p50_ms: quantile(&second.latency, 0.50),
+            latency_p95_ms: quantile(&second.latency, 0.95),
+            latency_p99_ms: quantile(&second.latency, 0.99),
+            latency_max_ms: if second.latency.is_empty() {
+                0.0
+            } else {
+                ms(second.latency.max())
+            },
+            acquire_wait_p95_ms: quantile(&second.acquire_wait, 0.95),
+            checked_out: gauges.checked_out,
+            idle: self.last_gauges.idle,
+            overflow: gauges.overflow,
+            waiters: gauges.waiters,
+            connections_created: second.created,
+            connections_closed: second.closed,
+            timeouts: second.timeouts,
+            exhaustion_events: second.exhaustion_events,
+            server_backends,
+            idle_in_transaction,
+        };
+        if second.requests > 0 {
+            self.histograms.push(SecondHistograms {
+                t: second.t,
+                phase: phase_name,
+                latency: compress(&second.latency),
+                acquire_wait: compress(&second.acquire_wait),
+            });
+        }
+        if let Some(progress) = &self.progress {
+            let _slow_reader_skips_a_second = progress.try_send(Progress::Second(row.clone()));
+        }
+        self.series.push(row);
+    }
+}
+
+/// HdrHistogram V2 with deflate: a second of latencies in a few hundred bytes.
+fn compress(histogram: &Histogram<u64>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _never_fails_into_a_vec = V2DeflateSerializer::new().serialize(histogram, &mut bytes);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::RequestResult;
+
+    fn sample(phase: usize, latency_ms: u64, outcome: Outcome) -> Sample {
+        Sample {
+            phase,
+            finished: Instant::now(),
+            latency: Duration::from_millis(latency_ms),
+            result: RequestResult {
+                outcome,
+                acquire_wait: Duration::from_millis(latency_ms / 2),
+                pool: Some(PoolRole::Primary),
+            },
+        }
+    }
+
+    fn event(kind: EventKind, checked_out: u32, waiters: u32) -> PoolEvent {
+        PoolEvent {
+            at: Instant::now(),
+            pool: PoolRole::Primary,
+            kind,
+            gauges: Gauges {
+                checked_out,
+                idle: 0,
+                open: checked_out,
+                overflow: checked_out.saturating_sub(2),
+                waiters,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn samples_and_events_become_phase_summaries_and_seconds() {
+        let current = Arc::new(AtomicUsize::new(0));
+        let collector = Collector::new(
+            Instant::now(),
+            vec!["light".into(), "heavy".into()],
+            current.clone(),
+            ServerReport::default(),
+            None,
+        );
+        let (sample_tx, sample_rx) = mpsc::channel(100);
+        let (event_tx, event_rx) = mpsc::channel(100);
+        let (_obs_tx, obs_rx) = mpsc::channel(100);
+        let finish = CancellationToken::new();
+        let running = tokio::spawn(collector.run(sample_rx, event_rx, obs_rx, finish.clone()));
+        for latency in [10, 20, 30, 40] {
+            sample_tx
+                .send(sample(0, latency, Outcome::Ok))
+                .await
+                .unwrap();
+        }
+        event_tx
+            .send(event(
+                EventKind::Created {
+                    connect: Duration::ZERO,
+                },
+                1,
+                0,
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        current.store(1, Ordering::Relaxed);
+        sample_tx
+            .send(sample(1, 900, Outcome::PoolTimeout))
+            .await
+            .unwrap();
+        event_tx
+            .send(event(EventKind::Exhausted, 3, 2))
+            .await
+            .unwrap();
+        event_tx
+            .send(event(
+                EventKind::TimedOut {
+                    waited: Duration::ZERO,
+                },
+                3,
+                1,
+            ))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        finish.cancel();
+        let collected = running.await.unwrap();
+
+        let light = &collected.phases[0];
+        assert_eq!(light.outcomes.ok, 4);
+        let latency = light.latency_summary();
+        assert!((latency.mean - 25.0).abs() < 0.1, "{latency:?}");
+        assert!((latency.max - 40.0).abs() < 0.1, "{latency:?}");
+        assert_eq!(light.created, 1);
+        let heavy = &collected.phases[1];
+        assert_eq!(heavy.outcomes.pool_timeout, 1);
+        assert_eq!((heavy.exhaustion_events, heavy.timeouts), (1, 1));
+        assert_eq!(
+            (
+                heavy.peak.checked_out,
+                heavy.peak.waiters,
+                heavy.peak.overflow
+            ),
+            (3, 2, 1)
+        );
+        let summary = heavy.pool_summary(3, 1.0);
+        assert!((summary.peak_utilization - 1.0).abs() < 1e-9);
+
+        assert_eq!(collected.series.len(), 1);
+        let second = &collected.series[0];
+        assert_eq!((second.requests, second.errors), (5, 1));
+        assert_eq!(second.exhaustion_events, 1);
+        assert_eq!(collected.histograms.len(), 1);
+        assert!(!collected.histograms[0].latency.is_empty());
+    }
+}

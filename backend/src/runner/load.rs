@@ -1,0 +1,170 @@
+//! Virtual users: the closed model (users × requests or duration, ramp-up, think time) and the
+//! open model (arrivals at a fixed rate; latency from each request's intended start).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lifeguard_shared::suite::Load;
+use rand::SeedableRng as _;
+use rand::rngs::SmallRng;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::abort::Abort;
+use super::collector::Sample;
+use crate::workload::{Outcome, Pools, RequestResult, Workload};
+
+/// Everything a user needs to make requests and report them.
+pub struct Users<W> {
+    pub workload: Arc<W>,
+    pub pools: Pools,
+    pub samples: mpsc::Sender<Sample>,
+    pub abort: Abort,
+}
+
+impl<W> std::fmt::Debug for Users<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users")
+            .field("pools", &self.pools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W> Clone for Users<W> {
+    fn clone(&self) -> Self {
+        Self {
+            workload: self.workload.clone(),
+            pools: self.pools.clone(),
+            samples: self.samples.clone(),
+            abort: self.abort.clone(),
+        }
+    }
+}
+
+impl<W: Workload> Users<W> {
+    /// One request intended to start at `intended`; the sample's latency counts from then.
+    async fn fire(
+        &self,
+        phase: usize,
+        rng: &mut SmallRng,
+        hold: Duration,
+        intended: Instant,
+    ) -> RequestResult {
+        let result = self.workload.request(&self.pools, rng, hold).await;
+        let finished = Instant::now();
+        let sample = Sample {
+            phase,
+            finished,
+            latency: finished.saturating_duration_since(intended),
+            result,
+        };
+        let _collector_gone = self.samples.send(sample).await;
+        result
+    }
+
+    /// Drives `load` as phase `phase` until it is done or the run is aborted.
+    pub async fn drive(&self, phase: usize, load: &Load) {
+        let started = Instant::now();
+        let hold = self.workload.hold();
+        let mut running = JoinSet::new();
+        match *load {
+            Load::Closed {
+                users,
+                requests_per_user,
+                duration_s,
+                ramp_up_s,
+                think_time_ms,
+            } => {
+                let deadline = duration_s.map(|d| started + Duration::from_secs_f64(d));
+                let think = Duration::from_millis(u64::from(think_time_ms));
+                for user in 0..users {
+                    let offset =
+                        Duration::from_secs_f64(ramp_up_s * f64::from(user) / f64::from(users));
+                    let this = self.clone();
+                    running.spawn(async move {
+                        let mut rng = SmallRng::from_rng(&mut rand::rng());
+                        if !this.sleep_until(started + offset).await {
+                            return;
+                        }
+                        let mut made = 0;
+                        loop {
+                            let now = Instant::now();
+                            if this.abort.is_aborted()
+                                || requests_per_user.is_some_and(|n| made >= n)
+                                || deadline.is_some_and(|d| now >= d)
+                            {
+                                return;
+                            }
+                            this.fire(phase, &mut rng, hold, now).await;
+                            made += 1;
+                            if !think.is_zero() && !this.sleep_until(Instant::now() + think).await {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+            Load::Open {
+                rate_per_s,
+                duration_s,
+                max_in_flight,
+            } => {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "rate and duration are validated positive and bounded by guard rails"
+                )]
+                let arrivals = (rate_per_s * duration_s).floor() as u64;
+                let gap = Duration::from_secs_f64(1.0 / rate_per_s);
+                let mut rng = SmallRng::from_rng(&mut rand::rng());
+                for arrival in 0..arrivals {
+                    let intended = started + gap.mul_f64(arrival as f64);
+                    if !self.sleep_until(intended).await {
+                        break;
+                    }
+                    while running.try_join_next().is_some() {}
+                    if running.len() >= max_in_flight as usize {
+                        let dropped = Sample {
+                            phase,
+                            finished: Instant::now(),
+                            latency: Duration::ZERO,
+                            result: RequestResult {
+                                outcome: Outcome::Dropped,
+                                acquire_wait: Duration::ZERO,
+                                pool: None,
+                            },
+                        };
+                        let _collector_gone = self.samples.send(dropped).await;
+                        continue;
+                    }
+                    let this = self.clone();
+                    let mut user_rng = SmallRng::from_rng(&mut rng);
+                    running.spawn(async move {
+                        this.fire(phase, &mut user_rng, hold, intended).await;
+                    });
+                }
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Sleeps until `when`; `false` when the run was aborted meanwhile.
+    async fn sleep_until(&self, when: Instant) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep_until(when.into()) => true,
+            () = self.abort.aborted() => false,
+        }
+    }
+
+    /// One request now, held for `hold` (the recovery phase's burst and probes).
+    pub async fn once(
+        &self,
+        phase: usize,
+        rng: &mut SmallRng,
+        hold: Duration,
+    ) -> (RequestResult, Duration) {
+        let started = Instant::now();
+        let result = self.fire(phase, rng, hold, started).await;
+        (result, started.elapsed())
+    }
+}

@@ -1,0 +1,454 @@
+//! Runs a suite against a target: pools configured by a profile, virtual users making the
+//! workload's requests scenario after scenario, then exhaustion & recovery and the leak check;
+//! a collector aggregating everything; an observer watching the server; a report judged by the
+//! suite's criteria and thresholds.
+//!
+//! Layout: [`load`] (virtual users), [`collector`] (aggregation), [`observer`] (the server side),
+//! [`phases`] (recovery, leak check), [`abort`] (stopping early with a reason).
+
+pub mod abort;
+pub mod collector;
+pub mod load;
+pub mod observer;
+pub mod phases;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lifeguard_shared::invalid::Invalid;
+use lifeguard_shared::pool::{PoolProfile, PoolSettings};
+use lifeguard_shared::report::{
+    LeakReport, RecoveryReport, RunReport, RunState, ScenarioReport, ServerReport,
+};
+use lifeguard_shared::suite::Suite;
+use lifeguard_shared::verdict;
+use lifeguard_shared::workload::AuthFlow;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use abort::Abort;
+use collector::{Collected, Collector};
+pub use collector::{Progress, SecondHistograms};
+use load::Users;
+use observer::Observer;
+
+use crate::pool::events::{EventSink, PoolRole};
+use crate::pool::{Pool, describe};
+use crate::workload::auth_flow::AuthFlowWorkload;
+use crate::workload::{Pools, Workload, schema};
+
+/// Bounded channel sizes: large enough that a second of load never waits, small enough to bound
+/// memory when the collector falls behind.
+const SAMPLE_CHANNEL: usize = 16_384;
+const EVENT_CHANNEL: usize = 65_536;
+
+/// What to run, where, and how.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// Names this run's connections (`application_name = lifeguard:<id>:primary`).
+    pub run_id: String,
+    pub target_name: String,
+    /// How to reach the target. Holds the password: never log or serialise it.
+    pub target: tokio_postgres::Config,
+    pub suite: Suite,
+    pub profile: PoolProfile,
+    pub workload: AuthFlow,
+    /// Record pool events (off only to measure what instrumentation costs).
+    pub instrumented: bool,
+}
+
+/// A run that could not start; nothing was measured.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("invalid {what}: {invalid}")]
+    Invalid {
+        what: &'static str,
+        invalid: Invalid,
+    },
+    #[error("cannot reach target `{target}`: {cause}")]
+    Unreachable { target: String, cause: String },
+    #[error("preparing lifeguard's schema on target `{target}`: {cause}")]
+    Schema { target: String, cause: String },
+}
+
+/// The report, and the per-second histograms kept for comparisons.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub report: RunReport,
+    pub histograms: Vec<SecondHistograms>,
+}
+
+impl RunPlan {
+    /// Every rule, checked before any connection opens.
+    pub fn validate(&self) -> Result<(), RunError> {
+        let invalid = |what| move |invalid| RunError::Invalid { what, invalid };
+        self.suite.validate().map_err(invalid("suite"))?;
+        self.profile
+            .primary
+            .validate()
+            .map_err(|e| e.under("primary"))
+            .map_err(invalid("pool profile"))?;
+        if let Some(secondary) = &self.profile.secondary {
+            secondary
+                .validate()
+                .map_err(|e| e.under("secondary"))
+                .map_err(invalid("pool profile"))?;
+        }
+        self.workload
+            .validate()
+            .map_err(|e| e.under("workload"))
+            .map_err(invalid("workload"))
+    }
+
+    fn application_name(&self, role: PoolRole) -> String {
+        format!("lifeguard:{}:{}", self.run_id, role.as_str())
+    }
+}
+
+/// A fresh run id: 12 hex digits.
+#[must_use]
+pub fn new_run_id() -> String {
+    format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+}
+
+/// Runs the `auth-flow` workload of `plan`.
+pub async fn run(
+    plan: RunPlan,
+    progress: Option<mpsc::Sender<Progress>>,
+    abort: Abort,
+) -> Result<RunOutput, RunError> {
+    let workload = AuthFlowWorkload::new(plan.workload.clone());
+    run_with(plan, workload, progress, abort).await
+}
+
+/// Runs `plan` with any workload (benchmarks drive other statements through the same machinery).
+pub async fn run_with<W: Workload>(
+    plan: RunPlan,
+    workload: W,
+    progress: Option<mpsc::Sender<Progress>>,
+    abort: Abort,
+) -> Result<RunOutput, RunError> {
+    plan.validate()?;
+    let started = Instant::now();
+    let started_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let (observer, server) = prepare_target(&plan).await?;
+    let (pools, event_rx) = open_pools(&plan);
+    let phases = Phases::of(&plan.suite);
+    let current_phase = Arc::new(AtomicUsize::new(0));
+    let (sample_tx, sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
+    let (observation_tx, observation_rx) = mpsc::channel(64);
+    let finish = CancellationToken::new();
+    let collector = Collector::new(
+        started,
+        phases.names.clone(),
+        current_phase.clone(),
+        server,
+        progress.clone(),
+    );
+    let collecting =
+        tokio::spawn(collector.run(sample_rx, event_rx, observation_rx, finish.clone()));
+    let (latest_tx, latest) = watch::channel(None);
+    let stop_observing = CancellationToken::new();
+    let observing = tokio::spawn(observer.watch(
+        Duration::from_secs(1),
+        observation_tx,
+        latest_tx,
+        abort.clone(),
+        stop_observing.clone(),
+    ));
+    // An aborted run must not wait out pool timeouts: closing the pools fails queued checkouts.
+    let closer = {
+        let (abort, pools) = (abort.clone(), pools.clone());
+        tokio::spawn(async move {
+            abort.aborted().await;
+            pools.close();
+        })
+    };
+    let users = Users {
+        workload: Arc::new(workload),
+        pools: pools.clone(),
+        samples: sample_tx,
+        abort: abort.clone(),
+    };
+    let finished = run_phases(
+        &plan,
+        &users,
+        &phases,
+        &current_phase,
+        progress.as_ref(),
+        &latest,
+    )
+    .await;
+
+    stop_observing.cancel();
+    let _observer_ended = observing.await;
+    pools.close();
+    closer.abort();
+    drop(users);
+    finish.cancel();
+    let collected = collecting.await.map_err(|error| RunError::Unreachable {
+        target: plan.target_name.clone(),
+        cause: format!("the collector failed: {error}"),
+    })?;
+    let report = assemble(&plan, &collected, finished, &abort, started, started_at_ms);
+    Ok(RunOutput {
+        report,
+        histograms: collected.histograms,
+    })
+}
+
+/// Connects the observer, reads the server's identity and prepares lifeguard's schema.
+async fn prepare_target(plan: &RunPlan) -> Result<(Observer, ServerReport), RunError> {
+    let unreachable = |error: tokio_postgres::Error| RunError::Unreachable {
+        target: plan.target_name.clone(),
+        cause: describe(&error),
+    };
+    let observer = Observer::connect(
+        &plan.target,
+        &format!("lifeguard-observer:{}", plan.run_id),
+        format!("lifeguard:{}:%", plan.run_id),
+    )
+    .await
+    .map_err(unreachable)?;
+    let (version, max_connections) = observer.server_identity().await.map_err(unreachable)?;
+    schema::ensure(observer.client(), plan.workload.users)
+        .await
+        .map_err(|error| RunError::Schema {
+            target: plan.target_name.clone(),
+            cause: describe(&error),
+        })?;
+    let server = ServerReport {
+        version,
+        max_connections,
+        ..ServerReport::default()
+    };
+    Ok((observer, server))
+}
+
+/// The profile's pools, their connections named for this run, their events into one channel.
+fn open_pools(plan: &RunPlan) -> (Pools, mpsc::Receiver<crate::pool::events::PoolEvent>) {
+    let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL);
+    let pool = |role, settings: &PoolSettings| {
+        let mut connect = plan.target.clone();
+        connect.application_name(plan.application_name(role));
+        let sink = if plan.instrumented {
+            EventSink::to(event_tx.clone())
+        } else {
+            EventSink::off()
+        };
+        Pool::new(role, settings.clone(), connect, sink)
+    };
+    let pools = Pools {
+        primary: pool(PoolRole::Primary, &plan.profile.primary),
+        secondary: plan
+            .profile
+            .secondary
+            .as_ref()
+            .map(|s| pool(PoolRole::Secondary, s)),
+    };
+    (pools, event_rx)
+}
+
+/// The collector's phases: the scenarios, then recovery (when the suite has it), the leak check,
+/// and pre-warming (which happens first but is listed last, so scenario indices stay put).
+struct Phases {
+    names: Vec<String>,
+    recovery: Option<usize>,
+    leak_check: usize,
+    prewarm: usize,
+}
+
+impl Phases {
+    fn of(suite: &Suite) -> Self {
+        let mut names: Vec<String> = suite.scenarios.iter().map(|s| s.name.clone()).collect();
+        let recovery = suite.recovery.as_ref().map(|_| {
+            names.push("recovery".into());
+            names.len() - 1
+        });
+        names.push("leak-check".into());
+        names.push("prewarm".into());
+        Self {
+            leak_check: names.len() - 2,
+            prewarm: names.len() - 1,
+            names,
+            recovery,
+        }
+    }
+}
+
+/// What the phases found, before judging.
+struct Finished {
+    /// How long each scenario that ran took.
+    spans: Vec<Duration>,
+    recovery: Option<RecoveryReport>,
+    leaks: Option<LeakReport>,
+}
+
+async fn run_phases<W: Workload>(
+    plan: &RunPlan,
+    users: &Users<W>,
+    phases: &Phases,
+    current_phase: &AtomicUsize,
+    progress: Option<&mpsc::Sender<Progress>>,
+    latest: &watch::Receiver<Option<observer::Observation>>,
+) -> Finished {
+    let abort = &users.abort;
+    let enter = |index: usize| {
+        current_phase.store(index, Ordering::Relaxed);
+        if let Some(progress) = progress {
+            let _slow_reader = progress.try_send(Progress::Phase(phases.names[index].clone()));
+        }
+    };
+    enter(phases.prewarm);
+    for pool in std::iter::once(&users.pools.primary).chain(users.pools.secondary.as_ref()) {
+        if pool.settings().prewarm
+            && let Err(error) = pool.prewarm().await
+        {
+            abort.abort(format!(
+                "pre-warming the {} pool: {error}",
+                pool.role().as_str()
+            ));
+        }
+    }
+    let mut finished = Finished {
+        spans: Vec::new(),
+        recovery: None,
+        leaks: None,
+    };
+    for (index, scenario) in plan.suite.scenarios.iter().enumerate() {
+        if abort.is_aborted() {
+            return finished;
+        }
+        enter(index);
+        let begun = Instant::now();
+        users.drive(index, &scenario.load).await;
+        finished.spans.push(begun.elapsed());
+    }
+    if let (Some(settings), Some(index)) = (&plan.suite.recovery, phases.recovery)
+        && !abort.is_aborted()
+    {
+        enter(index);
+        finished.recovery = Some(
+            phases::recovery(
+                users,
+                index,
+                settings,
+                plan.suite.thresholds.response_time_ms.warning,
+                plan.suite.criteria.recovery_s,
+            )
+            .await,
+        );
+    }
+    if let Some(settings) = &plan.suite.leak_check
+        && !abort.is_aborted()
+    {
+        enter(phases.leak_check);
+        finished.leaks = Some(
+            phases::leak_check(users, settings, latest, plan.profile.kept_connections()).await,
+        );
+    }
+    finished
+}
+
+/// Judges what was measured: scenario and run criteria, thresholds, the final state.
+fn assemble(
+    plan: &RunPlan,
+    collected: &Collected,
+    finished: Finished,
+    abort: &Abort,
+    started: Instant,
+    started_at_ms: u64,
+) -> RunReport {
+    let Finished {
+        spans,
+        mut recovery,
+        mut leaks,
+    } = finished;
+    let capacity = plan.profile.primary.capacity();
+    let scenarios: Vec<ScenarioReport> = plan
+        .suite
+        .scenarios
+        .iter()
+        .zip(&spans)
+        .zip(&collected.phases)
+        .map(|((scenario, span), aggregate)| {
+            let duration_s = span.as_secs_f64();
+            let requests = aggregate.outcomes.total();
+            let succeeded = aggregate.outcomes.ok;
+            let mut report = ScenarioReport {
+                name: scenario.name.clone(),
+                requests,
+                succeeded,
+                success_rate: if requests == 0 {
+                    0.0
+                } else {
+                    succeeded as f64 / requests as f64
+                },
+                latency_ms: aggregate.latency_summary(),
+                acquire_wait_ms: aggregate.wait_summary(),
+                throughput_rps: if duration_s > 0.0 {
+                    requests as f64 / duration_s
+                } else {
+                    0.0
+                },
+                duration_s,
+                outcomes: aggregate.outcomes.clone(),
+                pool: aggregate.pool_summary(capacity, duration_s),
+                criteria: Vec::new(),
+                passed: false,
+            };
+            report.criteria = verdict::scenario_criteria(&report, scenario, &plan.suite.criteria);
+            report.passed = report.criteria.iter().all(|c| c.passed);
+            report
+        })
+        .collect();
+    let criteria = verdict::run_criteria(recovery.as_ref(), leaks.as_ref(), &plan.suite.criteria);
+    for criterion in &criteria {
+        match criterion.name.as_str() {
+            "recovery_s" => {
+                if let Some(r) = recovery.as_mut() {
+                    r.passed = criterion.passed;
+                }
+            }
+            "leaks" => {
+                if let Some(l) = leaks.as_mut() {
+                    l.passed = criterion.passed;
+                }
+            }
+            _ => {}
+        }
+    }
+    let thresholds = verdict::thresholds(&scenarios, &plan.profile.primary, &plan.suite.thresholds);
+    let all_passed = scenarios.len() == plan.suite.scenarios.len()
+        && scenarios.iter().all(|s| s.passed)
+        && criteria.iter().all(|c| c.passed);
+    let state = if abort.is_aborted() {
+        RunState::Aborted
+    } else if all_passed {
+        RunState::Passed
+    } else {
+        RunState::Failed
+    };
+    RunReport {
+        suite: plan.suite.name.clone(),
+        target: plan.target_name.clone(),
+        profile: plan.profile.name.clone(),
+        state,
+        passed: state == RunState::Passed,
+        error: abort.reason(),
+        started_at_ms,
+        duration_s: started.elapsed().as_secs_f64(),
+        scenarios,
+        recovery,
+        leaks,
+        criteria,
+        thresholds,
+        server: collected.server.clone(),
+        pool_profile: plan.profile.clone(),
+        workload: plan.workload.clone(),
+        series: collected.series.clone(),
+    }
+}

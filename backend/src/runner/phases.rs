@@ -1,0 +1,125 @@
+//! The two phases after the scenarios: exhaustion & recovery, and the leak check.
+
+use std::time::{Duration, Instant};
+
+use lifeguard_shared::report::{LeakReport, RecoveryReport};
+use lifeguard_shared::suite::{LeakCheck, RecoveryPhase};
+use rand::SeedableRng as _;
+use rand::rngs::SmallRng;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::load::Users;
+use super::observer::Observation;
+use crate::workload::{Outcome, Workload};
+
+/// A burst of `burst_factor × capacity` requests, each holding its connection for `hold_ms`, then
+/// a probe request every `probe_interval_ms`. Recovery time runs from the burst's start until a
+/// probe succeeds within `warning_ms` while nobody waits for the primary pool.
+pub async fn recovery<W: Workload>(
+    users: &Users<W>,
+    phase: usize,
+    settings: &RecoveryPhase,
+    warning_ms: f64,
+    limit_s: f64,
+) -> RecoveryReport {
+    let primary = users.pools.primary.clone();
+    let before = primary.stats().counters;
+    let capacity = f64::from(primary.settings().capacity());
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "burst_factor is validated above 1 and capacity is a u32"
+    )]
+    let burst = (settings.burst_factor * capacity).ceil() as u32;
+    let hold = Duration::from_millis(u64::from(settings.hold_ms));
+    let started = Instant::now();
+    let mut bursting = JoinSet::new();
+    for _ in 0..burst {
+        let users = users.clone();
+        bursting.spawn(async move {
+            let mut rng = SmallRng::from_rng(&mut rand::rng());
+            users.once(phase, &mut rng, hold).await.0
+        });
+    }
+    // Probe once the burst has reached the pool (someone queues), or after half a second.
+    while primary.stats().gauges.waiters == 0 && started.elapsed() < Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let give_up = started + Duration::from_secs_f64(settings.max_wait_s);
+    let interval = Duration::from_millis(u64::from(settings.probe_interval_ms));
+    let mut rng = SmallRng::from_rng(&mut rand::rng());
+    let mut recovered = None;
+    while Instant::now() < give_up && !users.abort.is_aborted() {
+        let (result, latency) = users.once(phase, &mut rng, Duration::ZERO).await;
+        if result.outcome.is_ok()
+            && latency.as_secs_f64() * 1000.0 < warning_ms
+            && primary.stats().gauges.waiters == 0
+        {
+            recovered = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = users.abort.aborted() => break,
+        }
+    }
+    let mut burst_requests = 0;
+    let mut burst_timeouts = 0;
+    while let Some(done) = bursting.join_next().await {
+        burst_requests += 1;
+        if matches!(done, Ok(result) if result.outcome == Outcome::PoolTimeout) {
+            burst_timeouts += 1;
+        }
+    }
+    let after = primary.stats().counters;
+    RecoveryReport {
+        seconds: recovered,
+        passed: recovered.is_some_and(|s| s < limit_s),
+        burst_requests,
+        burst_timeouts,
+        exhaustion_events: after.exhaustion_events - before.exhaustion_events,
+    }
+}
+
+/// After the load, gives connections `grace_s` to come home, then reports what is still out:
+/// checked out of the pools, idle in transaction on the server, backends beyond the kept ones.
+pub async fn leak_check<W: Workload>(
+    users: &Users<W>,
+    settings: &LeakCheck,
+    observations: &watch::Receiver<Option<Observation>>,
+    allowed_backends: u32,
+) -> LeakReport {
+    let load_ended = Instant::now();
+    let deadline = load_ended + Duration::from_secs_f64(settings.grace_s);
+    let checked_out = || {
+        let pools = &users.pools;
+        pools.primary.stats().gauges.checked_out
+            + pools
+                .secondary
+                .as_ref()
+                .map_or(0, |p| p.stats().gauges.checked_out)
+    };
+    loop {
+        let fresh = observations.borrow().filter(|o| o.at > load_ended);
+        let clean = checked_out() == 0
+            && fresh
+                .is_some_and(|o| o.idle_in_transaction == 0 && o.run_backends <= allowed_backends);
+        if clean || Instant::now() >= deadline || users.abort.is_aborted() {
+            let last = fresh.or(*observations.borrow());
+            let checked_out_after = checked_out();
+            let idle_in_transaction = last.map_or(0, |o| o.idle_in_transaction);
+            let server_backends = last.map_or(0, |o| o.run_backends);
+            return LeakReport {
+                checked_out_after,
+                idle_in_transaction,
+                server_backends,
+                allowed_backends,
+                passed: checked_out_after == 0
+                    && idle_in_transaction == 0
+                    && server_backends <= allowed_backends,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

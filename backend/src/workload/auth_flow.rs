@@ -1,0 +1,237 @@
+//! The `auth-flow` workload: session validation and logins, as the analysed auth service does them.
+//!
+//! A validation checks out a connection, begins a transaction, looks up the session and its user,
+//! touches `last_seen_at`, holds the connection for the simulated application work and commits. A
+//! login looks the user up by email and inserts a session. Statements are prepared once per
+//! connection. The knobs reproduce the analysed defects: `leak_on_error` never returns the
+//! connection on the error path (it stays idle in transaction), `sync_fallback` retries a failed
+//! primary checkout on the secondary pool, `token_cache_hit_ratio` skips the database.
+
+use std::time::{Duration, Instant};
+
+use lifeguard_shared::workload::AuthFlow;
+use rand::Rng as _;
+use rand::rngs::SmallRng;
+use tokio_postgres::Statement;
+
+use super::schema::{seeded_email, seeded_token};
+use super::{Outcome, Pools, RequestResult, Workload};
+use crate::pool::PooledConn;
+
+/// Statements prepared once on each connection.
+#[derive(Debug)]
+struct Statements {
+    session: Statement,
+    user: Statement,
+    touch: Statement,
+    user_by_email: Statement,
+    insert_session: Statement,
+}
+
+/// The workload, configured by its knobs.
+#[derive(Debug, Clone)]
+pub struct AuthFlowWorkload {
+    knobs: AuthFlow,
+}
+
+/// Why a request's database work stopped.
+enum Stop {
+    /// The simulated application error (`error_rate`), inside the open transaction.
+    AppError,
+    Db(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Stop {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl AuthFlowWorkload {
+    #[must_use]
+    pub fn new(knobs: AuthFlow) -> Self {
+        Self { knobs }
+    }
+
+    #[must_use]
+    pub fn knobs(&self) -> &AuthFlow {
+        &self.knobs
+    }
+
+    async fn statements(conn: &mut PooledConn) -> Result<(), tokio_postgres::Error> {
+        if conn.extension::<Statements>().is_some() {
+            return Ok(());
+        }
+        let client = conn.client();
+        let (session, user, touch, user_by_email, insert_session) = tokio::try_join!(
+            client.prepare(
+                "SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1"
+            ),
+            client.prepare("SELECT id, email FROM lifeguard.users WHERE id = $1"),
+            client.prepare("UPDATE lifeguard.sessions SET last_seen_at = now() WHERE token = $1"),
+            client.prepare("SELECT id, password_hash FROM lifeguard.users WHERE email = $1"),
+            client.prepare(
+                "INSERT INTO lifeguard.sessions (token, user_id, expires_at) \
+                 VALUES ($1, $2, now() + interval '1 day')"
+            ),
+        )?;
+        conn.set_extension(Statements {
+            session,
+            user,
+            touch,
+            user_by_email,
+            insert_session,
+        });
+        Ok(())
+    }
+
+    async fn validate(
+        conn: &PooledConn,
+        statements: &Statements,
+        token: &str,
+        fail: bool,
+        hold: Duration,
+    ) -> Result<(), Stop> {
+        let client = conn.client();
+        client.batch_execute("BEGIN").await?;
+        let session = client.query_opt(&statements.session, &[&token]).await?;
+        if fail {
+            return Err(Stop::AppError);
+        }
+        if let Some(session) = session {
+            let user_id: i64 = session.get(0);
+            client.query_opt(&statements.user, &[&user_id]).await?;
+            client.execute(&statements.touch, &[&token]).await?;
+        }
+        hold_for(hold).await;
+        client.batch_execute("COMMIT").await?;
+        Ok(())
+    }
+
+    async fn login(
+        conn: &PooledConn,
+        statements: &Statements,
+        email: &str,
+        new_token: &str,
+        fail: bool,
+        hold: Duration,
+    ) -> Result<(), Stop> {
+        let client = conn.client();
+        client.batch_execute("BEGIN").await?;
+        let user = client
+            .query_opt(&statements.user_by_email, &[&email])
+            .await?;
+        if fail {
+            return Err(Stop::AppError);
+        }
+        if let Some(user) = user {
+            let user_id: i64 = user.get(0);
+            client
+                .execute(&statements.insert_session, &[&new_token, &user_id])
+                .await?;
+        }
+        hold_for(hold).await;
+        client.batch_execute("COMMIT").await?;
+        Ok(())
+    }
+}
+
+async fn hold_for(hold: Duration) {
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
+}
+
+impl Workload for AuthFlowWorkload {
+    fn hold(&self) -> Duration {
+        Duration::from_millis(u64::from(self.knobs.hold_ms))
+    }
+
+    async fn request(&self, pools: &Pools, rng: &mut SmallRng, hold: Duration) -> RequestResult {
+        let knobs = &self.knobs;
+        let login = rng.random_bool(knobs.login_ratio);
+        let user = rng.random_range(1..=knobs.users);
+        let fail = rng.random_bool(knobs.error_rate);
+        if !login && rng.random_bool(knobs.token_cache_hit_ratio) {
+            return RequestResult {
+                outcome: Outcome::Ok,
+                acquire_wait: Duration::ZERO,
+                pool: None,
+            };
+        }
+        let new_token = login.then(|| {
+            format!(
+                "lg-{:016x}{:016x}",
+                rng.random::<u64>(),
+                rng.random::<u64>()
+            )
+        });
+
+        let asked = Instant::now();
+        let mut served_by = pools.primary.role();
+        let checkout = match pools.primary.checkout().await {
+            Ok(conn) => Ok(conn),
+            Err(error) => match (&pools.secondary, knobs.sync_fallback) {
+                (Some(secondary), true) => {
+                    served_by = secondary.role();
+                    secondary.checkout().await
+                }
+                _ => Err(error),
+            },
+        };
+        let acquire_wait = asked.elapsed();
+        let result = |outcome| RequestResult {
+            outcome,
+            acquire_wait,
+            pool: Some(served_by),
+        };
+        let mut conn = match checkout {
+            Ok(conn) => conn,
+            Err(error) => return result(Outcome::of_checkout(&error)),
+        };
+        if Self::statements(&mut conn).await.is_err() {
+            conn.mark_broken();
+            return result(Outcome::DbError);
+        }
+        let Some(statements) = conn.extension::<Statements>() else {
+            return result(Outcome::DbError);
+        };
+        let done = match new_token {
+            Some(new_token) => {
+                Self::login(
+                    &conn,
+                    statements,
+                    &seeded_email(user),
+                    &new_token,
+                    fail,
+                    hold,
+                )
+                .await
+            }
+            None => Self::validate(&conn, statements, &seeded_token(user), fail, hold).await,
+        };
+        match done {
+            Ok(()) => result(Outcome::Ok),
+            Err(Stop::AppError) if knobs.leak_on_error => {
+                conn.leak();
+                result(Outcome::Leaked)
+            }
+            Err(Stop::AppError) => {
+                // The `finally` the analysed service lacked: roll back and return the connection.
+                if conn.client().batch_execute("ROLLBACK").await.is_err() {
+                    conn.mark_broken();
+                }
+                result(Outcome::AppError)
+            }
+            Err(Stop::Db(error)) => {
+                tracing::debug!(error = %crate::pool::describe(&error), "auth-flow statement failed");
+                if conn.client().is_closed()
+                    || conn.client().batch_execute("ROLLBACK").await.is_err()
+                {
+                    conn.mark_broken();
+                }
+                result(Outcome::DbError)
+            }
+        }
+    }
+}
