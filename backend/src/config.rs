@@ -13,6 +13,9 @@ use figment::Figment;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::suite::Suite;
+
 use crate::sandbox::SandboxOptions;
 
 /// Everything `lifeguard serve` needs; [`Config::default`] needs no file at all.
@@ -25,6 +28,76 @@ pub struct Config {
     pub frontend_dir: PathBuf,
     /// The embedded sandbox target.
     pub sandbox: SandboxConfig,
+    /// PostgreSQL targets besides the sandbox, registered by the operator (never typed into the UI).
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+    /// Suites beyond the built-in ones; one with a built-in's name replaces it.
+    #[serde(default)]
+    pub suites: Vec<Suite>,
+    /// Pool profiles beyond the built-in ones; one with a built-in's name replaces it.
+    #[serde(default)]
+    pub profiles: Vec<PoolProfile>,
+}
+
+/// A PostgreSQL target: a name and a connection URL (a secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub name: String,
+    pub url: SecretUrl,
+}
+
+/// A connection URL that may hold a password: shown and serialised with the password masked.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, for connecting only.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    #[must_use]
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+            return "***".into();
+        };
+        let rest = &url[scheme_end..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end],
+                    &rest[..colon],
+                    &rest[at..]
+                ),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl Serialize for SecretUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
 }
 
 /// How the embedded sandbox PostgreSQL is started.
@@ -47,6 +120,9 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             frontend_dir: PathBuf::from("dist"),
             sandbox: SandboxConfig::default(),
+            targets: Vec::new(),
+            suites: Vec::new(),
+            profiles: Vec::new(),
         }
     }
 }
@@ -117,6 +193,33 @@ impl Config {
                 field: "sandbox.ready_timeout_s",
                 rule: "must be at least 1 second".into(),
             });
+        }
+        let mut names = std::collections::BTreeSet::from(["sandbox"]);
+        for target in &self.targets {
+            if !names.insert(target.name.as_str()) {
+                return Err(ConfigError::Invalid {
+                    field: "targets.name",
+                    rule: format!(
+                        "must be unique (and not `sandbox`), `{}` repeats",
+                        target.name
+                    ),
+                });
+            }
+            if target
+                .url
+                .expose()
+                .parse::<tokio_postgres::Config>()
+                .is_err()
+            {
+                return Err(ConfigError::Invalid {
+                    field: "targets.url",
+                    rule: format!(
+                        "must be a PostgreSQL connection URL, got `{}` for target `{}`",
+                        target.url.redacted(),
+                        target.name
+                    ),
+                });
+            }
         }
         Ok(())
     }
@@ -228,6 +331,71 @@ mod tests {
             assert!(error.contains("at least 3"), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn suites_profiles_and_targets_come_from_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lifeguard.toml",
+                r#"
+                [[targets]]
+                name = "staging"
+                url = "postgres://app:s3cret@db.internal:5432/auth"
+
+                [[profiles]]
+                name = "tiny"
+                primary = { pool_size = 2, max_overflow = 1, pool_timeout_s = 5 }
+
+                [[suites]]
+                name = "smoke"
+                [[suites.scenarios]]
+                name = "one"
+                min_success_rate = 1.0
+                load = { model = "closed", users = 1, requests_per_user = 1 }
+                "#,
+            )?;
+            let config = Config::load(Some(Path::new("lifeguard.toml"))).unwrap();
+            assert_eq!(config.targets[0].name, "staging");
+            assert_eq!(config.profiles[0].primary.capacity(), 3);
+            assert_eq!(config.suites[0].scenarios[0].name, "one");
+            let shown = format!("{config:?}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(
+                shown.contains("postgres://app:***@db.internal:5432/auth"),
+                "{shown}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_invalid_profile_in_the_file_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lifeguard.toml",
+                "[[profiles]]\nname = \"bad\"\nprimary = { pool_size = 0, max_overflow = 1, pool_timeout_s = 5 }\n",
+            )?;
+            let error = Config::load(Some(Path::new("lifeguard.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("`pool_size` must be at least 1, got 0"),
+                "{error}"
+            );
+            assert!(error.contains("profiles"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_redacted_url_keeps_everything_but_the_password() {
+        let url = SecretUrl::new("postgresql://u:p%40ss@h:1/d?sslmode=disable");
+        assert_eq!(url.redacted(), "postgresql://u:***@h:1/d?sslmode=disable");
+        assert_eq!(
+            SecretUrl::new("postgres://h/d").redacted(),
+            "postgres://h/d"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! lifeguard: validates a PostgreSQL connection pool against authentication bursts, with numbers.
 //!
 //! Layout:
+//! - [`catalog`]: the suites and pool profiles a run can use (built-in and configured).
 //! - [`config`]: built-in defaults → optional TOML file → `LIFEGUARD_*` environment overrides.
 //! - [`sandbox`]: a throwaway PostgreSQL cluster started from the local server binaries.
 //! - [`pool`]: the instrumented QueuePool and its event stream.
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod pool;

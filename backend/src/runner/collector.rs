@@ -2,6 +2,7 @@
 //! observations arrive over bounded channels; per second and per phase they become HdrHistograms,
 //! counts and gauge peaks. Users only send compact samples; all bookkeeping happens here.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -55,8 +56,8 @@ pub struct PhaseAggregate {
     pub closed: u64,
     pub timeouts: u64,
     pub exhaustion_events: u64,
-    /// Most connections created within one second (both pools).
-    pub peak_created_per_s: u64,
+    /// Connections created (both pools) in each second of the run this phase touched.
+    pub created_by_second: BTreeMap<u32, u64>,
 }
 
 /// What the collector hands back when the run is over.
@@ -116,7 +117,7 @@ impl PhaseAggregate {
             closed: 0,
             timeouts: 0,
             exhaustion_events: 0,
-            peak_created_per_s: 0,
+            created_by_second: BTreeMap::new(),
         }
     }
 
@@ -169,7 +170,7 @@ impl PhaseAggregate {
             } else {
                 0.0
             },
-            peak_churn_per_s: self.peak_created_per_s as f64,
+            peak_churn_per_s: self.created_by_second.values().copied().max().unwrap_or(0) as f64,
             exhaustion_events: self.exhaustion_events,
             timeouts: self.timeouts,
             secondary_connections_created: self.secondary_created,
@@ -339,6 +340,9 @@ impl Collector {
 
     fn on_event(&mut self, event: &PoolEvent) {
         let index = self.phase();
+        let second_of_run =
+            u32::try_from(event.at.saturating_duration_since(self.started).as_secs())
+                .unwrap_or(u32::MAX);
         let phase = &mut self.phases[index];
         let second = &mut self.second;
         let primary = event.pool == PoolRole::Primary;
@@ -351,6 +355,7 @@ impl Collector {
         match event.kind {
             EventKind::Created { .. } => {
                 phase.created += 1;
+                *phase.created_by_second.entry(second_of_run).or_default() += 1;
                 second.created += 1;
                 if !primary {
                     phase.secondary_created += 1;
@@ -397,8 +402,6 @@ impl Collector {
             .get(phase_index)
             .cloned()
             .unwrap_or_default();
-        let phase = &mut self.phases[phase_index];
-        phase.peak_created_per_s = phase.peak_created_per_s.max(second.created);
         // Without events this second the gauges did not move: show where they stand.
         let gauges = if second.saw_event {
             second.peak

@@ -1,4 +1,13 @@
-//! The `lifeguard` command line: `serve` starts the console.
+//! The `lifeguard` command line: `serve` starts the console, `run` runs a suite.
+
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command line talks to its terminal"
+)]
+
+mod run;
+mod table;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +18,9 @@ use clap::{Parser, Subcommand};
 use crate::app::{App, shutdown_signal};
 use crate::config::Config;
 
-/// Exit code when lifeguard could not run at all (invalid input, unreachable target).
+/// Exit code when a criterion failed.
+pub const EXIT_CRITERIA_FAILED: u8 = 1;
+/// Exit code when lifeguard could not run or complete (invalid input, unreachable or dying target).
 pub const EXIT_COULD_NOT_RUN: u8 = 3;
 
 /// Tells a team, with numbers, whether its PostgreSQL connection pool survives the next burst of logins.
@@ -34,6 +45,8 @@ enum Command {
         #[arg(long)]
         frontend_dir: Option<PathBuf>,
     },
+    /// Run a suite against a target, print the verdicts, exit non-zero when a criterion fails.
+    Run(run::RunArgs),
 }
 
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
@@ -44,10 +57,16 @@ pub async fn main() -> ExitCode {
         Command::Serve {
             listen,
             frontend_dir,
-        } => serve(cli.config, listen, frontend_dir).await,
+        } => serve(cli.config, listen, frontend_dir)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => match Config::load(cli.config.as_deref()) {
+            Ok(config) => run::run(&config, args).await,
+            Err(error) => Err(error.into()),
+        },
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             ExitCode::from(EXIT_COULD_NOT_RUN)

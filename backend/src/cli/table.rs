@@ -1,0 +1,131 @@
+//! The run report as a terminal table: one row per scenario with its verdict, then the run-level
+//! criteria and the alert thresholds.
+
+use std::fmt::Write as _;
+
+use lifeguard_shared::report::{Level, RunReport};
+
+fn verdict(passed: bool) -> &'static str {
+    if passed { "PASS" } else { "FAIL" }
+}
+
+/// Renders `report` for a terminal.
+#[must_use]
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8} {:>6} {:>6} {:>7}",
+        "scenario",
+        "requests",
+        "success",
+        "mean ms",
+        "p95 ms",
+        "p99 ms",
+        "wait p95",
+        "req/s",
+        "util",
+        "exh.",
+        "verdict"
+    );
+    scenario_rows(&mut out, report);
+    run_rows(&mut out, report);
+    summary(&mut out, report);
+    out
+}
+
+fn scenario_rows(out: &mut String, report: &RunReport) {
+    for s in &report.scenarios {
+        let _ = writeln!(
+            out,
+            "{:<12} {:>8} {:>7.1}% {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>8.1} {:>5.0}% {:>6} {:>7}",
+            s.name,
+            s.requests,
+            s.success_rate * 100.0,
+            s.latency_ms.mean,
+            s.latency_ms.p95,
+            s.latency_ms.p99,
+            s.acquire_wait_ms.p95,
+            s.throughput_rps,
+            s.pool.peak_utilization * 100.0,
+            s.pool.exhaustion_events,
+            verdict(s.passed)
+        );
+        for c in s.criteria.iter().filter(|c| !c.passed) {
+            let _ = writeln!(
+                out,
+                "  ✗ {} = {} (must be {} {})",
+                c.name,
+                c.value
+                    .map_or_else(|| "not measured".into(), |v| format!("{v:.3}")),
+                c.rule,
+                c.threshold
+            );
+        }
+    }
+}
+
+fn run_rows(out: &mut String, report: &RunReport) {
+    if let Some(r) = &report.recovery {
+        let _ = writeln!(
+            out,
+            "recovery     {:>8}  burst of {} ({} timed out, {} exhaustion events)  {}",
+            r.seconds
+                .map_or_else(|| "never".into(), |s| format!("{s:.2} s")),
+            r.burst_requests,
+            r.burst_timeouts,
+            r.exhaustion_events,
+            verdict(r.passed)
+        );
+    }
+    if let Some(l) = &report.leaks {
+        let _ = writeln!(
+            out,
+            "leaks        checked out after: {}, idle in transaction: {}, backends {}/{}  {}",
+            l.checked_out_after,
+            l.idle_in_transaction,
+            l.server_backends,
+            l.allowed_backends,
+            verdict(l.passed)
+        );
+    }
+    let alerts: Vec<String> = report
+        .thresholds
+        .iter()
+        .filter(|t| t.level != Level::Ok)
+        .map(|t| {
+            let level = if t.level == Level::Critical {
+                "CRITICAL"
+            } else {
+                "warning"
+            };
+            format!(
+                "{level}: {} peaked at {:.1} (warning {}, critical {})",
+                t.metric, t.peak, t.warning, t.critical
+            )
+        })
+        .collect();
+    for alert in &alerts {
+        let _ = writeln!(out, "{alert}");
+    }
+}
+
+fn summary(out: &mut String, report: &RunReport) {
+    let _ = write!(
+        out,
+        "{} on {} with profile {}: {}",
+        report.suite,
+        report.target,
+        report.profile,
+        match report.state {
+            lifeguard_shared::report::RunState::Passed => "PASSED".to_owned(),
+            lifeguard_shared::report::RunState::Failed =>
+                format!("FAILED ({})", report.failed_criteria().join(", ")),
+            other => format!("{other:?}").to_uppercase(),
+        }
+    );
+    if let Some(error) = &report.error {
+        let _ = write!(out, " — {error}");
+    }
+    out.push('\n');
+}
