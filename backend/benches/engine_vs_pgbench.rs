@@ -1,0 +1,355 @@
+//! lifeguard against pgbench on the same sandbox, same statements, same concurrency:
+//! `cargo bench -p lifeguard --bench engine_vs_pgbench`.
+//!
+//! Cases: select-only (the session lookup) and the auth-flow transaction (BEGIN, session lookup,
+//! user lookup, touch `last_seen_at`, COMMIT), each with 10 and 20 clients for equal fixed
+//! durations (`LIFEGUARD_BENCH_SECONDS`, default 10). lifeguard runs a closed model with as many
+//! users as pgbench has clients, through its instrumented pool sized to match (no overflow,
+//! pre-warmed), once with pool events on and once with them off. The three sides alternate for
+//! `LIFEGUARD_BENCH_ROUNDS` rounds (default 3) and each figure is the median over the rounds, so a
+//! noisy moment on a shared machine does not decide a ratio. The last line is the lower throughput
+//! ratio of the cases: `lifeguard/pgbench throughput ratio: X.XX`.
+
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use lifeguard::pool::events::PoolRole;
+use lifeguard::runner::{Abort, RunPlan, new_run_id, run_with};
+use lifeguard::sandbox::{Sandbox, SandboxOptions, ServerBinaries};
+use lifeguard::workload::auth_flow::AuthFlowWorkload;
+use lifeguard::workload::schema::{self, seeded_token};
+use lifeguard::workload::{Outcome, Pools, RequestResult, Workload};
+use lifeguard_shared::pool::{PoolProfile, PoolSettings, Reuse};
+use lifeguard_shared::report::ScenarioReport;
+use lifeguard_shared::suite::{Load, Scenario, Suite};
+use lifeguard_shared::workload::AuthFlow;
+use rand::Rng as _;
+use rand::rngs::SmallRng;
+use tokio_postgres::Statement;
+
+const USERS: u32 = 10_000;
+
+const SELECT_ONLY: &str = "\\set id random(1, 10000)
+SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = 'seed-' || :id;
+";
+
+const AUTH_FLOW: &str = "\\set id random(1, 10000)
+BEGIN;
+SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = 'seed-' || :id;
+SELECT id, email FROM lifeguard.users WHERE id = :id;
+UPDATE lifeguard.sessions SET last_seen_at = now() WHERE token = 'seed-' || :id;
+END;
+";
+
+/// The select-only case through lifeguard: check out, look the session up, check in.
+struct SelectOnly;
+
+impl Workload for SelectOnly {
+    fn hold(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    async fn request(&self, pools: &Pools, rng: &mut SmallRng, _hold: Duration) -> RequestResult {
+        let asked = std::time::Instant::now();
+        let mut conn = match pools.primary.checkout().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                return RequestResult {
+                    outcome: Outcome::of_checkout(&error),
+                    acquire_wait: asked.elapsed(),
+                    pool: Some(PoolRole::Primary),
+                };
+            }
+        };
+        let acquire_wait = asked.elapsed();
+        if conn.extension::<Statement>().is_none() {
+            match conn
+                .client()
+                .prepare(
+                    "SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1",
+                )
+                .await
+            {
+                Ok(statement) => conn.set_extension(statement),
+                Err(_) => conn.mark_broken(),
+            }
+        }
+        let token = seeded_token(rng.random_range(1..=USERS));
+        let outcome = match conn.extension::<Statement>() {
+            Some(statement) => match conn.client().query_opt(statement, &[&token]).await {
+                Ok(_) => Outcome::Ok,
+                Err(_) => Outcome::DbError,
+            },
+            None => Outcome::DbError,
+        };
+        RequestResult {
+            outcome,
+            acquire_wait,
+            pool: Some(PoolRole::Primary),
+        }
+    }
+}
+
+/// Throughput and latency of one side of a case.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    tps: f64,
+    p50_ms: f64,
+    p95_ms: f64,
+}
+
+fn pgbench(
+    binaries: &ServerBinaries,
+    sandbox: &Sandbox,
+    script: &str,
+    clients: u32,
+    seconds: u64,
+) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let script_path = dir.path().join("script.sql");
+    std::fs::write(&script_path, script)?;
+    let output = Command::new(binaries.pgbench())
+        .current_dir(dir.path())
+        .env("PGPASSWORD", sandbox.password())
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            lifeguard::sandbox::SANDBOX_USER,
+            "-n",
+            "-M",
+            "prepared",
+        ])
+        .args(["-p", &sandbox.port().to_string()])
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+        ])
+        .args(["-l", "--log-prefix=tx", "-f"])
+        .arg(&script_path)
+        .arg("postgres")
+        .output()
+        .context("running pgbench")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "pgbench failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tps = stdout
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<f64>().ok())
+        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    let mut latencies = per_transaction_latencies(dir.path())?;
+    latencies.sort_unstable();
+    let at = |permille: usize| latencies[(latencies.len() - 1) * permille / 1000] as f64 / 1000.0;
+    Ok(Figures {
+        tps,
+        p50_ms: at(500),
+        p95_ms: at(950),
+    })
+}
+
+/// Latencies in microseconds from pgbench's per-transaction logs (third column).
+fn per_transaction_latencies(dir: &Path) -> anyhow::Result<Vec<u64>> {
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("tx."))
+        {
+            for line in std::fs::read_to_string(&path)?.lines() {
+                if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse().ok()) {
+                    latencies.push(us);
+                }
+            }
+        }
+    }
+    anyhow::ensure!(!latencies.is_empty(), "pgbench logged no transactions");
+    Ok(latencies)
+}
+
+fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> RunPlan {
+    let settings = PoolSettings {
+        pool_size: clients,
+        max_overflow: 0,
+        pool_timeout_s: 30.0,
+        pool_recycle_s: None,
+        pre_ping: false,
+        prewarm: true,
+        reuse: Reuse::Fifo,
+    };
+    RunPlan {
+        run_id: new_run_id(),
+        target_name: "sandbox".into(),
+        target: sandbox.connect_config(),
+        suite: Suite {
+            name: "bench".into(),
+            scenarios: vec![Scenario {
+                name: format!("{clients} users"),
+                load: Load::Closed {
+                    users: clients,
+                    requests_per_user: None,
+                    duration_s: Some(seconds as f64),
+                    ramp_up_s: 0.0,
+                    think_time_ms: 0,
+                },
+                min_success_rate: 0.0,
+            }],
+            recovery: None,
+            leak_check: None,
+            ..Suite::auth_burst()
+        },
+        profile: PoolProfile {
+            name: "bench".into(),
+            description: String::new(),
+            primary: settings,
+            secondary: None,
+        },
+        workload: AuthFlow {
+            users: USERS,
+            login_ratio: 0.0,
+            ..AuthFlow::default()
+        },
+        instrumented,
+    }
+}
+
+/// Median of each figure over the rounds.
+fn median(mut rounds: Vec<Figures>) -> Figures {
+    let mid = rounds.len() / 2;
+    let mut pick = |key: fn(&Figures) -> f64| {
+        rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        key(&rounds[mid])
+    };
+    Figures {
+        tps: pick(|f| f.tps),
+        p50_ms: pick(|f| f.p50_ms),
+        p95_ms: pick(|f| f.p95_ms),
+    }
+}
+
+fn figures(scenario: &ScenarioReport) -> Figures {
+    Figures {
+        tps: scenario.throughput_rps,
+        p50_ms: scenario.latency_ms.p50,
+        p95_ms: scenario.latency_ms.p95,
+    }
+}
+
+async fn lifeguard_side<W: Workload>(
+    sandbox: &Sandbox,
+    workload: W,
+    clients: u32,
+    seconds: u64,
+    instrumented: bool,
+) -> anyhow::Result<Figures> {
+    let output = run_with(
+        plan(sandbox, clients, seconds, instrumented),
+        workload,
+        None,
+        Abort::new(),
+    )
+    .await?;
+    let scenario = &output.report.scenarios[0];
+    anyhow::ensure!(
+        scenario.outcomes.ok == scenario.requests,
+        "lifeguard's requests failed: {:?}",
+        scenario.outcomes
+    );
+    Ok(figures(scenario))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let seconds = setting("LIFEGUARD_BENCH_SECONDS", 5);
+    let rounds = setting("LIFEGUARD_BENCH_ROUNDS", 3);
+    let options = SandboxOptions {
+        max_connections: 100,
+        ..SandboxOptions::default()
+    };
+    let binaries = ServerBinaries::discover(options.pg_bin.as_deref())
+        .map_err(|looked| anyhow::anyhow!("no PostgreSQL binaries in {looked:?}"))?;
+    let sandbox = Sandbox::start(&options).await?;
+    {
+        let (client, connection) = sandbox
+            .connect_config()
+            .connect(tokio_postgres::NoTls)
+            .await?;
+        tokio::spawn(connection);
+        schema::ensure(&client, USERS).await?;
+    }
+    println!(
+        "{seconds} s per side; lifeguard: closed model, pool = clients, pre-warmed; pgbench -M prepared -j 2"
+    );
+    println!(
+        "{:<12} {:>7} | {:>9} {:>7} {:>7} | {:>9} {:>7} {:>7} | {:>9} | {:>6} {:>8}",
+        "case",
+        "clients",
+        "pgbench/s",
+        "p50 ms",
+        "p95 ms",
+        "lifeguard",
+        "p50 ms",
+        "p95 ms",
+        "events off",
+        "ratio",
+        "instr."
+    );
+    let mut lowest = f64::INFINITY;
+    for (case, script) in [("select-only", SELECT_ONLY), ("auth-flow", AUTH_FLOW)] {
+        for clients in [10, 20] {
+            let mut sides = [Vec::new(), Vec::new(), Vec::new()];
+            for _ in 0..rounds {
+                sides[0].push(pgbench(&binaries, &sandbox, script, clients, seconds)?);
+                for (side, instrumented) in [(1, true), (2, false)] {
+                    let figures = if case == "select-only" {
+                        lifeguard_side(&sandbox, SelectOnly, clients, seconds, instrumented).await?
+                    } else {
+                        let knobs = plan(&sandbox, clients, seconds, true).workload;
+                        let workload = AuthFlowWorkload::new(knobs);
+                        lifeguard_side(&sandbox, workload, clients, seconds, instrumented).await?
+                    };
+                    sides[side].push(figures);
+                }
+            }
+            let [reference, on, off] = sides.map(median);
+            let ratio = on.tps / reference.tps;
+            let cost = 1.0 - on.tps / off.tps;
+            lowest = lowest.min(ratio);
+            println!(
+                "{case:<12} {clients:>7} | {:>9.0} {:>7.2} {:>7.2} | {:>9.0} {:>7.2} {:>7.2} | {:>9.0} | {ratio:>6.2} {:>7.1}%",
+                reference.tps,
+                reference.p50_ms,
+                reference.p95_ms,
+                on.tps,
+                on.p50_ms,
+                on.p95_ms,
+                off.tps,
+                cost * 100.0
+            );
+        }
+    }
+    sandbox.stop().await;
+    println!("instr. = throughput lost to pool events (events on vs off, same pool)");
+    println!("lifeguard/pgbench throughput ratio: {lowest:.2}");
+    Ok(())
+}
