@@ -298,7 +298,8 @@ async fn main() -> anyhow::Result<()> {
         schema::ensure(&client, USERS).await?;
     }
     println!(
-        "{seconds} s per side; lifeguard: closed model, pool = clients, pre-warmed; pgbench -M prepared -j 2"
+        "{seconds} s per side, median of {rounds} alternating rounds; lifeguard: closed model, \
+         pool = clients, pre-warmed; pgbench -M prepared -j 2"
     );
     println!(
         "{:<12} {:>7} | {:>9} {:>7} {:>7} | {:>9} {:>7} {:>7} | {:>9} | {:>6} {:>8}",

@@ -7,11 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use lifeguard::pool::events::{CloseReason, EventKind, EventSink, PoolEvent, PoolRole};
+use lifeguard::pool::events::{CloseReason, EventKind, PoolRole};
 use lifeguard::pool::{Pool, PoolError, PooledConn};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use lifeguard_shared::pool::{PoolSettings, Reuse};
-use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 
 fn settings(pool_size: u32, max_overflow: u32, timeout_s: f64) -> PoolSettings {
@@ -28,7 +27,6 @@ fn settings(pool_size: u32, max_overflow: u32, timeout_s: f64) -> PoolSettings {
 
 struct Fixture {
     sandbox: Sandbox,
-    events: mpsc::Receiver<PoolEvent>,
     pool: Pool,
     app: String,
 }
@@ -38,14 +36,8 @@ fn fixture_on(sandbox: Sandbox, settings: PoolSettings) -> Fixture {
     let app = "lifeguard-test-pool".to_owned();
     let mut connect = sandbox.connect_config();
     connect.application_name(&app);
-    let (sender, events) = mpsc::channel(10_000);
-    let pool = Pool::new(PoolRole::Primary, settings, connect, EventSink::to(sender));
-    Fixture {
-        sandbox,
-        events,
-        pool,
-        app,
-    }
+    let pool = Pool::new(PoolRole::Primary, settings, connect, true);
+    Fixture { sandbox, pool, app }
 }
 
 async fn fixture(settings: PoolSettings) -> Fixture {
@@ -57,11 +49,9 @@ async fn fixture(settings: PoolSettings) -> Fixture {
 
 impl Fixture {
     fn drain(&mut self) -> Vec<EventKind> {
-        let mut kinds = Vec::new();
-        while let Ok(event) = self.events.try_recv() {
-            kinds.push(event.kind);
-        }
-        kinds
+        let mut events = Vec::new();
+        self.pool.drain_events(&mut events);
+        events.into_iter().map(|e| e.kind).collect()
     }
 
     /// This pool's backends on the server, seen from a separate connection.

@@ -1,14 +1,12 @@
 //! The pool's event stream: timestamped, with the gauges right after each event, so a collector
 //! can derive peaks and per-second counts exactly.
 //!
-//! Recording is cheap: an event is a small `Copy` value pushed with `try_send` into a bounded
-//! channel; when the collector falls behind, events are counted as dropped instead of blocking the
-//! pool or growing memory without bound.
+//! Recording is cheap: an event is a small `Copy` value appended, under the lock the pool already
+//! holds for the change, to a bounded buffer that the collector swaps out every few milliseconds.
+//! No channel operation or task wake-up per event; when the collector falls behind, events beyond
+//! the buffer's capacity are counted as dropped instead of blocking the pool or growing memory.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use tokio::sync::mpsc;
 
 /// Which of a profile's pools emitted an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,47 +104,45 @@ pub struct PoolEvent {
     pub gauges: Gauges,
 }
 
-/// Where a pool's events go: a bounded channel, or nowhere (instrumentation off).
+/// Events a buffer holds before further ones are dropped (a second of heavy load fits many times).
+pub const EVENT_LOG_CAPACITY: usize = 65_536;
+
+/// The pool's pending events: a bounded buffer, or nothing at all when instrumentation is off.
 #[derive(Debug, Default)]
-pub struct EventSink {
-    sender: Option<mpsc::Sender<PoolEvent>>,
-    dropped: AtomicU64,
+pub(crate) struct EventLog {
+    on: bool,
+    events: Vec<PoolEvent>,
+    dropped: u64,
 }
 
-impl EventSink {
-    /// Events go into `sender`.
-    #[must_use]
-    pub fn to(sender: mpsc::Sender<PoolEvent>) -> Self {
+impl EventLog {
+    pub(crate) fn new(on: bool) -> Self {
         Self {
-            sender: Some(sender),
-            dropped: AtomicU64::new(0),
+            on,
+            events: Vec::new(),
+            dropped: 0,
         }
     }
 
-    /// Events are not recorded (the benchmark's reference for instrumentation cost).
-    #[must_use]
-    pub fn off() -> Self {
-        Self::default()
+    pub(crate) fn is_on(&self) -> bool {
+        self.on
     }
 
-    /// Whether anyone listens; callers skip building events when nobody does.
-    #[must_use]
-    pub fn is_on(&self) -> bool {
-        self.sender.is_some()
-    }
-
-    /// Records `event` without waiting; counts it as dropped when the channel is full or closed.
-    pub fn record(&self, event: PoolEvent) {
-        if let Some(sender) = &self.sender
-            && sender.try_send(event).is_err()
-        {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn record(&mut self, event: PoolEvent) {
+        if self.events.len() < EVENT_LOG_CAPACITY {
+            self.events.push(event);
+        } else {
+            self.dropped += 1;
         }
     }
 
-    /// Events lost because the collector fell behind.
-    #[must_use]
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// Hands the pending events over, leaving `into`'s (emptied) allocation in their place.
+    pub(crate) fn swap_out(&mut self, into: &mut Vec<PoolEvent>) {
+        into.clear();
+        std::mem::swap(&mut self.events, into);
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 }

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio_postgres::{Client, NoTls};
 
 pub use error::{PoolError, describe};
-use events::{CloseReason, EventKind, EventSink, Gauges, PoolEvent, PoolRole};
+use events::{CloseReason, EventKind, EventLog, Gauges, PoolEvent, PoolRole};
 
 /// How long opening one connection may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,7 +83,6 @@ struct Shared {
     /// Where connections go; carries the run's `application_name`. Holds the password.
     connect: tokio_postgres::Config,
     state: Mutex<State>,
-    events: EventSink,
     next_waiter: AtomicU64,
 }
 
@@ -120,17 +119,20 @@ struct State {
     closed: bool,
     leaked: Vec<Conn>,
     counters: Counters,
+    /// Events not yet taken by the collector.
+    log: EventLog,
 }
 
 impl Pool {
     /// A pool that opens connections with `connect` (set its `application_name` to attribute them)
-    /// and records its events into `events`. Nothing is opened until [`Pool::prewarm`] or a checkout.
+    /// and, when `instrumented`, records events for [`Pool::drain_events`]. Nothing is opened until
+    /// [`Pool::prewarm`] or a checkout.
     #[must_use]
     pub fn new(
         role: PoolRole,
         settings: PoolSettings,
         connect: tokio_postgres::Config,
-        events: EventSink,
+        instrumented: bool,
     ) -> Self {
         let secs = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
         Self {
@@ -142,8 +144,10 @@ impl Pool {
                 recycle: settings.pool_recycle_s.map(secs),
                 settings,
                 connect,
-                state: Mutex::new(State::default()),
-                events,
+                state: Mutex::new(State {
+                    log: EventLog::new(instrumented),
+                    ..State::default()
+                }),
                 next_waiter: AtomicU64::new(0),
             }),
         }
@@ -168,8 +172,13 @@ impl Pool {
         PoolStats {
             gauges: self.gauges(&state),
             counters: state.counters,
-            dropped_events: self.shared.events.dropped(),
+            dropped_events: state.log.dropped(),
         }
+    }
+
+    /// Moves the events recorded since the last call into `into` (which is cleared first).
+    pub fn drain_events(&self, into: &mut Vec<PoolEvent>) {
+        self.lock().log.swap_out(into);
     }
 
     /// Opens and verifies connections until `pool_size` are open, concurrently.
@@ -219,7 +228,7 @@ impl Pool {
                 return Err(PoolError::Closed);
             }
             state.counters.checkouts += 1;
-            self.emit(&state, EventKind::CheckoutRequested);
+            self.emit(&mut state, EventKind::CheckoutRequested);
             if let Some(conn) = take_idle(&mut state.idle, self.shared.settings.reuse) {
                 state.checked_out += 1;
                 Ok(Grant::Conn(conn))
@@ -232,7 +241,7 @@ impl Pool {
                 let (grant, receiver) = oneshot::channel();
                 state.waiters.push_back(Waiter { id, grant });
                 state.counters.exhaustion_events += 1;
-                self.emit(&state, EventKind::Exhausted);
+                self.emit(&mut state, EventKind::Exhausted);
                 Err((id, receiver))
             }
         };
@@ -242,9 +251,9 @@ impl Pool {
         };
         let conn = self.make_ready(grant).await?;
         {
-            let state = self.lock();
+            let mut state = self.lock();
             self.emit(
-                &state,
+                &mut state,
                 EventKind::CheckedOut {
                     wait: requested.elapsed(),
                 },
@@ -271,7 +280,7 @@ impl Pool {
             for _ in 0..idle.len() + leaked.len() {
                 state.counters.closed += 1;
                 self.emit(
-                    &state,
+                    &mut state,
                     EventKind::Closed {
                         reason: CloseReason::Shutdown,
                     },
@@ -303,13 +312,14 @@ impl Pool {
     }
 
     /// Records `kind` with the gauges of `state` (the caller holds the lock, so they agree).
-    fn emit(&self, state: &State, kind: EventKind) {
-        if self.shared.events.is_on() {
-            self.shared.events.record(PoolEvent {
+    fn emit(&self, state: &mut State, kind: EventKind) {
+        if state.log.is_on() {
+            let gauges = self.gauges(state);
+            state.log.record(PoolEvent {
                 at: Instant::now(),
                 pool: self.shared.role,
                 kind,
-                gauges: self.gauges(state),
+                gauges,
             });
         }
     }
@@ -344,7 +354,7 @@ impl Pool {
                     state.waiters.remove(at);
                     state.counters.timeouts += 1;
                     self.emit(
-                        &state,
+                        &mut state,
                         EventKind::TimedOut {
                             waited: requested.elapsed(),
                         },
@@ -399,7 +409,7 @@ impl Pool {
             {
                 let mut state = self.lock();
                 state.invalidated_before = Some(Instant::now());
-                self.emit(&state, EventKind::Invalidated);
+                self.emit(&mut state, EventKind::Invalidated);
             }
             self.discard(conn, CloseReason::Ping);
             return self.connect_in_slot().await;
@@ -412,7 +422,7 @@ impl Pool {
         {
             let mut state = self.lock();
             state.counters.closed += 1;
-            self.emit(&state, EventKind::Closed { reason });
+            self.emit(&mut state, EventKind::Closed { reason });
         }
         drop(conn);
     }
@@ -460,7 +470,7 @@ impl Pool {
             Ok(_) => {
                 state.counters.created += 1;
                 self.emit(
-                    &state,
+                    &mut state,
                     EventKind::Created {
                         connect: started.elapsed(),
                     },
@@ -469,7 +479,7 @@ impl Pool {
             Err(error) => {
                 state.counters.connect_failures += 1;
                 if let Some(failure) = error.connect_failure() {
-                    self.emit(&state, EventKind::ConnectFailed { failure });
+                    self.emit(&mut state, EventKind::ConnectFailed { failure });
                 }
             }
         }
@@ -498,7 +508,7 @@ impl Pool {
         let closing = {
             let mut state = self.lock();
             state.checked_out -= 1;
-            self.emit(&state, EventKind::CheckedIn { hold });
+            self.emit(&mut state, EventKind::CheckedIn { hold });
             let closing = if state.closed {
                 state.open -= 1;
                 Some((conn, CloseReason::Shutdown))
@@ -521,7 +531,7 @@ impl Pool {
             };
             if let Some((_, reason)) = &closing {
                 state.counters.closed += 1;
-                self.emit(&state, EventKind::Closed { reason: *reason });
+                self.emit(&mut state, EventKind::Closed { reason: *reason });
             }
             closing
         };
@@ -532,7 +542,7 @@ impl Pool {
         let mut state = self.lock();
         state.counters.leaked += 1;
         state.leaked.push(conn);
-        self.emit(&state, EventKind::Leaked);
+        self.emit(&mut state, EventKind::Leaked);
     }
 }
 

@@ -1,10 +1,11 @@
-//! The one place measurements are aggregated: samples from virtual users, pool events and server
-//! observations arrive over bounded channels; per second and per phase they become HdrHistograms,
-//! counts and gauge peaks. Users only send compact samples; all bookkeeping happens here.
+//! The one place measurements are aggregated: samples from virtual users and server observations
+//! arrive over bounded channels, pool events are swapped out of the pools' buffers every few
+//! milliseconds; per second and per phase they become HdrHistograms, counts and gauge peaks.
+//! Users only send compact samples; all bookkeeping happens here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -16,8 +17,41 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::observer::Observation;
+use crate::pool::Pool;
 use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
 use crate::workload::{Outcome, RequestResult};
+
+/// How often pool events are taken from the pools' buffers.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+
+/// When each phase began, so events and seconds are attributed by their own time however late the
+/// collector sees them.
+#[derive(Debug, Default)]
+pub struct PhaseClock {
+    switches: Mutex<Vec<(Instant, usize)>>,
+}
+
+impl PhaseClock {
+    /// Phase `phase` begins now.
+    pub fn enter(&self, phase: usize) {
+        self.switches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((Instant::now(), phase));
+    }
+
+    /// The phase running at `when` (the first phase before any began).
+    #[must_use]
+    pub fn at(&self, when: Instant) -> usize {
+        self.switches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .rev()
+            .find(|(began, _)| *began <= when)
+            .map_or(0, |(_, phase)| *phase)
+    }
+}
 
 /// Largest latency recorded exactly: one hour, in microseconds (longer values are clamped).
 const MAX_MICROS: u64 = 3_600_000_000;
@@ -228,7 +262,11 @@ pub enum Progress {
 pub struct Collector {
     started: Instant,
     phase_names: Vec<String>,
-    current_phase: Arc<AtomicUsize>,
+    clock: Arc<PhaseClock>,
+    /// Whose event buffers to drain.
+    pools: Vec<Pool>,
+    /// Reused allocation for drained events.
+    drained: Vec<PoolEvent>,
     phases: Vec<PhaseAggregate>,
     second: Second,
     last_gauges: Gauges,
@@ -248,13 +286,14 @@ impl std::fmt::Debug for Collector {
 }
 
 impl Collector {
-    /// A collector for phases named `phase_names`; `current_phase` says which one pool events and
-    /// seconds belong to.
+    /// A collector for phases named `phase_names` (`clock` says when each began) and the events
+    /// of `pools`.
     #[must_use]
     pub fn new(
         started: Instant,
         phase_names: Vec<String>,
-        current_phase: Arc<AtomicUsize>,
+        clock: Arc<PhaseClock>,
+        pools: Vec<Pool>,
         server: ServerReport,
         progress: Option<mpsc::Sender<Progress>>,
     ) -> Self {
@@ -262,7 +301,9 @@ impl Collector {
             started,
             phases: phase_names.iter().map(|_| PhaseAggregate::new()).collect(),
             phase_names,
-            current_phase,
+            clock,
+            pools,
+            drained: Vec::new(),
             second: Second::new(0),
             last_gauges: Gauges::default(),
             last_observation: None,
@@ -277,34 +318,41 @@ impl Collector {
     pub async fn run(
         mut self,
         mut samples: mpsc::Receiver<Sample>,
-        mut events: mpsc::Receiver<PoolEvent>,
         mut observations: mpsc::Receiver<Observation>,
         finish: CancellationToken,
     ) -> Collected {
-        let mut ticks = tokio::time::interval_at(
+        let mut seconds = tokio::time::interval_at(
             (self.started + Duration::from_secs(1)).into(),
             Duration::from_secs(1),
         );
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        seconds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut drains = tokio::time::interval(DRAIN_EVERY);
+        drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 Some(sample) = samples.recv() => self.on_sample(&sample),
-                Some(event) = events.recv() => self.on_event(&event),
                 Some(observation) = observations.recv() => self.on_observation(observation),
-                _ = ticks.tick() => self.close_second(),
+                _ = seconds.tick() => {
+                    self.drain_pools();
+                    self.close_second();
+                }
+                _ = drains.tick() => self.drain_pools(),
                 () = finish.cancelled() => break,
             }
         }
         while let Ok(sample) = samples.try_recv() {
             self.on_sample(&sample);
         }
-        while let Ok(event) = events.try_recv() {
-            self.on_event(&event);
-        }
         while let Ok(observation) = observations.try_recv() {
             self.on_observation(observation);
         }
+        self.drain_pools();
+        self.into_collected()
+    }
+
+    /// Closes the last (partial) second and hands the aggregates over.
+    fn into_collected(mut self) -> Collected {
         self.close_second();
         Collected {
             phases: self.phases,
@@ -314,10 +362,19 @@ impl Collector {
         }
     }
 
-    fn phase(&self) -> usize {
-        self.current_phase
-            .load(Ordering::Relaxed)
-            .min(self.phases.len().saturating_sub(1))
+    fn drain_pools(&mut self) {
+        let mut drained = std::mem::take(&mut self.drained);
+        for index in 0..self.pools.len() {
+            self.pools[index].drain_events(&mut drained);
+            for event in &drained {
+                self.on_event(event);
+            }
+        }
+        self.drained = drained;
+    }
+
+    fn phase_at(&self, when: Instant) -> usize {
+        self.clock.at(when).min(self.phases.len().saturating_sub(1))
     }
 
     fn on_sample(&mut self, sample: &Sample) {
@@ -339,7 +396,7 @@ impl Collector {
     }
 
     fn on_event(&mut self, event: &PoolEvent) {
-        let index = self.phase();
+        let index = self.phase_at(event.at);
         let second_of_run =
             u32::try_from(event.at.saturating_duration_since(self.started).as_secs())
                 .unwrap_or(u32::MAX);
@@ -396,7 +453,7 @@ impl Collector {
     fn close_second(&mut self) {
         let next = Second::new(self.second.t + 1);
         let second = std::mem::replace(&mut self.second, next);
-        let phase_index = self.phase();
+        let phase_index = self.phase_at(Instant::now());
         let phase_name = self
             .phase_names
             .get(phase_index)
@@ -501,60 +558,40 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn samples_and_events_become_phase_summaries_and_seconds() {
-        let current = Arc::new(AtomicUsize::new(0));
-        let collector = Collector::new(
+    #[test]
+    fn samples_and_events_become_phase_summaries_and_seconds() {
+        let clock = Arc::new(PhaseClock::default());
+        let mut collector = Collector::new(
             Instant::now(),
             vec!["light".into(), "heavy".into()],
-            current.clone(),
+            clock.clone(),
+            Vec::new(),
             ServerReport::default(),
             None,
         );
-        let (sample_tx, sample_rx) = mpsc::channel(100);
-        let (event_tx, event_rx) = mpsc::channel(100);
-        let (_obs_tx, obs_rx) = mpsc::channel(100);
-        let finish = CancellationToken::new();
-        let running = tokio::spawn(collector.run(sample_rx, event_rx, obs_rx, finish.clone()));
+        clock.enter(0);
         for latency in [10, 20, 30, 40] {
-            sample_tx
-                .send(sample(0, latency, Outcome::Ok))
-                .await
-                .unwrap();
+            collector.on_sample(&sample(0, latency, Outcome::Ok));
         }
-        event_tx
-            .send(event(
-                EventKind::Created {
-                    connect: Duration::ZERO,
-                },
-                1,
-                0,
-            ))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        current.store(1, Ordering::Relaxed);
-        sample_tx
-            .send(sample(1, 900, Outcome::PoolTimeout))
-            .await
-            .unwrap();
-        event_tx
-            .send(event(EventKind::Exhausted, 3, 2))
-            .await
-            .unwrap();
-        event_tx
-            .send(event(
-                EventKind::TimedOut {
-                    waited: Duration::ZERO,
-                },
-                3,
-                1,
-            ))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        finish.cancel();
-        let collected = running.await.unwrap();
+        collector.on_event(&event(
+            EventKind::Created {
+                connect: Duration::ZERO,
+            },
+            1,
+            0,
+        ));
+        std::thread::sleep(Duration::from_millis(2));
+        clock.enter(1);
+        collector.on_sample(&sample(1, 900, Outcome::PoolTimeout));
+        collector.on_event(&event(EventKind::Exhausted, 3, 2));
+        collector.on_event(&event(
+            EventKind::TimedOut {
+                waited: Duration::ZERO,
+            },
+            3,
+            1,
+        ));
+        let collected = collector.into_collected();
 
         let light = &collected.phases[0];
         assert_eq!(light.outcomes.ok, 4);

@@ -13,7 +13,6 @@ pub mod observer;
 pub mod phases;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lifeguard_shared::invalid::Invalid;
@@ -28,20 +27,19 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use abort::Abort;
-use collector::{Collected, Collector};
+use collector::{Collected, Collector, PhaseClock};
 pub use collector::{Progress, SecondHistograms};
 use load::Users;
 use observer::Observer;
 
-use crate::pool::events::{EventSink, PoolRole};
+use crate::pool::events::PoolRole;
 use crate::pool::{Pool, describe};
 use crate::workload::auth_flow::AuthFlowWorkload;
 use crate::workload::{Pools, Workload, schema};
 
-/// Bounded channel sizes: large enough that a second of load never waits, small enough to bound
+/// Bounded sample channel: large enough that a second of load never waits, small enough to bound
 /// memory when the collector falls behind.
 const SAMPLE_CHANNEL: usize = 16_384;
-const EVENT_CHANNEL: usize = 65_536;
 
 /// What to run, where, and how.
 #[derive(Debug, Clone)]
@@ -135,21 +133,23 @@ pub async fn run_with<W: Workload>(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let (observer, server) = prepare_target(&plan).await?;
-    let (pools, event_rx) = open_pools(&plan);
+    let pools = open_pools(&plan);
     let phases = Phases::of(&plan.suite);
-    let current_phase = Arc::new(AtomicUsize::new(0));
+    let clock = Arc::new(PhaseClock::default());
     let (sample_tx, sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let (observation_tx, observation_rx) = mpsc::channel(64);
     let finish = CancellationToken::new();
     let collector = Collector::new(
         started,
         phases.names.clone(),
-        current_phase.clone(),
+        clock.clone(),
+        std::iter::once(pools.primary.clone())
+            .chain(pools.secondary.clone())
+            .collect(),
         server,
         progress.clone(),
     );
-    let collecting =
-        tokio::spawn(collector.run(sample_rx, event_rx, observation_rx, finish.clone()));
+    let collecting = tokio::spawn(collector.run(sample_rx, observation_rx, finish.clone()));
     let (latest_tx, latest) = watch::channel(None);
     let stop_observing = CancellationToken::new();
     let observing = tokio::spawn(observer.watch(
@@ -173,15 +173,7 @@ pub async fn run_with<W: Workload>(
         samples: sample_tx,
         abort: abort.clone(),
     };
-    let finished = run_phases(
-        &plan,
-        &users,
-        &phases,
-        &current_phase,
-        progress.as_ref(),
-        &latest,
-    )
-    .await;
+    let finished = run_phases(&plan, &users, &phases, &clock, progress.as_ref(), &latest).await;
 
     stop_observing.cancel();
     let _observer_ended = observing.await;
@@ -228,28 +220,21 @@ async fn prepare_target(plan: &RunPlan) -> Result<(Observer, ServerReport), RunE
     Ok((observer, server))
 }
 
-/// The profile's pools, their connections named for this run, their events into one channel.
-fn open_pools(plan: &RunPlan) -> (Pools, mpsc::Receiver<crate::pool::events::PoolEvent>) {
-    let (event_tx, event_rx) = mpsc::channel(EVENT_CHANNEL);
+/// The profile's pools, their connections named for this run.
+fn open_pools(plan: &RunPlan) -> Pools {
     let pool = |role, settings: &PoolSettings| {
         let mut connect = plan.target.clone();
         connect.application_name(plan.application_name(role));
-        let sink = if plan.instrumented {
-            EventSink::to(event_tx.clone())
-        } else {
-            EventSink::off()
-        };
-        Pool::new(role, settings.clone(), connect, sink)
+        Pool::new(role, settings.clone(), connect, plan.instrumented)
     };
-    let pools = Pools {
+    Pools {
         primary: pool(PoolRole::Primary, &plan.profile.primary),
         secondary: plan
             .profile
             .secondary
             .as_ref()
             .map(|s| pool(PoolRole::Secondary, s)),
-    };
-    (pools, event_rx)
+    }
 }
 
 /// The collector's phases: the scenarios, then recovery (when the suite has it), the leak check,
@@ -291,13 +276,13 @@ async fn run_phases<W: Workload>(
     plan: &RunPlan,
     users: &Users<W>,
     phases: &Phases,
-    current_phase: &AtomicUsize,
+    clock: &PhaseClock,
     progress: Option<&mpsc::Sender<Progress>>,
     latest: &watch::Receiver<Option<observer::Observation>>,
 ) -> Finished {
     let abort = &users.abort;
     let enter = |index: usize| {
-        current_phase.store(index, Ordering::Relaxed);
+        clock.enter(index);
         if let Some(progress) = progress {
             let _slow_reader = progress.try_send(Progress::Phase(phases.names[index].clone()));
         }
