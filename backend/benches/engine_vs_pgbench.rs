@@ -27,6 +27,7 @@ use lifeguard_shared::pool::{PoolProfile, PoolSettings, Reuse};
 use lifeguard_shared::report::ScenarioReport;
 use lifeguard_shared::suite::{Load, Scenario, Suite};
 use lifeguard_shared::workload::AuthFlow;
+use nix::sys::resource::{UsageWho, getrusage};
 use rand::Rng as _;
 use rand::rngs::SmallRng;
 use tokio_postgres::Statement;
@@ -100,6 +101,22 @@ struct Figures {
     tps: f64,
     p50_ms: f64,
     p95_ms: f64,
+    /// Client CPU (user + system) per transaction, in microseconds: what the load generator itself
+    /// costs. Far steadier than throughput on a machine shared with neighbours.
+    cpu_us: f64,
+}
+
+/// CPU time (user + system) consumed so far by this process or by its waited-for children.
+fn cpu(who: UsageWho) -> Duration {
+    getrusage(who).map_or(Duration::ZERO, |usage| {
+        let time = |t: nix::sys::time::TimeVal| {
+            Duration::new(
+                u64::try_from(t.tv_sec()).unwrap_or(0),
+                u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
+            )
+        };
+        time(usage.user_time()) + time(usage.system_time())
+    })
 }
 
 fn pgbench(
@@ -112,6 +129,7 @@ fn pgbench(
     let dir = tempfile::tempdir()?;
     let script_path = dir.path().join("script.sql");
     std::fs::write(&script_path, script)?;
+    let cpu_before = cpu(UsageWho::RUSAGE_CHILDREN);
     let output = Command::new(binaries.pgbench())
         .current_dir(dir.path())
         .env("PGPASSWORD", sandbox.password())
@@ -138,6 +156,7 @@ fn pgbench(
         .arg("postgres")
         .output()
         .context("running pgbench")?;
+    let cpu_used = cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(cpu_before);
     let stdout = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(
         output.status.success(),
@@ -157,6 +176,7 @@ fn pgbench(
         tps,
         p50_ms: at(500),
         p95_ms: at(950),
+        cpu_us: cpu_used.as_secs_f64() * 1e6 / latencies.len() as f64,
     })
 }
 
@@ -238,6 +258,7 @@ fn median(mut rounds: Vec<Figures>) -> Figures {
         tps: pick(|f| f.tps),
         p50_ms: pick(|f| f.p50_ms),
         p95_ms: pick(|f| f.p95_ms),
+        cpu_us: pick(|f| f.cpu_us),
     }
 }
 
@@ -246,6 +267,7 @@ fn figures(scenario: &ScenarioReport) -> Figures {
         tps: scenario.throughput_rps,
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
+        cpu_us: 0.0,
     }
 }
 
@@ -256,6 +278,7 @@ async fn lifeguard_side<W: Workload>(
     seconds: u64,
     instrumented: bool,
 ) -> anyhow::Result<Figures> {
+    let cpu_before = cpu(UsageWho::RUSAGE_SELF);
     let output = run_with(
         plan(sandbox, clients, seconds, instrumented),
         workload,
@@ -269,7 +292,11 @@ async fn lifeguard_side<W: Workload>(
         "lifeguard's requests failed: {:?}",
         scenario.outcomes
     );
-    Ok(figures(scenario))
+    let cpu_used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before);
+    Ok(Figures {
+        cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
+        ..figures(scenario)
+    })
 }
 
 #[tokio::main]
@@ -302,26 +329,37 @@ async fn main() -> anyhow::Result<()> {
          pool = clients, pre-warmed; pgbench -M prepared -j 2"
     );
     println!(
-        "{:<12} {:>7} | {:>9} {:>7} {:>7} | {:>9} {:>7} {:>7} | {:>9} | {:>6} {:>8}",
+        "{:<12} {:>7} | {:>9} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>7} | {:>9} {:>7} | {:>6} {:>10} {:>9}",
         "case",
         "clients",
         "pgbench/s",
-        "p50 ms",
-        "p95 ms",
+        "p50",
+        "p95",
+        "cpu µs",
         "lifeguard",
-        "p50 ms",
-        "p95 ms",
+        "p50",
+        "p95",
+        "cpu µs",
         "events off",
+        "cpu µs",
         "ratio",
-        "instr."
+        "instr. cpu",
+        "instr. tps"
     );
     let mut lowest = f64::INFINITY;
     for (case, script) in [("select-only", SELECT_ONLY), ("auth-flow", AUTH_FLOW)] {
         for clients in [10, 20] {
             let mut sides = [Vec::new(), Vec::new(), Vec::new()];
-            for _ in 0..rounds {
+            for round in 0..rounds {
+                // Alternate which lifeguard side goes first, so table growth and vacuum timing
+                // do not favour one of them.
+                let order = if round % 2 == 0 {
+                    [(1, true), (2, false)]
+                } else {
+                    [(2, false), (1, true)]
+                };
                 sides[0].push(pgbench(&binaries, &sandbox, script, clients, seconds)?);
-                for (side, instrumented) in [(1, true), (2, false)] {
+                for (side, instrumented) in order {
                     let figures = if case == "select-only" {
                         lifeguard_side(&sandbox, SelectOnly, clients, seconds, instrumented).await?
                     } else {
@@ -334,23 +372,29 @@ async fn main() -> anyhow::Result<()> {
             }
             let [reference, on, off] = sides.map(median);
             let ratio = on.tps / reference.tps;
-            let cost = 1.0 - on.tps / off.tps;
             lowest = lowest.min(ratio);
             println!(
-                "{case:<12} {clients:>7} | {:>9.0} {:>7.2} {:>7.2} | {:>9.0} {:>7.2} {:>7.2} | {:>9.0} | {ratio:>6.2} {:>7.1}%",
+                "{case:<12} {clients:>7} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>7.1} | {ratio:>6.2} {:>9.1}% {:>8.1}%",
                 reference.tps,
                 reference.p50_ms,
                 reference.p95_ms,
+                reference.cpu_us,
                 on.tps,
                 on.p50_ms,
                 on.p95_ms,
+                on.cpu_us,
                 off.tps,
-                cost * 100.0
+                off.cpu_us,
+                (on.cpu_us / off.cpu_us - 1.0) * 100.0,
+                (1.0 - on.tps / off.tps) * 100.0,
             );
         }
     }
     sandbox.stop().await;
-    println!("instr. = throughput lost to pool events (events on vs off, same pool)");
+    println!("latencies in ms; cpu µs = client CPU (user + system) per transaction");
+    println!(
+        "instr. cpu / tps = what pool events cost: client CPU added, throughput lost (events on vs off)"
+    );
     println!("lifeguard/pgbench throughput ratio: {lowest:.2}");
     Ok(())
 }

@@ -43,14 +43,25 @@ impl PhaseClock {
     /// The phase running at `when` (the first phase before any began).
     #[must_use]
     pub fn at(&self, when: Instant) -> usize {
+        phase_at(&self.switches(), when)
+    }
+
+    /// Every switch so far, oldest first.
+    #[must_use]
+    pub fn switches(&self) -> Vec<(Instant, usize)> {
         self.switches
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .rev()
-            .find(|(began, _)| *began <= when)
-            .map_or(0, |(_, phase)| *phase)
+            .clone()
     }
+}
+
+fn phase_at(switches: &[(Instant, usize)], when: Instant) -> usize {
+    switches
+        .iter()
+        .rev()
+        .find(|(began, _)| *began <= when)
+        .map_or(0, |(_, phase)| *phase)
 }
 
 /// Largest latency recorded exactly: one hour, in microseconds (longer values are clamped).
@@ -364,17 +375,20 @@ impl Collector {
 
     fn drain_pools(&mut self) {
         let mut drained = std::mem::take(&mut self.drained);
+        // One look at the clock per drain, not one lock per event.
+        let switches = self.clock.switches();
         for index in 0..self.pools.len() {
             self.pools[index].drain_events(&mut drained);
             for event in &drained {
-                self.on_event(event);
+                let phase = self.bounded(phase_at(&switches, event.at));
+                self.on_event(phase, event);
             }
         }
         self.drained = drained;
     }
 
-    fn phase_at(&self, when: Instant) -> usize {
-        self.clock.at(when).min(self.phases.len().saturating_sub(1))
+    fn bounded(&self, phase: usize) -> usize {
+        phase.min(self.phases.len().saturating_sub(1))
     }
 
     fn on_sample(&mut self, sample: &Sample) {
@@ -395,8 +409,7 @@ impl Collector {
         }
     }
 
-    fn on_event(&mut self, event: &PoolEvent) {
-        let index = self.phase_at(event.at);
+    fn on_event(&mut self, index: usize, event: &PoolEvent) {
         let second_of_run =
             u32::try_from(event.at.saturating_duration_since(self.started).as_secs())
                 .unwrap_or(u32::MAX);
@@ -453,7 +466,7 @@ impl Collector {
     fn close_second(&mut self) {
         let next = Second::new(self.second.t + 1);
         let second = std::mem::replace(&mut self.second, next);
-        let phase_index = self.phase_at(Instant::now());
+        let phase_index = self.bounded(self.clock.at(Instant::now()));
         let phase_name = self
             .phase_names
             .get(phase_index)
@@ -573,24 +586,18 @@ mod tests {
         for latency in [10, 20, 30, 40] {
             collector.on_sample(&sample(0, latency, Outcome::Ok));
         }
-        collector.on_event(&event(
-            EventKind::Created {
-                connect: Duration::ZERO,
-            },
-            1,
-            0,
-        ));
+        let created = EventKind::Created {
+            connect: Duration::ZERO,
+        };
+        collector.on_event(0, &event(created, 1, 0));
         std::thread::sleep(Duration::from_millis(2));
         clock.enter(1);
         collector.on_sample(&sample(1, 900, Outcome::PoolTimeout));
-        collector.on_event(&event(EventKind::Exhausted, 3, 2));
-        collector.on_event(&event(
-            EventKind::TimedOut {
-                waited: Duration::ZERO,
-            },
-            3,
-            1,
-        ));
+        collector.on_event(1, &event(EventKind::Exhausted, 3, 2));
+        let timed_out = EventKind::TimedOut {
+            waited: Duration::ZERO,
+        };
+        collector.on_event(1, &event(timed_out, 3, 1));
         let collected = collector.into_collected();
 
         let light = &collected.phases[0];
