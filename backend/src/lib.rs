@@ -7,6 +7,7 @@
 //! - [`pool`]: the instrumented QueuePool and its event stream.
 //! - [`workload`]: what a virtual user's request does (`auth-flow`), and lifeguard's schema.
 //! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
+//! - [`stats`]: pure statistics — blocks, the Mann-Whitney test, run comparison.
 //! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
 //! - [`api`]: the axum router: JSON API under `/api`, the built frontend everywhere else.
 //! - [`app`]: start-up and shut-down of the console (`App::build` → `port` → `run_until_stopped`).
@@ -21,4 +22,5 @@ pub mod pool;
 pub mod probe;
 pub mod runner;
 pub mod sandbox;
+pub mod stats;
 pub mod workload;

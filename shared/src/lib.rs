@@ -11,13 +11,17 @@
 //! - [`workload`]: the `auth-flow` workload's knobs.
 //! - [`suite`]: scenarios, criteria, thresholds and the built-in suites.
 //! - [`report`]: a run's report, the JSON contract for pipelines.
+//! - [`run`]: runs as the API keeps them — labels, requests, summaries, baselines, targets.
+//! - [`compare`]: a head run against a base run, per scenario and metric.
 //! - [`verdict`]: judging a run — criteria and thresholds, pure.
 
+pub mod compare;
 pub mod error;
 pub mod health;
 pub mod invalid;
 pub mod pool;
 pub mod report;
+pub mod run;
 pub mod suite;
 pub mod verdict;
 pub mod workload;

@@ -1,0 +1,492 @@
+//! Comparing a head run with a base run.
+//!
+//! Method, per scenario and metric:
+//! 1. The **effect** is the relative change of the scenario's value (`(head - base) / |base|`),
+//!    signed so that positive means worse for the metric (higher latency, lower success rate…).
+//! 2. An effect smaller than the metric's **practical threshold** (default 10 %) is `unchanged`,
+//!    however significant: nobody should be paged for 3 %.
+//! 3. A larger effect needs **statistical support**: a two-sided Mann-Whitney test of the two
+//!    runs' block values (per-second blocks, or runs of consecutive requests for scenarios that
+//!    last under 20 s; see [`super::blocks`]) at α = 0.01. Supported: `regressed` or `improved`.
+//!    Not supported, or fewer than two blocks on a side: `inconclusive`.
+//! 4. Metrics measured once per run (peak utilization, churn, exhaustion events, recovery time,
+//!    leaks) have no blocks; they are judged on the practical effect alone, and counts that were
+//!    zero on one side (leaks, exhaustion events) change verdict on any difference.
+
+use std::collections::BTreeMap;
+
+use lifeguard_shared::compare::{
+    Better, Comparison, MetricComparison, RunRef, ScenarioComparison, Verdict, combine,
+};
+use lifeguard_shared::report::{RunReport, ScenarioReport};
+use serde::{Deserialize, Serialize};
+
+use super::blocks::Block;
+use super::mann_whitney;
+
+/// Significance level of the block test.
+pub const ALPHA: f64 = 0.01;
+
+/// Practical thresholds: the default and per-metric overrides (shares: 0.10 = 10 %).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompareSettings {
+    pub practical_threshold: f64,
+    pub per_metric: BTreeMap<String, f64>,
+}
+
+impl Default for CompareSettings {
+    fn default() -> Self {
+        Self {
+            practical_threshold: 0.10,
+            per_metric: BTreeMap::new(),
+        }
+    }
+}
+
+impl CompareSettings {
+    fn threshold(&self, metric: &str) -> f64 {
+        self.per_metric
+            .get(metric)
+            .copied()
+            .unwrap_or(self.practical_threshold)
+    }
+}
+
+/// One side of a comparison: the run's report, its blocks per scenario, and how to name it.
+#[derive(Debug, Clone)]
+pub struct Side<'a> {
+    pub reference: RunRef,
+    pub report: &'a RunReport,
+    pub blocks: &'a BTreeMap<String, Vec<Block>>,
+}
+
+type BlockValue = fn(&Block) -> Option<f64>;
+
+/// The metrics compared per scenario: name, better direction, the scenario's value, the block value.
+/// A scenario metric: name, better direction, the scenario's value, the block value (if sampled).
+type ScenarioMetric = (
+    &'static str,
+    Better,
+    fn(&ScenarioReport) -> f64,
+    Option<BlockValue>,
+);
+
+fn scenario_metrics() -> Vec<ScenarioMetric> {
+    vec![
+        (
+            "success_rate",
+            Better::Higher,
+            |s| s.success_rate,
+            Some(|b| Some(b.success_rate())),
+        ),
+        (
+            "mean_latency_ms",
+            Better::Lower,
+            |s| s.latency_ms.mean,
+            Some(|b| Some(b.mean_ms)),
+        ),
+        (
+            "p50_latency_ms",
+            Better::Lower,
+            |s| s.latency_ms.p50,
+            Some(|b| Some(b.p50_ms)),
+        ),
+        (
+            "p95_latency_ms",
+            Better::Lower,
+            |s| s.latency_ms.p95,
+            Some(|b| Some(b.p95_ms)),
+        ),
+        (
+            "p99_latency_ms",
+            Better::Lower,
+            |s| s.latency_ms.p99,
+            Some(|b| Some(b.p99_ms)),
+        ),
+        (
+            "acquire_wait_p95_ms",
+            Better::Lower,
+            |s| s.acquire_wait_ms.p95,
+            Some(|b| Some(b.wait_p95_ms)),
+        ),
+        (
+            "throughput_rps",
+            Better::Higher,
+            |s| s.throughput_rps,
+            Some(Block::throughput),
+        ),
+        (
+            "peak_utilization",
+            Better::Lower,
+            |s| s.pool.peak_utilization,
+            None,
+        ),
+        (
+            "churn_per_s",
+            Better::Lower,
+            |s| s.pool.peak_churn_per_s,
+            None,
+        ),
+        (
+            "exhaustion_events",
+            Better::Lower,
+            |s| s.pool.exhaustion_events as f64,
+            None,
+        ),
+    ]
+}
+
+/// Relative change signed so that positive is worse; `None` when the base is zero.
+fn worse_by(better: Better, base: f64, head: f64) -> Option<f64> {
+    if base == 0.0 {
+        return None;
+    }
+    let relative = (head - base) / base.abs();
+    Some(match better {
+        Better::Lower => relative,
+        Better::Higher => -relative,
+    })
+}
+
+fn judge(
+    metric: &str,
+    better: Better,
+    base: Option<f64>,
+    head: Option<f64>,
+    blocks: Option<(&[f64], &[f64])>,
+    settings: &CompareSettings,
+) -> MetricComparison {
+    let threshold = settings.threshold(metric);
+    let delta = base.zip(head).map(|(b, h)| h - b);
+    let relative = base
+        .zip(head)
+        .and_then(|(b, h)| (b != 0.0).then(|| (h - b) / b.abs()));
+    let p_value = blocks.and_then(|(a, b)| {
+        (a.len() >= 2 && b.len() >= 2)
+            .then(|| mann_whitney::p_value(a, b))
+            .flatten()
+    });
+    let (base_blocks, head_blocks) = blocks.map_or((0, 0), |(a, b)| {
+        (
+            u32::try_from(a.len()).unwrap_or(u32::MAX),
+            u32::try_from(b.len()).unwrap_or(u32::MAX),
+        )
+    });
+    let verdict = match (base, head) {
+        (Some(b), Some(h)) => {
+            let direction = |worse: bool| {
+                if worse {
+                    Verdict::Regressed
+                } else {
+                    Verdict::Improved
+                }
+            };
+            match worse_by(better, b, h) {
+                // From zero: any difference of a count is a change; nothing to scale it by.
+                None if (h - b).abs() < f64::EPSILON => Verdict::Unchanged,
+                None => direction(matches!(better, Better::Lower) == (h > b)),
+                Some(effect) if effect.abs() < threshold => Verdict::Unchanged,
+                Some(effect) if blocks.is_none() => direction(effect > 0.0),
+                Some(effect) if p_value.is_some_and(|p| p < ALPHA) => direction(effect > 0.0),
+                Some(_) => Verdict::Inconclusive,
+            }
+        }
+        _ => Verdict::Inconclusive,
+    };
+    MetricComparison {
+        metric: metric.to_owned(),
+        better,
+        base,
+        head,
+        delta,
+        relative,
+        practical_threshold: threshold,
+        p_value,
+        base_blocks,
+        head_blocks,
+        verdict,
+    }
+}
+
+fn scenario(
+    base: Option<&ScenarioReport>,
+    head: Option<&ScenarioReport>,
+    base_blocks: &[Block],
+    head_blocks: &[Block],
+    settings: &CompareSettings,
+) -> Vec<MetricComparison> {
+    scenario_metrics()
+        .into_iter()
+        .map(|(metric, better, value, block_value)| {
+            let values = |blocks: &[Block], f: BlockValue| -> Vec<f64> {
+                blocks.iter().filter_map(f).collect()
+            };
+            let block_values =
+                block_value.map(|f| (values(base_blocks, f), values(head_blocks, f)));
+            judge(
+                metric,
+                better,
+                base.map(value),
+                head.map(value),
+                block_values
+                    .as_ref()
+                    .map(|(a, b)| (a.as_slice(), b.as_slice())),
+                settings,
+            )
+        })
+        .collect()
+}
+
+fn scenario_of<'r>(side: &Side<'r>, name: &str) -> Option<&'r ScenarioReport> {
+    side.report.scenarios.iter().find(|s| s.name == name)
+}
+
+fn blocks_of<'r>(side: &Side<'r>, name: &str) -> &'r [Block] {
+    side.blocks.get(name).map_or(&[], Vec::as_slice)
+}
+
+/// Compares `head` with `base`, scenario by scenario (matched by name) and for the run.
+#[must_use]
+pub fn compare(
+    base: &Side<'_>,
+    head: &Side<'_>,
+    baseline: Option<String>,
+    settings: &CompareSettings,
+) -> Comparison {
+    let mut names: Vec<&str> = base
+        .report
+        .scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    for s in &head.report.scenarios {
+        if !names.contains(&s.name.as_str()) {
+            names.push(&s.name);
+        }
+    }
+    let scenarios: Vec<ScenarioComparison> = names
+        .into_iter()
+        .map(|name| {
+            let metrics = scenario(
+                scenario_of(base, name),
+                scenario_of(head, name),
+                blocks_of(base, name),
+                blocks_of(head, name),
+                settings,
+            );
+            ScenarioComparison {
+                name: name.to_owned(),
+                verdict: combine(metrics.iter().map(|m| m.verdict)),
+                metrics,
+            }
+        })
+        .collect();
+    let recovery = |side: &Side<'_>| side.report.recovery.as_ref().and_then(|r| r.seconds);
+    let leaks = |side: &Side<'_>| {
+        side.report.leaks.as_ref().map(|l| {
+            f64::from(
+                l.checked_out_after
+                    .max(l.idle_in_transaction)
+                    .max(l.server_backends.saturating_sub(l.allowed_backends)),
+            )
+        })
+    };
+    let run = vec![
+        judge(
+            "recovery_s",
+            Better::Lower,
+            recovery(base),
+            recovery(head),
+            None,
+            settings,
+        ),
+        judge(
+            "leaks",
+            Better::Lower,
+            leaks(base),
+            leaks(head),
+            None,
+            settings,
+        ),
+    ];
+    let verdict = combine(
+        scenarios
+            .iter()
+            .map(|s| s.verdict)
+            .chain(run.iter().map(|m| m.verdict)),
+    );
+    Comparison {
+        base: base.reference.clone(),
+        head: head.reference.clone(),
+        baseline,
+        scenarios,
+        run,
+        verdict,
+        method: METHOD.to_owned(),
+    }
+}
+
+/// The method in words, carried in every comparison.
+pub const METHOD: &str = "Per scenario and metric: the relative change must exceed the practical \
+threshold (default 10 %) and a two-sided Mann-Whitney test of per-second blocks (or, for \
+scenarios under 20 s, runs of consecutive requests) must reject equality at alpha 0.01; a large \
+change without that support is inconclusive. Metrics measured once per run (peaks, churn, \
+exhaustion events, recovery, leaks) are judged on the practical change alone.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(values: &[f64]) -> Vec<Block> {
+        values
+            .iter()
+            .map(|&v| Block {
+                requests: 10,
+                ok: 10,
+                seconds: 0.1,
+                mean_ms: v,
+                p50_ms: v,
+                p95_ms: v * 1.5,
+                p99_ms: v * 2.0,
+                wait_p95_ms: v / 2.0,
+            })
+            .collect()
+    }
+
+    fn mean_of(values: &[f64]) -> f64 {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+
+    fn latency_verdict(base: &[f64], head: &[f64]) -> MetricComparison {
+        let (a, b) = (blocks(base), blocks(head));
+        let values = |bs: &[Block]| bs.iter().map(|b| b.mean_ms).collect::<Vec<_>>();
+        judge(
+            "mean_latency_ms",
+            Better::Lower,
+            Some(mean_of(base)),
+            Some(mean_of(head)),
+            Some((&values(&a), &values(&b))),
+            &CompareSettings::default(),
+        )
+    }
+
+    #[test]
+    fn a_tenfold_latency_change_on_few_blocks_is_regressed() {
+        let base = [2.0, 2.2, 1.9, 2.1, 2.3];
+        let head = [20.0, 22.0, 19.0, 21.0, 23.0];
+        let m = latency_verdict(&base, &head);
+        assert_eq!(m.verdict, Verdict::Regressed, "{m:?}");
+        assert!(m.p_value.unwrap() < ALPHA);
+        assert_eq!(latency_verdict(&head, &base).verdict, Verdict::Improved);
+    }
+
+    #[test]
+    fn a_small_change_is_unchanged_however_significant() {
+        let base: Vec<f64> = (0..30).map(|i| 10.0 + f64::from(i) * 0.001).collect();
+        let head: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
+        let m = latency_verdict(&base, &head);
+        assert!(m.p_value.unwrap() < ALPHA);
+        assert_eq!(m.verdict, Verdict::Unchanged);
+    }
+
+    #[test]
+    fn a_large_change_that_noise_explains_is_inconclusive() {
+        let base = [1.0, 9.0, 2.0, 8.0];
+        let head = [1.5, 12.0, 2.5, 9.0];
+        let m = latency_verdict(&base, &head);
+        assert!(m.relative.unwrap() > 0.10);
+        assert_eq!(m.verdict, Verdict::Inconclusive, "{m:?}");
+    }
+
+    #[test]
+    fn one_block_a_side_cannot_support_a_verdict() {
+        let m = latency_verdict(&[2.0], &[20.0]);
+        assert_eq!(m.p_value, None);
+        assert_eq!(m.verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn counts_from_zero_change_verdict_on_any_difference() {
+        let settings = CompareSettings::default();
+        assert_eq!(
+            judge(
+                "leaks",
+                Better::Lower,
+                Some(3.0),
+                Some(0.0),
+                None,
+                &settings
+            )
+            .verdict,
+            Verdict::Improved
+        );
+        assert_eq!(
+            judge(
+                "leaks",
+                Better::Lower,
+                Some(0.0),
+                Some(2.0),
+                None,
+                &settings
+            )
+            .verdict,
+            Verdict::Regressed
+        );
+        assert_eq!(
+            judge(
+                "leaks",
+                Better::Lower,
+                Some(0.0),
+                Some(0.0),
+                None,
+                &settings
+            )
+            .verdict,
+            Verdict::Unchanged
+        );
+    }
+
+    #[test]
+    fn per_metric_thresholds_override_the_default() {
+        let settings = CompareSettings {
+            practical_threshold: 0.10,
+            per_metric: [("recovery_s".to_owned(), 0.5)].into(),
+        };
+        let m = judge(
+            "recovery_s",
+            Better::Lower,
+            Some(2.0),
+            Some(2.6),
+            None,
+            &settings,
+        );
+        assert_eq!(m.verdict, Verdict::Unchanged);
+        assert!((m.practical_threshold - 0.5).abs() < f64::EPSILON);
+        let m = judge(
+            "recovery_s",
+            Better::Lower,
+            Some(2.0),
+            Some(2.6),
+            None,
+            &CompareSettings::default(),
+        );
+        assert_eq!(m.verdict, Verdict::Regressed);
+    }
+
+    #[test]
+    fn lower_success_is_worse() {
+        let settings = CompareSettings::default();
+        let a: Vec<f64> = vec![1.0; 10];
+        let b: Vec<f64> = vec![0.5; 10];
+        let m = judge(
+            "success_rate",
+            Better::Higher,
+            Some(1.0),
+            Some(0.5),
+            Some((&a, &b)),
+            &settings,
+        );
+        assert_eq!(m.verdict, Verdict::Regressed);
+    }
+}
