@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::observer::Observation;
 use crate::pool::Pool;
 use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
+use crate::stats::blocks::{self, Block, RawRequest};
 use crate::workload::{Outcome, RequestResult};
 
 /// How often pool events are taken from the pools' buffers.
@@ -64,6 +65,9 @@ fn phase_at(switches: &[(Instant, usize)], when: Instant) -> usize {
         .map_or(0, |(_, phase)| *phase)
 }
 
+/// Requests per phase kept one by one; longer phases use per-second blocks.
+const RAW_LIMIT: usize = 20_000;
+
 /// Largest latency recorded exactly: one hour, in microseconds (longer values are clamped).
 const MAX_MICROS: u64 = 3_600_000_000;
 
@@ -103,6 +107,48 @@ pub struct PhaseAggregate {
     pub exhaustion_events: u64,
     /// Connections created (both pools) in each second of the run this phase touched.
     pub created_by_second: BTreeMap<u32, u64>,
+    /// Requests in completion order while few enough to keep (for short-scenario blocks).
+    raw: Vec<RawRequest>,
+    raw_overflowed: bool,
+    /// One block per second of this phase.
+    second_blocks: Vec<Block>,
+    open_second: Option<PhaseSecond>,
+}
+
+/// The current second of one phase, becoming a [`Block`] when the next begins.
+#[derive(Debug)]
+struct PhaseSecond {
+    t: u64,
+    latency: Histogram<u64>,
+    acquire_wait: Histogram<u64>,
+    requests: u64,
+    ok: u64,
+}
+
+impl PhaseSecond {
+    fn block(&self) -> Block {
+        let q = |h: &Histogram<u64>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                ms(h.value_at_quantile(q))
+            }
+        };
+        Block {
+            requests: self.requests,
+            ok: self.ok,
+            seconds: 1.0,
+            mean_ms: if self.latency.is_empty() {
+                0.0
+            } else {
+                self.latency.mean() / 1000.0
+            },
+            p50_ms: q(&self.latency, 0.50),
+            p95_ms: q(&self.latency, 0.95),
+            p99_ms: q(&self.latency, 0.99),
+            wait_p95_ms: q(&self.acquire_wait, 0.95),
+        }
+    }
 }
 
 /// What the collector hands back when the run is over.
@@ -163,7 +209,63 @@ impl PhaseAggregate {
             timeouts: 0,
             exhaustion_events: 0,
             created_by_second: BTreeMap::new(),
+            raw: Vec::new(),
+            raw_overflowed: false,
+            second_blocks: Vec::new(),
+            open_second: None,
         }
+    }
+
+    /// Adds one request to the phase's blocks: its second, and the raw list while it is short.
+    fn add_to_blocks(&mut self, sample: &Sample, since_start: Duration) {
+        let micros = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+        let ok = sample.result.outcome.is_ok();
+        if self.raw.len() < RAW_LIMIT {
+            self.raw.push(RawRequest {
+                latency_us: micros(sample.latency),
+                wait_us: micros(sample.result.acquire_wait),
+                ok,
+                finished_us: u64::try_from(since_start.as_micros()).unwrap_or(u64::MAX),
+            });
+        } else {
+            self.raw_overflowed = true;
+        }
+        let t = since_start.as_secs();
+        if self.open_second.as_ref().is_some_and(|open| open.t != t) {
+            self.close_block();
+        }
+        let open = self.open_second.get_or_insert_with(|| PhaseSecond {
+            t,
+            latency: histogram(),
+            acquire_wait: histogram(),
+            requests: 0,
+            ok: 0,
+        });
+        open.requests += 1;
+        open.ok += u64::from(ok);
+        record(&mut open.latency, sample.latency);
+        record(&mut open.acquire_wait, sample.result.acquire_wait);
+    }
+
+    fn close_block(&mut self) {
+        if let Some(open) = self.open_second.take() {
+            self.second_blocks.push(open.block());
+        }
+    }
+
+    /// The blocks a comparison resamples (see [`crate::stats::blocks::choose`]). The first and
+    /// last seconds are partial, so their throughput is left unknown.
+    #[must_use]
+    pub fn blocks(&mut self) -> Vec<Block> {
+        self.close_block();
+        let mut seconds = self.second_blocks.clone();
+        if seconds.len() >= 3 {
+            let last = seconds.len() - 1;
+            seconds[0].seconds = 0.0;
+            seconds[last].seconds = 0.0;
+        }
+        let raw = (!self.raw_overflowed).then_some(self.raw.as_slice());
+        blocks::choose(seconds, raw)
     }
 
     /// Latency percentiles in milliseconds.
@@ -393,11 +495,13 @@ impl Collector {
 
     fn on_sample(&mut self, sample: &Sample) {
         let failed = !sample.result.outcome.is_ok();
+        let since_start = sample.finished.saturating_duration_since(self.started);
         if let Some(phase) = self.phases.get_mut(sample.phase) {
             count(&mut phase.outcomes, sample.result.outcome);
             if sample.result.outcome != Outcome::Dropped {
                 record(&mut phase.latency, sample.latency);
                 record(&mut phase.acquire_wait, sample.result.acquire_wait);
+                phase.add_to_blocks(sample, since_start);
             }
         }
         let second = &mut self.second;
@@ -625,6 +729,14 @@ mod tests {
         assert_eq!((second.requests, second.errors), (5, 1));
         assert_eq!(second.exhaustion_events, 1);
         assert_eq!(collected.histograms.len(), 1);
+        let mut phases = collected.phases;
+        let light_blocks = phases[0].blocks();
+        assert_eq!(
+            light_blocks.len(),
+            4,
+            "one block per request of a short phase"
+        );
+        assert!((light_blocks[3].p95_ms - 40.0).abs() < 0.1);
         assert!(!collected.histograms[0].latency.is_empty());
     }
 }

@@ -12,6 +12,7 @@ pub mod load;
 pub mod observer;
 pub mod phases;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -34,6 +35,7 @@ use observer::Observer;
 
 use crate::pool::events::PoolRole;
 use crate::pool::{Pool, describe};
+use crate::stats::blocks::Block;
 use crate::workload::auth_flow::AuthFlowWorkload;
 use crate::workload::{Pools, Workload, schema};
 
@@ -70,11 +72,13 @@ pub enum RunError {
     Schema { target: String, cause: String },
 }
 
-/// The report, and the per-second histograms kept for comparisons.
+/// The report, and what comparisons need beyond it: the per-second histograms and each
+/// scenario's blocks.
 #[derive(Debug)]
 pub struct RunOutput {
     pub report: RunReport,
     pub histograms: Vec<SecondHistograms>,
+    pub blocks: BTreeMap<String, Vec<Block>>,
 }
 
 impl RunPlan {
@@ -181,14 +185,23 @@ pub async fn run_with<W: Workload>(
     closer.abort();
     drop(users);
     finish.cancel();
-    let collected = collecting.await.map_err(|error| RunError::Unreachable {
+    let mut collected = collecting.await.map_err(|error| RunError::Unreachable {
         target: plan.target_name.clone(),
         cause: format!("the collector failed: {error}"),
     })?;
+    let blocks = plan
+        .suite
+        .scenarios
+        .iter()
+        .zip(&mut collected.phases)
+        .take(finished.spans.len())
+        .map(|(scenario, phase)| (scenario.name.clone(), phase.blocks()))
+        .collect();
     let report = assemble(&plan, &collected, finished, &abort, started, started_at_ms);
     Ok(RunOutput {
         report,
         histograms: collected.histograms,
+        blocks,
     })
 }
 

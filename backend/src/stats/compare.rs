@@ -3,15 +3,19 @@
 //! Method, per scenario and metric:
 //! 1. The **effect** is the relative change of the scenario's value (`(head - base) / |base|`),
 //!    signed so that positive means worse for the metric (higher latency, lower success rate…).
-//! 2. An effect smaller than the metric's **practical threshold** (default 10 %) is `unchanged`,
-//!    however significant: nobody should be paged for 3 %.
+//! 2. An effect smaller than the metric's **practical threshold** (default 10 %, throughput 25 %)
+//!    or smaller in absolute terms than the metric's **floor** (5 % of the analysis's limits: 10 ms
+//!    for mean, median and acquire wait, 25 ms for P95/P99; one point of success rate) is
+//!    `unchanged`, however significant: nobody should be paged for 3 %, or for 0.7 ms on a 4 ms
+//!    request.
 //! 3. A larger effect needs **statistical support**: a two-sided Mann-Whitney test of the two
 //!    runs' block values (per-second blocks, or runs of consecutive requests for scenarios that
 //!    last under 20 s; see [`super::blocks`]) at α = 0.01. Supported: `regressed` or `improved`.
 //!    Not supported, or fewer than two blocks on a side: `inconclusive`.
-//! 4. Metrics measured once per run (peak utilization, churn, exhaustion events, recovery time,
-//!    leaks) have no blocks; they are judged on the practical effect alone, and counts that were
-//!    zero on one side (leaks, exhaustion events) change verdict on any difference.
+//! 4. Metrics measured once per run (peak utilization, churn, exhaustion events, recovery time)
+//!    have no blocks: one value a side cannot tell a change from run-to-run variation, so a change
+//!    beyond the threshold is `inconclusive`, never `regressed`. Leaks are the exception: a leaked
+//!    connection is not noise, so any change in their count decides.
 
 use std::collections::BTreeMap;
 
@@ -27,19 +31,35 @@ use super::mann_whitney;
 /// Significance level of the block test.
 pub const ALPHA: f64 = 0.01;
 
-/// Practical thresholds: the default and per-metric overrides (shares: 0.10 = 10 %).
+/// Practical thresholds (shares: 0.10 = 10 %) and absolute floors, by metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompareSettings {
+    /// Relative change that counts, unless `per_metric` says otherwise.
     pub practical_threshold: f64,
+    /// Relative thresholds by metric name.
     pub per_metric: BTreeMap<String, f64>,
+    /// Smallest absolute change that counts, by metric name (in the metric's unit).
+    pub min_effect: BTreeMap<String, f64>,
 }
 
 impl Default for CompareSettings {
     fn default() -> Self {
+        // Floors are 5 % of the analysis's limits (mean 200 ms, P95 500 ms): a change that moves
+        // a metric by less than that does not threaten the criterion, whatever its relative size.
+        let floors = [
+            ("mean_latency_ms", 10.0),
+            ("p50_latency_ms", 10.0),
+            ("p95_latency_ms", 25.0),
+            ("p99_latency_ms", 25.0),
+            ("acquire_wait_p95_ms", 10.0),
+            ("success_rate", 0.01),
+        ];
         Self {
             practical_threshold: 0.10,
-            per_metric: BTreeMap::new(),
+            // At a fixed number of users throughput follows latency; it has to move more to count.
+            per_metric: [("throughput_rps".to_owned(), 0.25)].into(),
+            min_effect: floors.into_iter().map(|(m, v)| (m.to_owned(), v)).collect(),
         }
     }
 }
@@ -51,7 +71,14 @@ impl CompareSettings {
             .copied()
             .unwrap_or(self.practical_threshold)
     }
+
+    fn floor(&self, metric: &str) -> f64 {
+        self.min_effect.get(metric).copied().unwrap_or(0.0)
+    }
 }
+
+/// Metrics whose every change decides, being a defect rather than a measurement.
+const DETERMINISTIC: &[&str] = &["leaks"];
 
 /// One side of a comparison: the run's report, its blocks per scenario, and how to name it.
 #[derive(Debug, Clone)]
@@ -173,23 +200,28 @@ fn judge(
             u32::try_from(b.len()).unwrap_or(u32::MAX),
         )
     });
+    let floor = settings.floor(metric);
     let verdict = match (base, head) {
         (Some(b), Some(h)) => {
-            let direction = |worse: bool| {
-                if worse {
-                    Verdict::Regressed
-                } else {
-                    Verdict::Improved
-                }
+            let worse = match better {
+                Better::Lower => h > b,
+                Better::Higher => h < b,
             };
-            match worse_by(better, b, h) {
-                // From zero: any difference of a count is a change; nothing to scale it by.
-                None if (h - b).abs() < f64::EPSILON => Verdict::Unchanged,
-                None => direction(matches!(better, Better::Lower) == (h > b)),
-                Some(effect) if effect.abs() < threshold => Verdict::Unchanged,
-                Some(effect) if blocks.is_none() => direction(effect > 0.0),
-                Some(effect) if p_value.is_some_and(|p| p < ALPHA) => direction(effect > 0.0),
-                Some(_) => Verdict::Inconclusive,
+            let direction = if worse {
+                Verdict::Regressed
+            } else {
+                Verdict::Improved
+            };
+            if (h - b).abs() < floor.max(f64::EPSILON)
+                || worse_by(better, b, h).is_some_and(|effect| effect.abs() < threshold)
+            {
+                Verdict::Unchanged
+            } else if DETERMINISTIC.contains(&metric)
+                || (blocks.is_some() && p_value.is_some_and(|p| p < ALPHA))
+            {
+                direction
+            } else {
+                Verdict::Inconclusive
             }
         }
         _ => Verdict::Inconclusive,
@@ -373,8 +405,8 @@ mod tests {
 
     #[test]
     fn a_tenfold_latency_change_on_few_blocks_is_regressed() {
-        let base = [2.0, 2.2, 1.9, 2.1, 2.3];
-        let head = [20.0, 22.0, 19.0, 21.0, 23.0];
+        let base = [4.0, 4.4, 3.8, 4.2, 4.6];
+        let head = [40.0, 44.0, 38.0, 42.0, 46.0];
         let m = latency_verdict(&base, &head);
         assert_eq!(m.verdict, Verdict::Regressed, "{m:?}");
         assert!(m.p_value.unwrap() < ALPHA);
@@ -383,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_small_change_is_unchanged_however_significant() {
-        let base: Vec<f64> = (0..30).map(|i| 10.0 + f64::from(i) * 0.001).collect();
+        let base: Vec<f64> = (0..30).map(|i| 300.0 + f64::from(i) * 0.001).collect();
         let head: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
         let m = latency_verdict(&base, &head);
         assert!(m.p_value.unwrap() < ALPHA);
@@ -392,8 +424,8 @@ mod tests {
 
     #[test]
     fn a_large_change_that_noise_explains_is_inconclusive() {
-        let base = [1.0, 9.0, 2.0, 8.0];
-        let head = [1.5, 12.0, 2.5, 9.0];
+        let base = [10.0, 90.0, 20.0, 80.0];
+        let head = [15.0, 120.0, 25.0, 90.0];
         let m = latency_verdict(&base, &head);
         assert!(m.relative.unwrap() > 0.10);
         assert_eq!(m.verdict, Verdict::Inconclusive, "{m:?}");
@@ -401,7 +433,7 @@ mod tests {
 
     #[test]
     fn one_block_a_side_cannot_support_a_verdict() {
-        let m = latency_verdict(&[2.0], &[20.0]);
+        let m = latency_verdict(&[4.0], &[40.0]);
         assert_eq!(m.p_value, None);
         assert_eq!(m.verdict, Verdict::Inconclusive);
     }
@@ -452,6 +484,7 @@ mod tests {
         let settings = CompareSettings {
             practical_threshold: 0.10,
             per_metric: [("recovery_s".to_owned(), 0.5)].into(),
+            ..CompareSettings::default()
         };
         let m = judge(
             "recovery_s",
@@ -471,7 +504,25 @@ mod tests {
             None,
             &CompareSettings::default(),
         );
-        assert_eq!(m.verdict, Verdict::Regressed);
+        assert_eq!(
+            m.verdict,
+            Verdict::Inconclusive,
+            "one value a side cannot support a regression"
+        );
+    }
+
+    #[test]
+    fn a_change_below_the_absolute_floor_is_unchanged() {
+        let m = latency_verdict(
+            &[3.9, 3.8, 4.0, 3.9, 3.9, 4.0],
+            &[4.6, 4.5, 4.7, 4.6, 4.6, 4.7],
+        );
+        assert!(m.p_value.unwrap() < ALPHA && m.relative.unwrap() > 0.10);
+        assert_eq!(
+            m.verdict,
+            Verdict::Unchanged,
+            "0.7 ms is below the 5 ms floor"
+        );
     }
 
     #[test]
