@@ -8,6 +8,7 @@
 //! - [`workload`]: what a virtual user's request does (`auth-flow`), and lifeguard's schema.
 //! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
 //! - [`stats`]: pure statistics — blocks, the Mann-Whitney test, run comparison.
+//! - [`store`]: runs and baselines in SQLite (default) or PostgreSQL.
 //! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
 //! - [`api`]: the axum router: JSON API under `/api`, the built frontend everywhere else.
 //! - [`app`]: start-up and shut-down of the console (`App::build` → `port` → `run_until_stopped`).
@@ -23,4 +24,5 @@ pub mod probe;
 pub mod runner;
 pub mod sandbox;
 pub mod stats;
+pub mod store;
 pub mod workload;

@@ -186,6 +186,15 @@ impl Sandbox {
         config
     }
 
+    /// A `postgres://` URL for the sandbox's `postgres` database. Holds the password: a secret.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{SANDBOX_USER}:{}@127.0.0.1:{}/postgres",
+            self.password, self.port
+        )
+    }
+
     /// Stops the server (fast shutdown, then kill after a grace period) and removes every file.
     pub async fn stop(mut self) {
         let server = self.server.take();

@@ -1,0 +1,234 @@
+//! The results store on both back-ends: SQLite in a temporary directory, PostgreSQL in a sandbox.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use std::sync::OnceLock;
+
+use lifeguard::runner::{Abort, RunOutput, RunPlan, new_run_id, run};
+use lifeguard::sandbox::{Sandbox, SandboxOptions};
+use lifeguard::store::{NewRun, RunFilter, Store, StoredEvent};
+use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::report::RunState;
+use lifeguard_shared::run::{DeployPhase, RunLabels};
+use lifeguard_shared::suite::{LeakCheck, Suite};
+use lifeguard_shared::workload::AuthFlow;
+use tokio::sync::Mutex;
+
+/// One real run, shared by the tests: what the store keeps is what the engine produces.
+async fn real_run() -> &'static RunOutput {
+    static OUTPUT: OnceLock<RunOutput> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::const_new(());
+    let _once = LOCK.lock().await;
+    if OUTPUT.get().is_none() {
+        let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+        let plan = RunPlan {
+            run_id: new_run_id(),
+            target_name: "sandbox".into(),
+            target: sandbox.connect_config(),
+            suite: Suite {
+                recovery: None,
+                leak_check: Some(LeakCheck { grace_s: 1.0 }),
+                ..Suite::auth_sustained(2.0)
+            },
+            profile: PoolProfile::built_in().remove(1),
+            workload: AuthFlow {
+                users: 500,
+                ..AuthFlow::default()
+            },
+            instrumented: true,
+        };
+        let output = run(plan, None, Abort::new()).await.unwrap();
+        sandbox.stop().await;
+        let _ = OUTPUT.set(output);
+    }
+    OUTPUT.get().unwrap()
+}
+
+fn new_run(id: &str, environment: &str, created_at: u64) -> NewRun {
+    NewRun {
+        id: id.into(),
+        target: "sandbox".into(),
+        suite: "auth-sustained".into(),
+        profile: "recommended-dev".into(),
+        labels: RunLabels {
+            environment: environment.into(),
+            phase: DeployPhase::PreDeploy,
+            version: "v1".into(),
+            notes: "first".into(),
+        },
+        plan: "{}".into(),
+        created_at,
+    }
+}
+
+async fn keeps_a_run_from_queue_to_report(store: &Store) {
+    let output = real_run().await;
+    store
+        .create_run(&new_run("r1", "staging", 1))
+        .await
+        .unwrap();
+    let queued = store.run("r1").await.unwrap().unwrap();
+    assert_eq!(queued.summary.state, RunState::Queued);
+    assert_eq!(queued.report, None);
+    store.mark_running("r1").await.unwrap();
+    let histograms = output
+        .histograms
+        .iter()
+        .map(|h| (h.t, h))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    for (seq, second) in output.report.series.iter().enumerate() {
+        store
+            .append_second("r1", second, histograms.get(&second.t).copied())
+            .await
+            .unwrap();
+        let event = StoredEvent {
+            seq: seq as u64,
+            at: 1000 + seq as u64,
+            kind: "second".into(),
+            data: serde_json::to_string(second).unwrap(),
+        };
+        store.append_event("r1", &event).await.unwrap();
+    }
+    store
+        .finish_run("r1", &output.report, &output.blocks)
+        .await
+        .unwrap();
+
+    let detail = store.run("r1").await.unwrap().unwrap();
+    assert_eq!(detail.summary.state, output.report.state);
+    assert_eq!(detail.summary.labels.environment, "staging");
+    assert_eq!(detail.summary.labels.phase, DeployPhase::PreDeploy);
+    assert!(detail.summary.finished_at.is_some());
+    let report = detail.report.unwrap();
+    assert_eq!(report.scenarios, output.report.scenarios);
+    assert!(report.series.is_empty(), "the series is served separately");
+    assert_eq!(store.series("r1").await.unwrap(), output.report.series);
+    let stored_histograms = store.histograms("r1").await.unwrap();
+    assert_eq!(stored_histograms.len(), output.histograms.len());
+    assert_eq!(stored_histograms[0].latency, output.histograms[0].latency);
+    assert_eq!(store.blocks("r1").await.unwrap(), output.blocks);
+    let events = store.events_after("r1", Some(1)).await.unwrap();
+    assert_eq!(events.len(), output.report.series.len() - 2);
+    assert_eq!(events[0].seq, 2);
+}
+
+async fn lists_filter_and_page(store: &Store) {
+    for (i, env) in ["dev", "prod", "prod"].iter().enumerate() {
+        store
+            .create_run(&new_run(&format!("l{i}"), env, 100 + i as u64))
+            .await
+            .unwrap();
+    }
+    let prod = store
+        .list_runs(&RunFilter {
+            environment: Some("prod".into()),
+            limit: 10,
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(prod.total, 2);
+    assert_eq!(prod.runs[0].id, "l2", "newest first");
+    let page = store
+        .list_runs(&RunFilter {
+            limit: 1,
+            offset: 1,
+            state: Some(RunState::Queued),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.runs.len(), 1);
+    assert_eq!(page.total, 3);
+    assert_eq!(page.runs[0].id, "l1");
+}
+
+async fn marks_unfinished_runs_interrupted_keeping_their_seconds(store: &Store) {
+    let output = real_run().await;
+    store
+        .create_run(&new_run("crashed", "dev", 50))
+        .await
+        .unwrap();
+    store.mark_running("crashed").await.unwrap();
+    store
+        .append_second("crashed", &output.report.series[0], None)
+        .await
+        .unwrap();
+    let interrupted = store.interrupt_unfinished().await.unwrap();
+    assert!(interrupted >= 1);
+    let detail = store.run("crashed").await.unwrap().unwrap();
+    assert_eq!(detail.summary.state, RunState::Interrupted);
+    assert!(detail.summary.error.unwrap().contains("stopped"));
+    assert_eq!(store.series("crashed").await.unwrap().len(), 1);
+}
+
+async fn keeps_baselines_with_history_and_never_prunes_their_run(store: &Store) {
+    let output = real_run().await;
+    for id in ["b1", "b2", "b3"] {
+        store.create_run(&new_run(id, "prod", 10)).await.unwrap();
+        store
+            .finish_run(id, &output.report, &output.blocks)
+            .await
+            .unwrap();
+    }
+    store
+        .set_baseline("auth-prod", "b1", "operator")
+        .await
+        .unwrap();
+    let baseline = store.set_baseline("auth-prod", "b2", "cli").await.unwrap();
+    assert_eq!(baseline.run_id, "b2");
+    assert_eq!(baseline.environment, "prod");
+    assert_eq!(baseline.history.len(), 2);
+    assert_eq!(baseline.history[0].previous_run_id.as_deref(), Some("b1"));
+    assert_eq!(baseline.history[0].set_by, "cli");
+    assert!(
+        store
+            .set_baseline("x", "no-such-run", "operator")
+            .await
+            .is_err()
+    );
+    assert_eq!(store.baselines().await.unwrap().len(), 1);
+
+    store.prune(0).await.unwrap();
+    assert!(
+        store.run("b2").await.unwrap().is_some(),
+        "the baseline's run survives"
+    );
+    assert!(store.run("b1").await.unwrap().is_none());
+    assert!(store.run("b3").await.unwrap().is_none());
+    assert!(store.blocks("b3").await.unwrap().is_empty());
+}
+
+async fn exercise(store: Store) {
+    keeps_a_run_from_queue_to_report(&store).await;
+    lists_filter_and_page(&store).await;
+    marks_unfinished_runs_interrupted_keeping_their_seconds(&store).await;
+    keeps_baselines_with_history_and_never_prunes_their_run(&store).await;
+}
+
+#[tokio::test]
+async fn the_sqlite_store_keeps_runs_and_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("lifeguard.db").display());
+    let store = Store::open(&url).await.unwrap();
+    exercise(store.clone()).await;
+    store.close().await;
+    // Reopening migrates nothing twice and finds the data.
+    let again = Store::open(&url).await.unwrap();
+    assert!(again.run("b2").await.unwrap().is_some());
+    assert!(
+        dir.path().join("lifeguard.db-wal").exists() || dir.path().join("lifeguard.db").exists()
+    );
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_runs_and_baselines() {
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let store = Store::open(&sandbox.url()).await.unwrap();
+    exercise(store.clone()).await;
+    store.close().await;
+    sandbox.stop().await;
+}
