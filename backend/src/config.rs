@@ -17,6 +17,7 @@ use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::suite::Suite;
 
 use crate::sandbox::SandboxOptions;
+use crate::stats::compare::CompareSettings;
 
 /// Everything `lifeguard serve` needs; [`Config::default`] needs no file at all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,98 @@ pub struct Config {
     /// Pool profiles beyond the built-in ones; one with a built-in's name replaces it.
     #[serde(default)]
     pub profiles: Vec<PoolProfile>,
+    /// Where the default SQLite store lives.
+    pub data_dir: PathBuf,
+    /// The results store: `sqlite://PATH` or `postgres://…` (a secret); by default SQLite in
+    /// `data_dir`.
+    pub store_url: Option<SecretUrl>,
+    /// Who may trigger runs and who may read.
+    pub access: AccessConfig,
+    /// Bounds on what any run may ask for.
+    pub guard_rails: GuardRails,
+    /// How many finished runs to keep (a baseline's run is always kept).
+    pub retention: Retention,
+    /// Practical thresholds of comparisons.
+    pub compare: CompareSettings,
+}
+
+/// Tokens: operators trigger, cancel and set baselines; viewers read. Without operator tokens the
+/// console is in local mode: loopback only, and everyone who reaches it is an operator.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    pub operator_tokens: Vec<Secret>,
+    pub viewer_tokens: Vec<Secret>,
+    /// Reading needs a viewer (or operator) token; otherwise anyone may read.
+    pub viewers_need_token: bool,
+    /// Key that signs share links; a random one per start when absent (links then end with the
+    /// process).
+    pub share_secret: Option<Secret>,
+}
+
+/// Bounds on the load any one run may send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardRails {
+    /// Most virtual users (or requests in flight) in any scenario.
+    pub max_users: u32,
+    /// Longest a run's scenarios may last in all, in seconds.
+    pub max_duration_s: f64,
+    /// Highest arrival rate of an open-model scenario.
+    pub max_rate_per_s: f64,
+}
+
+impl Default for GuardRails {
+    fn default() -> Self {
+        Self {
+            max_users: 500,
+            max_duration_s: 3600.0,
+            max_rate_per_s: 5000.0,
+        }
+    }
+}
+
+/// How long runs are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    pub keep_runs: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { keep_runs: 1000 }
+    }
+}
+
+/// A token or key: compared, never shown (`***` in logs and serialised output).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for comparing or signing only.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
+    }
 }
 
 /// A PostgreSQL target: a name and a connection URL (a secret).
@@ -112,6 +205,8 @@ pub struct SandboxConfig {
     pub ready_timeout_s: u64,
     /// Further server settings, e.g. `shared_buffers = "256MB"`.
     pub settings: BTreeMap<String, String>,
+    /// Start the sandbox target with the console (off when only real targets are validated).
+    pub enabled: bool,
 }
 
 impl Default for Config {
@@ -123,6 +218,12 @@ impl Default for Config {
             targets: Vec::new(),
             suites: Vec::new(),
             profiles: Vec::new(),
+            data_dir: PathBuf::from("lifeguard-data"),
+            store_url: None,
+            access: AccessConfig::default(),
+            guard_rails: GuardRails::default(),
+            retention: Retention::default(),
+            compare: CompareSettings::default(),
         }
     }
 }
@@ -135,6 +236,7 @@ impl Default for SandboxConfig {
             pg_bin: None,
             ready_timeout_s: options.ready_timeout.as_secs(),
             settings: BTreeMap::new(),
+            enabled: true,
         }
     }
 }
@@ -170,13 +272,28 @@ impl Config {
 
     /// The rules serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.listen.ip().is_loopback() {
+        if !self.listen.ip().is_loopback() && self.access.operator_tokens.is_empty() {
             return Err(ConfigError::Invalid {
                 field: "listen",
                 rule: format!(
-                    "must be a loopback address while no operator token is configured, got {}",
+                    "must be a loopback address while no operator token is configured \
+                     (access.operator_tokens), got {}",
                     self.listen
                 ),
+            });
+        }
+        let tokens = self
+            .access
+            .operator_tokens
+            .iter()
+            .chain(&self.access.viewer_tokens);
+        if tokens
+            .chain(&self.access.share_secret)
+            .any(|t| t.expose().len() < 16)
+        {
+            return Err(ConfigError::Invalid {
+                field: "access",
+                rule: "tokens and the share secret must be at least 16 characters".into(),
             });
         }
         if self.sandbox.max_connections < 3 {
@@ -224,6 +341,21 @@ impl Config {
         Ok(())
     }
 
+    /// The store URL: the configured one, else SQLite in `data_dir`.
+    #[must_use]
+    pub fn store_url(&self) -> String {
+        self.store_url.as_ref().map_or_else(
+            || format!("sqlite://{}", self.data_dir.join("lifeguard.db").display()),
+            |url| url.expose().to_owned(),
+        )
+    }
+
+    /// Whether the console runs in local mode (no operator tokens).
+    #[must_use]
+    pub fn local_mode(&self) -> bool {
+        self.access.operator_tokens.is_empty()
+    }
+
     /// The sandbox options this configuration describes.
     #[must_use]
     pub fn sandbox_options(&self) -> SandboxOptions {
@@ -238,7 +370,18 @@ impl Config {
 
 /// The sections an environment variable may address; other `LIFEGUARD_*` variables (the test
 /// harness's, `LIFEGUARD_CONFIG`) are not configuration. Within a section unknown keys are errors.
-const ENV_SECTIONS: &[&str] = &["listen", "frontend_dir", "sandbox", "pg_bin"];
+const ENV_SECTIONS: &[&str] = &[
+    "listen",
+    "frontend_dir",
+    "sandbox",
+    "pg_bin",
+    "data_dir",
+    "store_url",
+    "access",
+    "guard_rails",
+    "retention",
+    "compare",
+];
 
 /// `LIFEGUARD_*` variables as configuration keys.
 fn environment() -> Env {

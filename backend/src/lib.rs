@@ -8,7 +8,9 @@
 //! - [`workload`]: what a virtual user's request does (`auth-flow`), and lifeguard's schema.
 //! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
 //! - [`stats`]: pure statistics — blocks, the Mann-Whitney test, run comparison.
+//! - [`service`]: runs through the console — queue per target, cancel, live events.
 //! - [`store`]: runs and baselines in SQLite (default) or PostgreSQL.
+//! - [`targets`]: the sandbox and the configured PostgreSQL targets, by name.
 //! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
 //! - [`api`]: the axum router: JSON API under `/api`, the built frontend everywhere else.
 //! - [`app`]: start-up and shut-down of the console (`App::build` → `port` → `run_until_stopped`).
@@ -23,6 +25,8 @@ pub mod pool;
 pub mod probe;
 pub mod runner;
 pub mod sandbox;
+pub mod service;
 pub mod stats;
 pub mod store;
+pub mod targets;
 pub mod workload;

@@ -129,7 +129,7 @@ async fn print_progress(mut progress: mpsc::Receiver<Progress>, quiet: bool) {
     while let Some(message) = progress.recv().await {
         match message {
             Progress::Phase(name) => eprintln!("▸ {name}"),
-            Progress::Second(s) if !quiet && s.requests > 0 => eprintln!(
+            Progress::Second(s, _) if !quiet && s.requests > 0 => eprintln!(
                 "  {:>4}s {:<10} {:>6} req  p95 {:>8.1} ms  errors {:>4}  checked out {:>3}  waiters {:>3}  backends {:>3}",
                 s.t + 1,
                 s.phase,
@@ -140,7 +140,7 @@ async fn print_progress(mut progress: mpsc::Receiver<Progress>, quiet: bool) {
                 s.waiters,
                 s.server_backends
             ),
-            Progress::Second(_) => {}
+            Progress::Second(..) => {}
         }
     }
 }

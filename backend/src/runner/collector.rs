@@ -367,8 +367,8 @@ impl Second {
 pub enum Progress {
     /// A phase (scenario or run phase) started.
     Phase(String),
-    /// A second is complete.
-    Second(SecondSample),
+    /// A second is complete, with its compressed histograms when it had requests.
+    Second(SecondSample, Option<SecondHistograms>),
 }
 
 /// Aggregates one run.
@@ -620,17 +620,19 @@ impl Collector {
             server_backends,
             idle_in_transaction,
         };
-        if second.requests > 0 {
-            self.histograms.push(SecondHistograms {
-                t: second.t,
-                phase: phase_name,
-                latency: compress(&second.latency),
-                acquire_wait: compress(&second.acquire_wait),
-            });
-        }
+        let histograms = (second.requests > 0).then(|| SecondHistograms {
+            t: second.t,
+            phase: phase_name,
+            latency: compress(&second.latency),
+            acquire_wait: compress(&second.acquire_wait),
+        });
         if let Some(progress) = &self.progress {
-            let _slow_reader_skips_a_second = progress.try_send(Progress::Second(row.clone()));
+            // Readers keep up (the store writes a row a second); one that cannot misses a second
+            // rather than slowing the measurements down.
+            let _slow_reader_skips_a_second =
+                progress.try_send(Progress::Second(row.clone(), histograms.clone()));
         }
+        self.histograms.extend(histograms);
         self.series.push(row);
     }
 }

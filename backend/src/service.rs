@@ -1,0 +1,442 @@
+//! Runs through the console: a validated request becomes a stored, queued run; one worker per
+//! target runs its queue one run at a time (two runs never load the same target at once), writing
+//! each second and each event to the store as it goes and broadcasting them to live followers.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lifeguard_shared::invalid::Invalid;
+use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::report::RunState;
+use lifeguard_shared::run::RunRequest;
+use lifeguard_shared::suite::{Load, Suite};
+use lifeguard_shared::workload::AuthFlow;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::catalog::Catalog;
+use crate::config::GuardRails;
+use crate::runner::{self, Abort, Progress, RunPlan};
+use crate::store::{NewRun, Store, StoreError, StoredEvent, now_ms};
+use crate::targets::Targets;
+
+/// Runs a target may have waiting.
+const QUEUE_PER_TARGET: usize = 64;
+
+/// Why a request to the service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the queue of target `{0}` is full; try again when runs have finished")]
+    QueueFull(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a run was asked to do, as stored with it (names only: no credential).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredPlan {
+    pub suite: Suite,
+    pub profile: PoolProfile,
+    pub workload: AuthFlow,
+}
+
+/// A run that is queued or running in this process.
+#[derive(Debug, Clone)]
+struct Live {
+    abort: Abort,
+    events: broadcast::Sender<StoredEvent>,
+    next_seq: Arc<AtomicU64>,
+    plan: RunPlan,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    targets: Targets,
+    catalog: Catalog,
+    guard_rails: GuardRails,
+    keep_runs: u64,
+    queues: Mutex<HashMap<String, mpsc::Sender<String>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+/// The console's runs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RunService {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RunService {
+    #[must_use]
+    pub fn new(
+        store: Store,
+        targets: Targets,
+        catalog: Catalog,
+        guard_rails: GuardRails,
+        keep_runs: u64,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                targets,
+                catalog,
+                guard_rails,
+                keep_runs,
+                queues: Mutex::new(HashMap::new()),
+                workers: Mutex::new(Vec::new()),
+                live: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    #[must_use]
+    pub fn targets(&self) -> &Targets {
+        &self.inner.targets
+    }
+
+    #[must_use]
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// Checks `request` against the configuration and the guard rails, stores it as a queued
+    /// run and puts it in its target's queue. Returns the run's id.
+    pub async fn submit(&self, request: RunRequest) -> Result<String, ServiceError> {
+        let inner = &self.inner;
+        request.labels.validate()?;
+        request
+            .workload
+            .validate()
+            .map_err(|e| e.under("workload"))?;
+        let target = inner.targets.get(&request.target).ok_or_else(|| {
+            Invalid::new(
+                "target",
+                format!(
+                    "names no known target: `{}` (known: {})",
+                    request.target,
+                    inner.targets.names().join(", ")
+                ),
+            )
+        })?;
+        let suite = inner.catalog.suite(&request.suite)?;
+        let profile = inner.catalog.profile(&request.profile)?;
+        check_guard_rails(&suite, &profile, &inner.guard_rails)?;
+        let id = runner::new_run_id();
+        let stored = StoredPlan {
+            suite: suite.clone(),
+            profile: profile.clone(),
+            workload: request.workload.clone(),
+        };
+        inner
+            .store
+            .create_run(&NewRun {
+                id: id.clone(),
+                target: request.target.clone(),
+                suite: suite.name.clone(),
+                profile: profile.name.clone(),
+                labels: request.labels.clone(),
+                plan: serde_json::to_string(&stored).unwrap_or_default(),
+                created_at: now_ms(),
+            })
+            .await?;
+        let plan = RunPlan {
+            run_id: id.clone(),
+            target_name: target.name.clone(),
+            target: target.config.clone(),
+            suite,
+            profile,
+            workload: request.workload,
+            instrumented: true,
+        };
+        let live = Live {
+            abort: Abort::new(),
+            events: broadcast::channel(1024).0,
+            next_seq: Arc::new(AtomicU64::new(0)),
+            plan,
+        };
+        lock(&inner.live).insert(id.clone(), live.clone());
+        self.emit(&id, &live, "state", &json!({ "state": "queued" }))
+            .await;
+        let queue = self.queue(&request.target);
+        if queue.try_send(id.clone()).is_err() {
+            lock(&inner.live).remove(&id);
+            inner
+                .store
+                .end_without_report(&id, RunState::Aborted, "the target's queue was full")
+                .await?;
+            return Err(ServiceError::QueueFull(request.target));
+        }
+        Ok(id)
+    }
+
+    /// Stops a queued or running run; it ends `aborted` with what it measured so far.
+    pub async fn cancel(&self, id: &str) -> Result<(), ServiceError> {
+        let live = lock(&self.inner.live).get(id).cloned();
+        match live {
+            Some(live) => {
+                live.abort.abort("cancelled by an operator");
+                Ok(())
+            }
+            None => match self.inner.store.run(id).await? {
+                Some(_) => Err(ServiceError::Conflict(format!(
+                    "run `{id}` has already finished"
+                ))),
+                None => Err(ServiceError::NotFound(format!("no run `{id}`"))),
+            },
+        }
+    }
+
+    /// Live events of a queued or running run; `None` once it has finished.
+    #[must_use]
+    pub fn follow(&self, id: &str) -> Option<broadcast::Receiver<StoredEvent>> {
+        lock(&self.inner.live)
+            .get(id)
+            .map(|live| live.events.subscribe())
+    }
+
+    /// Stops every run (they end `aborted`) and waits for the workers.
+    pub async fn shutdown(&self) {
+        for live in lock(&self.inner.live).values() {
+            live.abort.abort("the console was stopped");
+        }
+        lock(&self.inner.queues).clear();
+        let workers: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.inner.workers));
+        for worker in workers {
+            let _finished_or_panicked = worker.await;
+        }
+    }
+
+    fn queue(&self, target: &str) -> mpsc::Sender<String> {
+        let mut queues = lock(&self.inner.queues);
+        if let Some(queue) = queues.get(target) {
+            return queue.clone();
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE_PER_TARGET);
+        queues.insert(target.to_owned(), sender.clone());
+        let worker = tokio::spawn(self.clone().work(receiver));
+        lock(&self.inner.workers).push(worker);
+        sender
+    }
+
+    async fn work(self, mut queue: mpsc::Receiver<String>) {
+        while let Some(id) = queue.recv().await {
+            self.execute(&id).await;
+        }
+    }
+
+    async fn execute(&self, id: &str) {
+        let Some(live) = lock(&self.inner.live).get(id).cloned() else {
+            return;
+        };
+        let store = &self.inner.store;
+        if live.abort.is_aborted() {
+            let reason = live.abort.reason().unwrap_or_default();
+            let ended = store
+                .end_without_report(id, RunState::Aborted, &reason)
+                .await;
+            log_failure(id, ended);
+            self.emit(
+                id,
+                &live,
+                "verdict",
+                &json!({ "state": "aborted", "passed": false, "error": reason }),
+            )
+            .await;
+            lock(&self.inner.live).remove(id);
+            return;
+        }
+        log_failure(id, store.mark_running(id).await);
+        self.emit(id, &live, "state", &json!({ "state": "running" }))
+            .await;
+        let (progress, updates) = mpsc::channel(4096);
+        let writer = tokio::spawn(self.clone().record(id.to_owned(), live.clone(), updates));
+        let outcome = runner::run(live.plan.clone(), Some(progress), live.abort.clone()).await;
+        let _written = writer.await;
+        let verdict = match outcome {
+            Ok(output) => {
+                log_failure(
+                    id,
+                    store.finish_run(id, &output.report, &output.blocks).await,
+                );
+                json!({
+                    "state": output.report.state,
+                    "passed": output.report.passed,
+                    "error": output.report.error,
+                    "failed_criteria": output.report.failed_criteria(),
+                })
+            }
+            Err(error) => {
+                let error = error.to_string();
+                log_failure(
+                    id,
+                    store
+                        .end_without_report(id, RunState::Aborted, &error)
+                        .await,
+                );
+                json!({ "state": "aborted", "passed": false, "error": error })
+            }
+        };
+        self.emit(id, &live, "verdict", &verdict).await;
+        lock(&self.inner.live).remove(id);
+        if let Err(error) = store.prune(self.inner.keep_runs).await {
+            tracing::warn!(%error, "pruning old runs");
+        }
+    }
+
+    /// Writes the run's progress to the store and to its followers as it arrives.
+    async fn record(self, id: String, live: Live, mut updates: mpsc::Receiver<Progress>) {
+        while let Some(update) = updates.recv().await {
+            match update {
+                Progress::Phase(name) => {
+                    self.emit(&id, &live, "phase", &json!({ "name": name }))
+                        .await;
+                }
+                Progress::Second(second, histograms) => {
+                    let stored = self
+                        .inner
+                        .store
+                        .append_second(&id, &second, histograms.as_ref())
+                        .await;
+                    log_failure(&id, stored);
+                    self.emit(&id, &live, "progress", &second).await;
+                }
+            }
+        }
+    }
+
+    /// Appends an event to the run's log and sends it to live followers.
+    async fn emit(&self, id: &str, live: &Live, kind: &str, data: &impl Serialize) {
+        let event = StoredEvent {
+            seq: live.next_seq.fetch_add(1, Ordering::Relaxed),
+            at: now_ms(),
+            kind: kind.to_owned(),
+            data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
+        };
+        log_failure(id, self.inner.store.append_event(id, &event).await);
+        let _nobody_follows = live.events.send(event);
+    }
+}
+
+/// A store write that failed is logged; the run goes on (its measurements are still in memory
+/// and its report will be written at the end).
+fn log_failure(id: &str, result: Result<(), StoreError>) {
+    if let Err(error) = result {
+        tracing::error!(run = id, %error, "writing a run to the store");
+    }
+}
+
+/// The guard rails: users, total duration and arrival rate of every scenario, and the recovery
+/// burst the profile implies.
+fn check_guard_rails(
+    suite: &Suite,
+    profile: &PoolProfile,
+    rails: &GuardRails,
+) -> Result<(), Invalid> {
+    let mut duration = 0.0;
+    for scenario in &suite.scenarios {
+        let users = scenario.load.concurrency();
+        if users > rails.max_users {
+            return Err(Invalid::new(
+                "suite",
+                format!(
+                    "scenario `{}` uses {users} users, above the guard rail of {} (guard_rails.max_users)",
+                    scenario.name, rails.max_users
+                ),
+            ));
+        }
+        match scenario.load {
+            Load::Closed { duration_s, .. } => duration += duration_s.unwrap_or(0.0),
+            Load::Open {
+                rate_per_s,
+                duration_s,
+                ..
+            } => {
+                duration += duration_s;
+                if rate_per_s > rails.max_rate_per_s {
+                    return Err(Invalid::new(
+                        "suite",
+                        format!(
+                            "scenario `{}` arrives at {rate_per_s}/s, above the guard rail of {}/s \
+                             (guard_rails.max_rate_per_s)",
+                            scenario.name, rails.max_rate_per_s
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if duration > rails.max_duration_s {
+        return Err(Invalid::new(
+            "suite",
+            format!(
+                "its scenarios last {duration} s, above the guard rail of {} s (guard_rails.max_duration_s)",
+                rails.max_duration_s
+            ),
+        ));
+    }
+    if let Some(recovery) = &suite.recovery {
+        let burst = recovery.burst_factor * f64::from(profile.primary.capacity());
+        if burst > f64::from(rails.max_users) {
+            return Err(Invalid::new(
+                "profile",
+                format!(
+                    "its recovery burst of {burst} users is above the guard rail of {} (guard_rails.max_users)",
+                    rails.max_users
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_rails_bound_users_duration_and_bursts() {
+        let rails = GuardRails {
+            max_users: 25,
+            max_duration_s: 60.0,
+            max_rate_per_s: 100.0,
+        };
+        let dev = PoolProfile::built_in().remove(1);
+        let error = check_guard_rails(&Suite::auth_burst(), &dev, &rails).unwrap_err();
+        assert!(
+            error.to_string().contains("scenario `peak` uses 30 users"),
+            "{error}"
+        );
+        let roomy = GuardRails {
+            max_users: 100,
+            ..rails.clone()
+        };
+        let error = check_guard_rails(&Suite::auth_sustained(30.0), &dev, &roomy).unwrap_err();
+        assert!(error.to_string().contains("last 120 s"), "{error}");
+        assert!(check_guard_rails(&Suite::auth_burst(), &dev, &roomy).is_ok());
+        let prod = PoolProfile::built_in().remove(2);
+        let error = check_guard_rails(&Suite::auth_burst(), &prod, &roomy).unwrap_err();
+        assert!(
+            error.to_string().contains("recovery burst of 160"),
+            "{error}"
+        );
+    }
+}
