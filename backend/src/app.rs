@@ -1,22 +1,38 @@
 //! Start-up and shut-down of the console: `App::build(config)` → `port()` → `run_until_stopped()`.
 //!
-//! The caller owns the shutdown signal, so tests stop an app with a channel and `serve` stops on
-//! Ctrl-C or SIGTERM. The sandbox target stops after the last request is answered.
+//! Start-up opens the results store (marking runs a previous process left unfinished as
+//! `interrupted`), starts the sandbox target when enabled, and binds the listener. The caller owns
+//! the shutdown signal; on it, in-flight requests finish, running runs end `aborted`, then the
+//! sandbox stops.
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use crate::api::{self, AppState};
+use crate::api::{self, Access, AppState};
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::sandbox::{Sandbox, SandboxError};
+use crate::service::RunService;
+use crate::store::{Store, StoreError};
+use crate::targets::{TargetError, Targets};
 
 /// Why the console could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("starting the sandbox PostgreSQL: {0}")]
     Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("creating the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("listening on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -30,15 +46,44 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
-    /// The embedded target; stopped when the app stops.
-    sandbox: Sandbox,
+    service: RunService,
+    /// The embedded target, when enabled; stopped when the app stops.
+    sandbox: Option<Sandbox>,
 }
 
 impl App {
-    /// Starts the sandbox target and binds the listener (port 0 picks a free port).
+    /// Opens the store, starts the sandbox (when enabled) and binds the listener (port 0 picks a
+    /// free port).
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let sandbox = Sandbox::start(&config.sandbox_options()).await?;
-        tracing::info!(port = sandbox.port(), "sandbox PostgreSQL ready");
+        if config.store_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
+        }
+        let store = Store::open(&config.store_url()).await?;
+        let interrupted = store.interrupt_unfinished().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "runs left unfinished by a stopped console are now `interrupted`"
+            );
+        }
+        let sandbox = if config.sandbox.enabled {
+            let sandbox = Sandbox::start(&config.sandbox_options()).await?;
+            tracing::info!(port = sandbox.port(), "sandbox PostgreSQL ready");
+            Some(sandbox)
+        } else {
+            None
+        };
+        let targets = Targets::new(config, sandbox.as_ref().map(Sandbox::connect_config))?;
+        let service = RunService::new(
+            store,
+            targets,
+            Catalog::from_config(config),
+            config.guard_rails.clone(),
+            config.retention.keep_runs,
+        );
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -46,19 +91,24 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
-        let state = AppState::new("sandbox", sandbox.connect_config());
+        let state = AppState::new(
+            service.clone(),
+            Access::new(config.access.clone()),
+            config.compare.clone(),
+        );
         let router = api::router(state, &config.frontend_dir);
         Ok(Self {
             listener,
             router,
+            service,
             sandbox,
         })
     }
 
-    /// The embedded sandbox target (tests read its password to prove it never leaks).
+    /// The embedded sandbox target, when enabled (tests read its password to prove it never leaks).
     #[must_use]
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
     }
 
     /// The port actually bound.
@@ -75,16 +125,25 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Serves until `shutdown` completes, lets in-flight requests finish, then stops the sandbox.
+    /// Serves until `shutdown` completes, then stops the runs, the store and the sandbox.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let service = self.service.clone();
+        let stopping = async move {
+            shutdown.await;
+            // Runs end `aborted` now, so their event streams finish and serving can stop.
+            service.shutdown().await;
+        };
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(stopping)
             .await;
-        self.sandbox.stop().await;
-        tracing::info!("sandbox stopped");
+        self.service.store().close().await;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+            tracing::info!("sandbox stopped");
+        }
         served
     }
 }

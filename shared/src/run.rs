@@ -241,3 +241,69 @@ mod tests {
         assert!(labels.set("colour=red").is_err());
     }
 }
+
+/// One point of a latency percentile curve (HdrHistogram style).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PercentilePoint {
+    /// 0..=100.
+    pub percentile: f64,
+    pub latency_ms: f64,
+}
+
+/// A phase's latency distribution, merged from its per-second histograms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseDistribution {
+    pub name: String,
+    pub requests: u64,
+    pub points: Vec<PercentilePoint>,
+}
+
+/// `GET /api/runs/{id}/histograms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyDistribution {
+    pub phases: Vec<PhaseDistribution>,
+}
+
+/// `GET /api/runs/{id}/series`: one row per point; long runs are downsampled server-side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Seconds each point covers (1 unless downsampled).
+    pub seconds_per_point: u32,
+    pub points: Vec<crate::report::SecondSample>,
+}
+
+/// What the caller may do (`GET /api/me`), so the console shows only what works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// `operator`, `viewer` or `none`.
+    pub role: String,
+    /// No operator tokens are configured: everyone on loopback is an operator.
+    pub local_mode: bool,
+}
+
+/// `POST /api/share`: what to share read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// A run id, or…
+    #[serde(default)]
+    pub run: Option<String>,
+    /// …a comparison of two run ids.
+    #[serde(default)]
+    pub base: Option<String>,
+    #[serde(default)]
+    pub head: Option<String>,
+    /// Seconds until the link stops working; never when absent.
+    #[serde(default)]
+    pub expires_in_s: Option<u64>,
+}
+
+/// A signed, read-only link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareLink {
+    pub token: String,
+    /// The console path to open, with the token in its query.
+    pub path: String,
+    /// Unix milliseconds after which the link stops working.
+    pub expires_at: Option<u64>,
+}

@@ -1,10 +1,13 @@
-//! Helpers for the end-to-end tests: a console on port 0 with its own sandbox PostgreSQL
-//! ([`spawn_app`]), and headless Chromium driven through chromedriver ([`Browser`]).
+//! Helpers for the end-to-end tests: a console on port 0 with its own store and sandbox PostgreSQL
+//! ([`spawn_app`]), real HTTP requests, the console's log lines ([`captured_logs`]), and headless
+//! Chromium driven through chromedriver ([`Browser`]).
 
 pub mod browser;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context as _;
 use lifeguard::app::App;
@@ -15,28 +18,38 @@ use tokio::task::JoinHandle;
 
 pub use browser::Browser;
 
-/// A running console: real HTTP on a free port, real sandbox PostgreSQL behind it.
+/// A running console: real HTTP on a free port, a fresh store, a real sandbox PostgreSQL.
 #[derive(Debug)]
 pub struct TestApp {
     pub addr: SocketAddr,
     /// The sandbox role's password, to prove it never leaks.
     pub target_password: String,
+    /// Sent as `Authorization: Bearer` with every request when set.
+    pub token: Option<String>,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     served: JoinHandle<std::io::Result<()>>,
+    _data: Option<tempfile::TempDir>,
 }
 
-/// Starts a console with `configure` applied to a test configuration (port 0, the built frontend).
+/// Starts a console with `configure` applied to a test configuration (port 0, a fresh SQLite
+/// store in a temporary directory, the built frontend).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
+    capture_logs();
+    let data = tempfile::tempdir()?;
     let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         frontend_dir: dist_dir(),
+        data_dir: data.path().to_path_buf(),
         ..Config::default()
     };
     configure(&mut config);
     let app = App::build(&config).await.context("starting the console")?;
     let addr = app.local_addr();
-    let target_password = app.sandbox().password().to_owned();
+    let target_password = app
+        .sandbox()
+        .map(|s| s.password().to_owned())
+        .unwrap_or_default();
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(app.run_until_stopped(async move {
         let _sender_dropped_or_sent = stopped.await;
@@ -44,9 +57,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> anyhow::Resu
     Ok(TestApp {
         addr,
         target_password,
+        token: None,
         http: reqwest::Client::new(),
         stop: Some(stop),
         served,
+        _data: Some(data),
     })
 }
 
@@ -62,11 +77,52 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<(u16, String)> {
+        let response = self.authorised(request).send().await?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        remember_response(&body);
+        Ok((status, body))
+    }
+
     /// GET `path`; the status and the raw body.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        let response = self.http.get(self.url(path)).send().await?;
-        let status = response.status().as_u16();
-        Ok((status, response.text().await?))
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// POST `body` as JSON to `path`.
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let (status, text) = self.send(self.http.post(self.url(path)).json(body)).await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// PUT `body` as JSON to `path`.
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let (status, text) = self.send(self.http.put(self.url(path)).json(body)).await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// POST a raw body with a content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        let (status, text) = self.send(request).await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
     /// GET `path`, expecting 200 and JSON.
@@ -80,6 +136,62 @@ impl TestApp {
     pub async fn get_error(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let (status, body) = self.get(path).await?;
         Ok((status, serde_json::from_str(&body)?))
+    }
+
+    /// Follows `/api/runs/{id}/events` until the `verdict` event (or `timeout`); returns every
+    /// event as (id, kind, data).
+    pub async fn follow(
+        &self,
+        id: &str,
+        last_event_id: Option<u64>,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Vec<(u64, String, Value)>> {
+        let mut request = self.http.get(self.url(&format!("/api/runs/{id}/events")));
+        if let Some(last) = last_event_id {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let mut response = self.authorised(request).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "events answered {}",
+            response.status()
+        );
+        let mut buffer = String::new();
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .context("no verdict before the timeout")??;
+            let Some(chunk) = chunk else { break };
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                remember_response(&block);
+                let (mut seq, mut kind, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        seq = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        v.trim().clone_into(&mut kind);
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim());
+                    }
+                }
+                if let Some(seq) = seq {
+                    let verdict = kind == "verdict";
+                    events.push((
+                        seq,
+                        kind,
+                        serde_json::from_str(&data).unwrap_or(Value::Null),
+                    ));
+                    if verdict {
+                        return Ok(events);
+                    }
+                }
+            }
+        }
+        Ok(events)
     }
 
     /// Stops the console like Ctrl-C would, and waits for it (and its sandbox) to stop.
@@ -110,4 +222,51 @@ pub fn output_dir() -> PathBuf {
     );
     let _exists_or_reported_later = std::fs::create_dir_all(&dir);
     dir
+}
+
+/// Everything the consoles of this test binary logged, and every response body they sent.
+static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _another_subscriber_is_fine = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "lifeguard=debug,tower_http=debug,info",
+            ))
+            .with_writer(|| Capture)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+fn remember_response(body: &str) {
+    let _ = Capture.write(body.as_bytes());
+}
+
+/// The console's log lines and every response body so far, as text.
+#[must_use]
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(
+        &CAPTURED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+    .into_owned()
 }

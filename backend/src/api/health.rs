@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use lifeguard_shared::health::{Health, ProbeReport};
+use serde::Deserialize;
 
+use super::access::Caller;
+use super::extract::ApiQuery;
 use super::{ApiError, AppState};
 
 /// The console is up.
@@ -14,10 +17,29 @@ pub async fn health() -> Json<Health> {
     })
 }
 
-/// Measures the target now.
-pub async fn probe(State(state): State<AppState>) -> Result<Json<ProbeReport>, ApiError> {
-    let inner = &state.inner;
+#[derive(Debug, Deserialize)]
+pub struct ProbeQuery {
+    /// The target to measure; the sandbox (or the first target) when absent.
+    target: Option<String>,
+}
+
+/// Measures a target now.
+pub async fn probe(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ProbeQuery>,
+) -> Result<Json<ProbeReport>, ApiError> {
+    caller.viewer()?;
+    let targets = state.service().targets();
+    let name = query
+        .target
+        .or_else(|| targets.get("sandbox").map(|t| t.name.clone()))
+        .or_else(|| targets.names().first().map(|n| (*n).to_owned()))
+        .ok_or_else(|| ApiError::NotFound("no target is configured".into()))?;
+    let target = targets
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no target `{name}`")))?;
     Ok(Json(
-        crate::probe::probe(&inner.target_name, &inner.target).await?,
+        crate::probe::probe(&target.name, &target.config).await?,
     ))
 }

@@ -1,21 +1,33 @@
 //! The HTTP surface: the JSON API under `/api`, the built frontend everywhere else.
 //!
-//! Handlers are thin: parse, call one domain function, map the result. [`ApiError`] alone decides
-//! status codes and the `{code, message}` body.
+//! Handlers are thin: check who calls ([`access`]), parse ([`extract`]), call one domain function,
+//! map the result. [`ApiError`] alone decides status codes and the `{code, message}` body.
 
+pub mod access;
+mod baselines;
+mod catalog;
+mod compare;
 mod error;
+mod extract;
 mod health;
+mod openapi;
+mod runs;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-pub use error::ApiError;
+pub use access::Access;
+pub use error::{ApiError, BODY_LIMIT};
+
+use crate::service::RunService;
+use crate::stats::compare::CompareSettings;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -25,33 +37,72 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    /// The target's name as the API shows it.
-    target_name: String,
-    /// How to reach the target. Holds the password: never serialise it.
-    target: tokio_postgres::Config,
+    service: RunService,
+    access: Access,
+    compare: CompareSettings,
 }
 
 impl AppState {
-    /// State for a console validating one target.
     #[must_use]
-    pub fn new(target_name: impl Into<String>, target: tokio_postgres::Config) -> Self {
+    pub fn new(service: RunService, access: Access, compare: CompareSettings) -> Self {
         Self {
             inner: Arc::new(Inner {
-                target_name: target_name.into(),
-                target,
+                service,
+                access,
+                compare,
             }),
         }
     }
+
+    #[must_use]
+    pub fn service(&self) -> &RunService {
+        &self.inner.service
+    }
+
+    #[must_use]
+    pub fn access(&self) -> &Access {
+        &self.inner.access
+    }
+
+    #[must_use]
+    pub fn compare_settings(&self) -> &CompareSettings {
+        &self.inner.compare
+    }
+}
+
+/// The API routes (also listed in the OpenAPI document, which a test keeps in step).
+fn api() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/probe", get(health::probe))
+        .route("/me", get(catalog::me))
+        .route("/targets", get(catalog::targets))
+        .route("/suites", get(catalog::suites))
+        .route("/profiles", get(catalog::profiles))
+        .route("/runs", post(runs::create).get(runs::list))
+        .route("/runs/{id}", get(runs::detail))
+        .route("/runs/{id}/cancel", post(runs::cancel))
+        .route("/runs/{id}/series", get(runs::series))
+        .route("/runs/{id}/histograms", get(runs::histograms))
+        .route("/runs/{id}/events", get(runs::events))
+        .route("/runs/{id}/export", get(runs::export))
+        .route("/baselines", get(baselines::list))
+        .route("/baselines/{name}", get(baselines::one).put(baselines::set))
+        .route("/compare", get(compare::compare))
+        .route("/share", post(catalog::share))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { ApiError::NotFound("no such API route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::NotFound("this API route does not take that method".into())
+        })
 }
 
 /// The whole application: API routes, then the single-page frontend from `frontend_dir` (any other
 /// path answers its `index.html`, so a pasted deep link opens the right view).
 pub fn router(state: AppState, frontend_dir: &Path) -> Router {
-    let api = Router::new()
-        .route("/health", get(health::health))
-        .route("/probe", get(health::probe))
-        .fallback(|| async { ApiError::NotFound("no such API route".into()) });
-    let app = Router::new().nest("/api", api);
+    let app = Router::new()
+        .nest("/api", api())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let index = frontend_dir.join("index.html");
     let app = if index.is_file() {
         app.fallback_service(ServeDir::new(frontend_dir).fallback(ServeFile::new(index)))

@@ -1,0 +1,278 @@
+//! Who may do what. Operators (token) trigger, cancel and set baselines; viewers read, with or
+//! without a token as configured; a signed share link reads one run or one comparison. In local
+//! mode (no operator tokens) the console listens on loopback only and everyone is an operator.
+//!
+//! Tokens come as `Authorization: Bearer T` or `?token=T` (browsers' `EventSource` cannot set
+//! headers); share links as `?share=S`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac as _};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::{ApiError, AppState};
+use crate::config::{AccessConfig, Secret};
+use crate::store::now_ms;
+
+/// What a share link opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Scope {
+    Run { id: String },
+    Compare { base: String, head: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    scope: Scope,
+    /// Unix milliseconds; `None` never expires.
+    expires_at: Option<u64>,
+}
+
+/// The configured tokens and the key that signs share links.
+#[derive(Debug, Clone)]
+pub struct Access {
+    config: AccessConfig,
+    key: Secret,
+}
+
+/// A caller's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+}
+
+impl Access {
+    /// Access as configured; without a share secret a random one is made for this process.
+    #[must_use]
+    pub fn new(config: AccessConfig) -> Self {
+        let key = config.share_secret.clone().unwrap_or_else(|| {
+            use rand::distr::{Alphanumeric, SampleString as _};
+            Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 48))
+        });
+        Self { config, key }
+    }
+
+    #[must_use]
+    pub fn local_mode(&self) -> bool {
+        self.config.operator_tokens.is_empty()
+    }
+
+    fn role_of(&self, token: Option<&str>) -> Result<Option<Role>, ApiError> {
+        if self.local_mode() {
+            return Ok(Some(Role::Operator));
+        }
+        let matches = |tokens: &[Secret], token: &str| {
+            tokens
+                .iter()
+                .any(|t| constant_time_eq(t.expose().as_bytes(), token.as_bytes()))
+        };
+        match token {
+            Some(token) if matches(&self.config.operator_tokens, token) => Ok(Some(Role::Operator)),
+            Some(token) if matches(&self.config.viewer_tokens, token) => Ok(Some(Role::Viewer)),
+            Some(_) => Err(ApiError::Unauthorized(
+                "the token is not known to this console".into(),
+            )),
+            None if self.config.viewers_need_token => Ok(None),
+            None => Ok(Some(Role::Viewer)),
+        }
+    }
+
+    /// A signed link for `scope`, valid until `expires_at` (forever when `None`).
+    #[must_use]
+    pub fn sign(&self, scope: Scope, expires_at: Option<u64>) -> String {
+        let claims = serde_json::to_vec(&Claims { scope, expires_at }).unwrap_or_default();
+        let payload = B64.encode(claims);
+        format!("{payload}.{}", B64.encode(self.mac(payload.as_bytes())))
+    }
+
+    /// The scope of a valid, unexpired share token.
+    pub fn verify(&self, token: &str) -> Result<Scope, ApiError> {
+        let invalid = || ApiError::Unauthorized("the share link is not valid".into());
+        let (payload, signature) = token.split_once('.').ok_or_else(invalid)?;
+        let signature = B64.decode(signature).map_err(|_| invalid())?;
+        let mut mac = self.hmac();
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&signature).map_err(|_| invalid())?;
+        let claims: Claims = B64
+            .decode(payload)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(invalid)?;
+        if claims.expires_at.is_some_and(|at| at < now_ms()) {
+            return Err(ApiError::Unauthorized("the share link has expired".into()));
+        }
+        Ok(claims.scope)
+    }
+
+    fn hmac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length.
+        #[expect(clippy::expect_used, reason = "HMAC accepts every key length")]
+        Hmac::<Sha256>::new_from_slice(self.key.expose().as_bytes()).expect("any key length")
+    }
+
+    fn mac(&self, payload: &[u8]) -> Vec<u8> {
+        let mut mac = self.hmac();
+        mac.update(payload);
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The caller of a request: a role (if any) and a share link's scope (if any).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    role: Option<Role>,
+    share: Option<Scope>,
+}
+
+impl Caller {
+    /// Operators only.
+    pub fn operator(&self) -> Result<(), ApiError> {
+        match self.role {
+            Some(Role::Operator) => Ok(()),
+            Some(Role::Viewer) => Err(ApiError::Forbidden("this needs an operator token".into())),
+            None => Err(ApiError::Unauthorized(
+                "this needs an operator token".into(),
+            )),
+        }
+    }
+
+    /// Anyone who may read everything.
+    pub fn viewer(&self) -> Result<(), ApiError> {
+        if self.role.is_some() {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthorized(
+                "reading needs a viewer token or a share link".into(),
+            ))
+        }
+    }
+
+    /// Readers, or a share link for exactly `scope`.
+    pub fn reader_of(&self, scope: &Scope) -> Result<(), ApiError> {
+        if self.role.is_some() || self.share.as_ref() == Some(scope) {
+            Ok(())
+        } else if self.share.is_some() {
+            Err(ApiError::Forbidden(
+                "the share link opens something else".into(),
+            ))
+        } else {
+            self.viewer()
+        }
+    }
+
+    /// `operator`, `viewer` or `none`.
+    #[must_use]
+    pub fn role_name(&self) -> &'static str {
+        match self.role {
+            Some(Role::Operator) => "operator",
+            Some(Role::Viewer) => "viewer",
+            None => "none",
+        }
+    }
+}
+
+/// `name`'s value in the query string (tokens are URL-safe; no decoding needed).
+fn query_param<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name && !value.is_empty()).then_some(value)
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let access = state.access();
+        let bearer = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let token = bearer.or_else(|| query_param(parts, "token"));
+        let role = access.role_of(token)?;
+        let share = query_param(parts, "share")
+            .map(|s| access.verify(s))
+            .transpose()?;
+        Ok(Self { role, share })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(operators: &[&str], viewers_need_token: bool) -> Access {
+        Access::new(AccessConfig {
+            operator_tokens: operators.iter().map(|t| Secret::new(*t)).collect(),
+            viewer_tokens: vec![Secret::new("viewer-token-0123456789")],
+            viewers_need_token,
+            share_secret: Some(Secret::new("share-secret-0123456789")),
+        })
+    }
+
+    #[test]
+    fn local_mode_makes_everyone_an_operator() {
+        assert_eq!(
+            access(&[], true).role_of(None).unwrap(),
+            Some(Role::Operator)
+        );
+    }
+
+    #[test]
+    fn tokens_decide_roles() {
+        let a = access(&["operator-token-0123456789"], true);
+        assert_eq!(
+            a.role_of(Some("operator-token-0123456789")).unwrap(),
+            Some(Role::Operator)
+        );
+        assert_eq!(
+            a.role_of(Some("viewer-token-0123456789")).unwrap(),
+            Some(Role::Viewer)
+        );
+        assert_eq!(a.role_of(None).unwrap(), None);
+        assert!(a.role_of(Some("guess")).is_err());
+        let open = access(&["operator-token-0123456789"], false);
+        assert_eq!(open.role_of(None).unwrap(), Some(Role::Viewer));
+    }
+
+    #[test]
+    fn share_links_are_signed_scoped_and_expire() {
+        let a = access(&["operator-token-0123456789"], true);
+        let scope = Scope::Run { id: "abc".into() };
+        let token = a.sign(scope.clone(), None);
+        assert_eq!(a.verify(&token).unwrap(), scope);
+        let expired = a.sign(scope.clone(), Some(1));
+        assert!(
+            a.verify(&expired)
+                .unwrap_err()
+                .to_string()
+                .contains("expired")
+        );
+        // Changing the payload breaks the signature.
+        let (payload, signature) = token.split_once('.').unwrap();
+        let forged_payload = B64.encode(
+            serde_json::to_vec(&Claims {
+                scope: Scope::Run { id: "other".into() },
+                expires_at: None,
+            })
+            .unwrap(),
+        );
+        assert_ne!(payload, forged_payload);
+        assert!(a.verify(&format!("{forged_payload}.{signature}")).is_err());
+        // Another console's key does not verify it.
+        let other = Access::new(AccessConfig::default());
+        assert!(other.verify(&token).is_err());
+    }
+}
