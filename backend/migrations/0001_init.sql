@@ -30,11 +30,19 @@ CREATE TABLE run_seconds (
     run_id TEXT NOT NULL,
     t BIGINT NOT NULL,
     sample TEXT NOT NULL,
-    -- HdrHistogram V2 + deflate, base64.
-    latency_histogram TEXT,
-    wait_histogram TEXT,
     PRIMARY KEY (run_id, t)
 );
+
+-- One row per phase and second (a late sample may add a second row for the same pair).
+CREATE TABLE run_histograms (
+    run_id TEXT NOT NULL,
+    t BIGINT NOT NULL,
+    phase TEXT NOT NULL,
+    -- HdrHistogram V2 + deflate, base64.
+    latency_histogram TEXT NOT NULL,
+    wait_histogram TEXT NOT NULL
+);
+CREATE INDEX run_histograms_by_run ON run_histograms (run_id, t);
 
 CREATE TABLE run_blocks (
     run_id TEXT NOT NULL,

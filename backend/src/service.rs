@@ -314,7 +314,7 @@ impl RunService {
                     let stored = self
                         .inner
                         .store
-                        .append_second(&id, &second, histograms.as_ref())
+                        .append_second(&id, &second, &histograms)
                         .await;
                     log_failure(&id, stored);
                     self.emit(&id, &live, "progress", &second).await;

@@ -82,8 +82,8 @@ pub struct Sample {
     pub result: RequestResult,
 }
 
-/// A second's latency and acquire-wait histograms, compressed (HdrHistogram V2 + deflate), kept
-/// for comparisons that resample per-second blocks.
+/// One phase's latency and acquire-wait histograms for one second, compressed (HdrHistogram V2 +
+/// deflate): merged, they give each phase's latency curve.
 #[derive(Debug, Clone)]
 pub struct SecondHistograms {
     pub t: u32,
@@ -113,6 +113,8 @@ pub struct PhaseAggregate {
     /// One block per second of this phase.
     second_blocks: Vec<Block>,
     open_second: Option<PhaseSecond>,
+    /// Closed seconds' histograms not yet handed to the store: (t, latency, acquire wait).
+    unpublished: Vec<(u32, Vec<u8>, Vec<u8>)>,
 }
 
 /// The current second of one phase, becoming a [`Block`] when the next begins.
@@ -213,6 +215,7 @@ impl PhaseAggregate {
             raw_overflowed: false,
             second_blocks: Vec::new(),
             open_second: None,
+            unpublished: Vec::new(),
         }
     }
 
@@ -232,7 +235,11 @@ impl PhaseAggregate {
         }
         let t = since_start.as_secs();
         if self.open_second.as_ref().is_some_and(|open| open.t != t) {
-            self.close_block();
+            // A late sample of an earlier second, or the next second began: close the open one.
+            // (Its histograms were not yet published; the collector publishes closed seconds.)
+            if let Some(closed) = self.close_block(u64::MAX) {
+                self.unpublished.push(closed);
+            }
         }
         let open = self.open_second.get_or_insert_with(|| PhaseSecond {
             t,
@@ -247,17 +254,26 @@ impl PhaseAggregate {
         record(&mut open.acquire_wait, sample.result.acquire_wait);
     }
 
-    fn close_block(&mut self) {
-        if let Some(open) = self.open_second.take() {
-            self.second_blocks.push(open.block());
+    /// Completes the phase's open second when it is `until` or earlier: its block, and its
+    /// histograms (compressed) for the store.
+    fn close_block(&mut self, until: u64) -> Option<(u32, Vec<u8>, Vec<u8>)> {
+        if self.open_second.as_ref().is_none_or(|open| open.t > until) {
+            return None;
         }
+        let open = self.open_second.take()?;
+        self.second_blocks.push(open.block());
+        Some((
+            u32::try_from(open.t).unwrap_or(u32::MAX),
+            compress(&open.latency),
+            compress(&open.acquire_wait),
+        ))
     }
 
     /// The blocks a comparison resamples (see [`crate::stats::blocks::choose`]). The first and
     /// last seconds are partial, so their throughput is left unknown.
     #[must_use]
     pub fn blocks(&mut self) -> Vec<Block> {
-        self.close_block();
+        let _already_published = self.close_block(u64::MAX);
         let mut seconds = self.second_blocks.clone();
         if seconds.len() >= 3 {
             let last = seconds.len() - 1;
@@ -367,8 +383,8 @@ impl Second {
 pub enum Progress {
     /// A phase (scenario or run phase) started.
     Phase(String),
-    /// A second is complete, with its compressed histograms when it had requests.
-    Second(SecondSample, Option<SecondHistograms>),
+    /// A second is complete, with the compressed histograms of each phase's seconds that closed.
+    Second(SecondSample, Vec<SecondHistograms>),
 }
 
 /// Aggregates one run.
@@ -466,7 +482,7 @@ impl Collector {
 
     /// Closes the last (partial) second and hands the aggregates over.
     fn into_collected(mut self) -> Collected {
-        self.close_second();
+        self.close_second_until(u64::MAX);
         Collected {
             phases: self.phases,
             series: self.series,
@@ -568,6 +584,13 @@ impl Collector {
 
     /// Completes the current second: a series row, its histograms, a progress message.
     fn close_second(&mut self) {
+        let t = u64::from(self.second.t);
+        self.close_second_until(t);
+    }
+
+    /// Completes the current second (a series row, a progress message) and every phase's second
+    /// up to `until` (their histograms, for the store and for latency curves per phase).
+    fn close_second_until(&mut self, until: u64) {
         let next = Second::new(self.second.t + 1);
         let second = std::mem::replace(&mut self.second, next);
         let phase_index = self.bounded(self.clock.at(Instant::now()));
@@ -597,7 +620,7 @@ impl Collector {
         };
         let row = SecondSample {
             t: second.t,
-            phase: phase_name.clone(),
+            phase: phase_name,
             requests: second.requests,
             errors: second.errors,
             latency_p50_ms: quantile(&second.latency, 0.50),
@@ -620,12 +643,19 @@ impl Collector {
             server_backends,
             idle_in_transaction,
         };
-        let histograms = (second.requests > 0).then(|| SecondHistograms {
-            t: second.t,
-            phase: phase_name,
-            latency: compress(&second.latency),
-            acquire_wait: compress(&second.acquire_wait),
-        });
+        let mut histograms = Vec::new();
+        for (index, phase) in self.phases.iter_mut().enumerate() {
+            let closed = phase.close_block(until);
+            let name = &self.phase_names[index];
+            for (t, latency, acquire_wait) in phase.unpublished.drain(..).chain(closed) {
+                histograms.push(SecondHistograms {
+                    t,
+                    phase: name.clone(),
+                    latency,
+                    acquire_wait,
+                });
+            }
+        }
         if let Some(progress) = &self.progress {
             // Readers keep up (the store writes a row a second); one that cannot misses a second
             // rather than slowing the measurements down.
@@ -730,7 +760,9 @@ mod tests {
         let second = &collected.series[0];
         assert_eq!((second.requests, second.errors), (5, 1));
         assert_eq!(second.exhaustion_events, 1);
-        assert_eq!(collected.histograms.len(), 1);
+        let phases_with_histograms: Vec<&str> =
+            collected.histograms.iter().map(|h| h.phase.as_str()).collect();
+        assert_eq!(phases_with_histograms, ["light", "heavy"], "one per phase and second");
         let mut phases = collected.phases;
         let light_blocks = phases[0].blocks();
         assert_eq!(

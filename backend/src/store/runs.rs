@@ -154,26 +154,41 @@ impl Store {
         Ok(())
     }
 
-    /// One second of a running run, with its compressed histograms when it had requests.
+    /// One second of a running run, with the histograms of the phase-seconds that closed with it.
     pub async fn append_second(
         &self,
         id: &str,
         sample: &SecondSample,
-        histograms: Option<&SecondHistograms>,
+        histograms: &[SecondHistograms],
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(sample).map_err(|e| corrupt(id, e))?;
-        sqlx::query(
-            "INSERT INTO run_seconds (run_id, t, sample, latency_histogram, wait_histogram) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(i64::from(sample.t))
-        .bind(json)
-        .bind(histograms.map(|h| BASE64.encode(&h.latency)))
-        .bind(histograms.map(|h| BASE64.encode(&h.acquire_wait)))
-        .execute(&self.pool)
-        .await
-        .map_err(query_error("storing a second"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("storing a second"))?;
+        sqlx::query("INSERT INTO run_seconds (run_id, t, sample) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(i64::from(sample.t))
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("storing a second"))?;
+        for h in histograms {
+            sqlx::query(
+                "INSERT INTO run_histograms (run_id, t, phase, latency_histogram, wait_histogram) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(i64::from(h.t))
+            .bind(&h.phase)
+            .bind(BASE64.encode(&h.latency))
+            .bind(BASE64.encode(&h.acquire_wait))
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("storing histograms"))?;
+        }
+        tx.commit().await.map_err(query_error("storing a second"))?;
         Ok(())
     }
 
@@ -402,11 +417,11 @@ impl Store {
             .collect()
     }
 
-    /// The run's per-second histograms (compressed), in order.
+    /// The run's per-phase, per-second histograms (compressed), in order.
     pub async fn histograms(&self, id: &str) -> Result<Vec<SecondHistograms>, StoreError> {
         let rows = sqlx::query(
-            "SELECT t, sample, latency_histogram, wait_histogram FROM run_seconds \
-             WHERE run_id = $1 AND latency_histogram IS NOT NULL ORDER BY t",
+            "SELECT t, phase, latency_histogram, wait_histogram FROM run_histograms \
+             WHERE run_id = $1 ORDER BY t, phase",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -418,12 +433,10 @@ impl Store {
                     let text: String = row.try_get(column).map_err(|e| corrupt(id, e))?;
                     BASE64.decode(text).map_err(|e| corrupt(id, e))
                 };
-                let sample: String = row.try_get("sample").map_err(|e| corrupt(id, e))?;
-                let sample: SecondSample =
-                    serde_json::from_str(&sample).map_err(|e| corrupt(id, e))?;
+                let t: i64 = row.try_get("t").map_err(|e| corrupt(id, e))?;
                 Ok(SecondHistograms {
-                    t: sample.t,
-                    phase: sample.phase,
+                    t: u32::try_from(t).unwrap_or(0),
+                    phase: row.try_get("phase").map_err(|e| corrupt(id, e))?,
                     latency: decode("latency_histogram")?,
                     acquire_wait: decode("wait_histogram")?,
                 })
@@ -469,7 +482,7 @@ impl Store {
                 .begin()
                 .await
                 .map_err(query_error("pruning a run"))?;
-            for table in ["run_seconds", "run_events", "run_blocks"] {
+            for table in ["run_seconds", "run_histograms", "run_events", "run_blocks"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1"))
                     .bind(id)
                     .execute(&mut *tx)
