@@ -760,9 +760,16 @@ mod tests {
         let second = &collected.series[0];
         assert_eq!((second.requests, second.errors), (5, 1));
         assert_eq!(second.exhaustion_events, 1);
-        let phases_with_histograms: Vec<&str> =
-            collected.histograms.iter().map(|h| h.phase.as_str()).collect();
-        assert_eq!(phases_with_histograms, ["light", "heavy"], "one per phase and second");
+        let phases_with_histograms: Vec<&str> = collected
+            .histograms
+            .iter()
+            .map(|h| h.phase.as_str())
+            .collect();
+        assert_eq!(
+            phases_with_histograms,
+            ["light", "heavy"],
+            "one per phase and second"
+        );
         let mut phases = collected.phases;
         let light_blocks = phases[0].blocks();
         assert_eq!(
