@@ -83,6 +83,7 @@ impl App {
             Catalog::from_config(config),
             config.guard_rails.clone(),
             config.retention.keep_runs,
+            config.compare.clone(),
         );
         let listener =
             TcpListener::bind(config.listen)
@@ -91,11 +92,7 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
-        let state = AppState::new(
-            service.clone(),
-            Access::new(config.access.clone()),
-            config.compare.clone(),
-        );
+        let state = AppState::new(service.clone(), Access::new(config.access.clone()));
         let router = api::router(state, &config.frontend_dir);
         Ok(Self {
             listener,

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use lifeguard_shared::compare::{Comparison, RunRef};
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::report::RunState;
-use lifeguard_shared::run::RunRequest;
+use lifeguard_shared::run::{RunDetail, RunRequest};
 use lifeguard_shared::suite::{Load, Suite};
 use lifeguard_shared::workload::AuthFlow;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 use crate::catalog::Catalog;
 use crate::config::GuardRails;
 use crate::runner::{self, Abort, Progress, RunPlan};
+use crate::stats::compare::{CompareSettings, Side, compare as compare_runs};
 use crate::store::{NewRun, Store, StoreError, StoredEvent, now_ms};
 use crate::targets::Targets;
 
@@ -39,6 +41,24 @@ pub enum ServiceError {
     QueueFull(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The base of a comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseRef {
+    Run(String),
+    Baseline(String),
+}
+
+fn reference(run: &RunDetail) -> RunRef {
+    RunRef {
+        id: run.summary.id.clone(),
+        suite: run.summary.suite.clone(),
+        target: run.summary.target.clone(),
+        profile: run.summary.profile.clone(),
+        environment: run.summary.labels.environment.clone(),
+        version: run.summary.labels.version.clone(),
+    }
 }
 
 /// What a run was asked to do, as stored with it (names only: no credential).
@@ -65,6 +85,7 @@ struct Inner {
     catalog: Catalog,
     guard_rails: GuardRails,
     keep_runs: u64,
+    compare: CompareSettings,
     queues: Mutex<HashMap<String, mpsc::Sender<String>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     live: Mutex<HashMap<String, Live>>,
@@ -88,6 +109,7 @@ impl RunService {
         catalog: Catalog,
         guard_rails: GuardRails,
         keep_runs: u64,
+        compare: CompareSettings,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -96,6 +118,7 @@ impl RunService {
                 catalog,
                 guard_rails,
                 keep_runs,
+                compare,
                 queues: Mutex::new(HashMap::new()),
                 workers: Mutex::new(Vec::new()),
                 live: Mutex::new(HashMap::new()),
@@ -186,6 +209,69 @@ impl RunService {
             return Err(ServiceError::QueueFull(request.target));
         }
         Ok(id)
+    }
+
+    /// The run a comparison's base names: a run id, or the run a baseline points to.
+    pub async fn resolve_base(
+        &self,
+        base: &BaseRef,
+    ) -> Result<(String, Option<String>), ServiceError> {
+        match base {
+            BaseRef::Run(id) => Ok((id.clone(), None)),
+            BaseRef::Baseline(name) => {
+                let found = self
+                    .inner
+                    .store
+                    .baseline(name)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no baseline `{name}`")))?;
+                Ok((found.run_id, Some(name.clone())))
+            }
+        }
+    }
+
+    /// Compares two finished runs (see [`crate::stats::compare`]); `baseline` names where the
+    /// base came from, when it came from a baseline.
+    pub async fn compare(
+        &self,
+        base: &str,
+        head: &str,
+        baseline: Option<String>,
+    ) -> Result<Comparison, ServiceError> {
+        let store = &self.inner.store;
+        let load = |id: &str| {
+            let id = id.to_owned();
+            async move {
+                let run = store
+                    .run(&id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(format!("no run `{id}`")))?;
+                let Some(report) = run.report.clone() else {
+                    return Err(ServiceError::Conflict(format!(
+                        "run `{id}` has no report to compare (it is {})",
+                        crate::store::state_name(run.summary.state)
+                    )));
+                };
+                let blocks = store.blocks(&id).await?;
+                Ok((run, report, blocks))
+            }
+        };
+        let (base_run, base_report, base_blocks) = load(base).await?;
+        let (head_run, head_report, head_blocks) = load(head).await?;
+        Ok(compare_runs(
+            &Side {
+                reference: reference(&base_run),
+                report: &base_report,
+                blocks: &base_blocks,
+            },
+            &Side {
+                reference: reference(&head_run),
+                report: &head_report,
+                blocks: &head_blocks,
+            },
+            baseline,
+            &self.inner.compare,
+        ))
     }
 
     /// Stops a queued or running run; it ends `aborted` with what it measured so far.

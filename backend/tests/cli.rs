@@ -9,12 +9,19 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn lifeguard(args: &[&str]) -> Output {
+/// Runs the binary with its store in `data` (a fresh directory per test).
+fn lifeguard_in(data: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lifeguard"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("LIFEGUARD_DATA_DIR", data)
         .output()
         .unwrap()
+}
+
+fn lifeguard(args: &[&str]) -> Output {
+    let data = tempfile::tempdir().unwrap();
+    lifeguard_in(data.path(), args)
 }
 
 fn stdout(output: &Output) -> String {

@@ -24,10 +24,10 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 pub use access::Access;
+pub use baselines::check_name as check_baseline_name;
 pub use error::{ApiError, BODY_LIMIT};
 
 use crate::service::RunService;
-use crate::stats::compare::CompareSettings;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -39,18 +39,13 @@ pub struct AppState {
 struct Inner {
     service: RunService,
     access: Access,
-    compare: CompareSettings,
 }
 
 impl AppState {
     #[must_use]
-    pub fn new(service: RunService, access: Access, compare: CompareSettings) -> Self {
+    pub fn new(service: RunService, access: Access) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                service,
-                access,
-                compare,
-            }),
+            inner: Arc::new(Inner { service, access }),
         }
     }
 
@@ -62,11 +57,6 @@ impl AppState {
     #[must_use]
     pub fn access(&self) -> &Access {
         &self.inner.access
-    }
-
-    #[must_use]
-    pub fn compare_settings(&self) -> &CompareSettings {
-        &self.inner.compare
     }
 }
 

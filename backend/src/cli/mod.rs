@@ -1,4 +1,5 @@
-//! The `lifeguard` command line: `serve` starts the console, `run` runs a suite.
+//! The `lifeguard` command line: `serve` starts the console; `run` runs a suite (here or through
+//! a console server) and judges it; `compare` and `baseline` work on stored runs.
 
 #![expect(
     clippy::print_stdout,
@@ -6,6 +7,9 @@
     reason = "a command line talks to its terminal"
 )]
 
+mod compare;
+mod console;
+mod junit;
 mod run;
 mod table;
 
@@ -20,6 +24,8 @@ use crate::config::Config;
 
 /// Exit code when a criterion failed.
 pub const EXIT_CRITERIA_FAILED: u8 = 1;
+/// Exit code when the run regressed against its baseline.
+pub const EXIT_REGRESSED: u8 = 2;
 /// Exit code when lifeguard could not run or complete (invalid input, unreachable or dying target).
 pub const EXIT_COULD_NOT_RUN: u8 = 3;
 
@@ -47,6 +53,11 @@ enum Command {
     },
     /// Run a suite against a target, print the verdicts, exit non-zero when a criterion fails.
     Run(run::RunArgs),
+    /// Compare two stored runs; exit 2 when the head regressed.
+    Compare(compare::CompareArgs),
+    /// Set or list baselines.
+    #[command(subcommand)]
+    Baseline(compare::BaselineCommand),
 }
 
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
@@ -62,6 +73,14 @@ pub async fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Command::Run(args) => match Config::load(cli.config.as_deref()) {
             Ok(config) => run::run(&config, args).await,
+            Err(error) => Err(error.into()),
+        },
+        Command::Compare(args) => match Config::load(cli.config.as_deref()) {
+            Ok(config) => compare::compare(&config, args).await,
+            Err(error) => Err(error.into()),
+        },
+        Command::Baseline(command) => match Config::load(cli.config.as_deref()) {
+            Ok(config) => compare::baseline(&config, command).await,
             Err(error) => Err(error.into()),
         },
     };

@@ -1,21 +1,27 @@
-//! `lifeguard run`: runs a suite from the command line, for people and deploy pipelines.
+//! `lifeguard run`: runs a suite for people and deploy pipelines, here or through a console
+//! server, and judges it against its criteria and, with `--baseline`, against the baseline.
 //!
-//! Progress goes to stderr, the table to stdout, the JSON report to `--json FILE`. Exit codes:
-//! 0 every criterion passed, 1 a criterion failed, 3 the run could not run or complete.
+//! Progress goes to stderr; the verdict table, the comparison and the view's link to stdout; the
+//! report to `--json`, JUnit XML to `--junit`. Exit codes: 0 pass, 1 a criterion failed, 2
+//! regressed against the baseline, 3 could not run or complete. When several apply, the lowest
+//! of 3, 1, 2 in that order wins: a run that could not complete says nothing else for certain.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use lifeguard_shared::compare::{Comparison, Verdict};
 use lifeguard_shared::report::{RunReport, RunState};
-use tokio::sync::mpsc;
+use lifeguard_shared::run::{RunLabels, RunRequest};
+use lifeguard_shared::workload::AuthFlow;
+use serde_json::Value;
 
-use super::{EXIT_COULD_NOT_RUN, EXIT_CRITERIA_FAILED};
+use super::console::{Console, ServerArgs};
+use super::{EXIT_COULD_NOT_RUN, EXIT_CRITERIA_FAILED, EXIT_REGRESSED, junit, table};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::runner::{self, Abort, Progress, RunPlan};
-use crate::sandbox::Sandbox;
+use crate::service::BaseRef;
 
 /// What to run.
 #[derive(Debug, Args)]
@@ -32,115 +38,160 @@ pub struct RunArgs {
     /// Workload override, e.g. `--workload hold_ms=20 --workload sync_fallback=true`.
     #[arg(long = "workload", value_name = "KEY=VALUE")]
     workload: Vec<String>,
-    /// Write the JSON report here.
+    /// Label, e.g. `--label environment=staging --label phase=post-deploy --label version=abc123`.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Compare with this baseline; exit 2 when the run regressed against it.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// Make this run the baseline NAME when it passed (and did not regress).
+    #[arg(long, value_name = "NAME")]
+    set_baseline: Option<String>,
+    /// Write the JSON report (with its per-second series) here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write JUnit XML here: a test case per criterion and per compared metric.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
     /// No per-second progress on stderr.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
-/// Runs and reports; returns the exit code.
-pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let catalog = Catalog::from_config(config);
-    let suite = catalog.suite(&args.suite)?;
-    let profile = catalog.profile(&args.profile)?;
-    let mut workload = lifeguard_shared::workload::AuthFlow::default();
-    for assignment in &args.workload {
-        workload.set(assignment)?;
-    }
-    let (target, sandbox) = if args.target == "sandbox" {
-        let mut options = config.sandbox_options();
-        options.max_connections = options.max_connections.max(profile.total_capacity() + 10);
-        let sandbox = Sandbox::start(&options)
-            .await
-            .context("starting the sandbox target")?;
-        (sandbox.connect_config(), Some(sandbox))
-    } else {
-        let configured = config
-            .targets
-            .iter()
-            .find(|t| t.name == args.target)
-            .with_context(|| {
-                format!(
-                    "`--target` names no known target: `{}` (known: {})",
-                    args.target,
-                    std::iter::once("sandbox")
-                        .chain(config.targets.iter().map(|t| t.name.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?;
-        let target = configured
-            .url
-            .expose()
-            .parse()
-            .with_context(|| format!("the URL of target `{}`", configured.name))?;
-        (target, None)
-    };
-    let plan = RunPlan {
-        run_id: runner::new_run_id(),
-        target_name: args.target.clone(),
-        target,
-        suite,
-        profile,
-        workload,
-        instrumented: true,
-    };
-    let (progress_tx, progress_rx) = mpsc::channel(256);
-    let printer = tokio::spawn(print_progress(progress_rx, args.quiet));
-    let abort = Abort::new();
-    let on_ctrl_c = {
-        let abort = abort.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                abort.abort("cancelled (Ctrl-C)");
-            }
-        })
-    };
-    let outcome = runner::run(plan, Some(progress_tx), abort).await;
-    on_ctrl_c.abort();
-    let _printed = printer.await;
-    if let Some(sandbox) = sandbox {
-        sandbox.stop().await;
-    }
-    let report = outcome?.report;
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-    }
-    print!("{}", super::table::render(&report));
-    Ok(exit_code(&report))
-}
-
-fn exit_code(report: &RunReport) -> ExitCode {
-    match report.state {
-        RunState::Passed => ExitCode::SUCCESS,
-        RunState::Failed => ExitCode::from(EXIT_CRITERIA_FAILED),
-        _ => ExitCode::from(EXIT_COULD_NOT_RUN),
-    }
-}
-
-fn write_json(path: &std::path::Path, report: &RunReport) -> anyhow::Result<()> {
-    let json = serde_json::to_vec_pretty(report).context("encoding the report")?;
-    std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
-}
-
-async fn print_progress(mut progress: mpsc::Receiver<Progress>, quiet: bool) {
-    while let Some(message) = progress.recv().await {
-        match message {
-            Progress::Phase(name) => eprintln!("▸ {name}"),
-            Progress::Second(s, _) if !quiet && s.requests > 0 => eprintln!(
-                "  {:>4}s {:<10} {:>6} req  p95 {:>8.1} ms  errors {:>4}  checked out {:>3}  waiters {:>3}  backends {:>3}",
-                s.t + 1,
-                s.phase,
-                s.requests,
-                s.latency_p95_ms,
-                s.errors,
-                s.checked_out,
-                s.waiters,
-                s.server_backends
-            ),
-            Progress::Second(..) => {}
+impl RunArgs {
+    /// The request, checked here so bad input fails before anything starts.
+    fn request(&self) -> anyhow::Result<RunRequest> {
+        let mut workload = AuthFlow::default();
+        for assignment in &self.workload {
+            workload.set(assignment)?;
         }
+        let mut labels = RunLabels::default();
+        for assignment in &self.labels {
+            labels.set(assignment)?;
+        }
+        Ok(RunRequest {
+            target: self.target.clone(),
+            suite: self.suite.clone(),
+            profile: self.profile.clone(),
+            labels,
+            workload,
+        })
+    }
+}
+
+/// Runs, reports, compares; returns the exit code.
+pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let request = args.request()?;
+    if let Some(name) = args.set_baseline.as_deref().or(args.baseline.as_deref()) {
+        crate::api::check_baseline_name(name)?;
+    }
+    // A local sandbox is sized for the profile's pools (plus the observer and the seeding).
+    let sandbox = if args.server.server.is_none() && args.target == "sandbox" {
+        let profile = Catalog::from_config(config).profile(&args.profile)?;
+        Some(profile.total_capacity())
+    } else {
+        None
+    };
+    let console = Console::open(config, &args.server, sandbox).await?;
+    let outcome = judge(&console, &args, &request).await;
+    console.close().await;
+    outcome
+}
+
+async fn judge(
+    console: &Console,
+    args: &RunArgs,
+    request: &RunRequest,
+) -> anyhow::Result<ExitCode> {
+    let id = console.submit(request).await?;
+    eprintln!("run {id} queued");
+    let quiet = args.quiet;
+    console
+        .follow(&id, |kind, data| print_event(kind, data, quiet))
+        .await?;
+    let detail = console.detail(&id, args.json.is_some()).await?;
+    let Some(report) = detail.report else {
+        eprintln!(
+            "run {id} ended {} without a report: {}",
+            crate::store::state_name(detail.summary.state),
+            detail.summary.error.unwrap_or_default()
+        );
+        return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));
+    };
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&report).context("encoding the report")?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    print!("{}", table::render(&report));
+    let comparison = match &args.baseline {
+        Some(name) if report.state != RunState::Aborted => {
+            let found = console
+                .compare(&BaseRef::Baseline(name.clone()), &id)
+                .await?;
+            match &found {
+                Some(comparison) => print!("{}", table::render_comparison(comparison)),
+                None => println!("no baseline `{name}` yet: nothing to compare with"),
+            }
+            found
+        }
+        _ => None,
+    };
+    let link = comparison.as_ref().map_or_else(
+        || console.link(&format!("/runs/{id}")),
+        |c| console.link(&format!("/compare/{}/{}", c.base.id, c.head.id)),
+    );
+    println!("view: {link}");
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit::render(&report, comparison.as_ref()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let code = exit_code(&report, comparison.as_ref());
+    if let Some(name) = &args.set_baseline {
+        if code == 0 {
+            console.set_baseline(name, &id).await?;
+            println!("baseline `{name}` now points to run {id}");
+        } else {
+            println!("baseline `{name}` left as it was: this run did not pass cleanly");
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn exit_code(report: &RunReport, comparison: Option<&Comparison>) -> u8 {
+    match report.state {
+        RunState::Passed if comparison.is_some_and(|c| c.verdict == Verdict::Regressed) => {
+            EXIT_REGRESSED
+        }
+        RunState::Passed => 0,
+        RunState::Failed => EXIT_CRITERIA_FAILED,
+        _ => EXIT_COULD_NOT_RUN,
+    }
+}
+
+fn print_event(kind: &str, data: &Value, quiet: bool) {
+    match kind {
+        "phase" => eprintln!("▸ {}", data["name"].as_str().unwrap_or_default()),
+        "progress" if !quiet && data["requests"].as_u64().unwrap_or(0) > 0 => eprintln!(
+            "  {:>4}s {:<10} {:>6} req  p95 {:>8.1} ms  errors {:>4}  checked out {:>3}  waiters {:>3}  backends {:>3}",
+            data["t"].as_u64().unwrap_or(0) + 1,
+            data["phase"].as_str().unwrap_or_default(),
+            data["requests"].as_u64().unwrap_or(0),
+            data["latency_p95_ms"].as_f64().unwrap_or(0.0),
+            data["errors"].as_u64().unwrap_or(0),
+            data["checked_out"].as_u64().unwrap_or(0),
+            data["waiters"].as_u64().unwrap_or(0),
+            data["server_backends"].as_u64().unwrap_or(0)
+        ),
+        "verdict" => eprintln!(
+            "■ {}{}",
+            data["state"].as_str().unwrap_or_default(),
+            data["error"]
+                .as_str()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default()
+        ),
+        _ => {}
     }
 }

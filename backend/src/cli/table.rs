@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use lifeguard_shared::compare::{Comparison, Verdict};
 use lifeguard_shared::report::{Level, RunReport};
 
 fn verdict(passed: bool) -> &'static str {
@@ -128,4 +129,55 @@ fn summary(out: &mut String, report: &RunReport) {
         let _ = write!(out, " — {error}");
     }
     out.push('\n');
+}
+
+/// A comparison for a terminal: every metric that changed verdict, then the overall verdict.
+#[must_use]
+pub fn render_comparison(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    let against = comparison.baseline.as_ref().map_or_else(
+        || format!("run {}", comparison.base.id),
+        |b| format!("baseline {b} (run {})", comparison.base.id),
+    );
+    let _ = writeln!(out, "run {} against {against}:", comparison.head.id);
+    let _ = writeln!(
+        out,
+        "{:<12} {:<22} {:>12} {:>12} {:>9} {:>9} {:>13}",
+        "scenario", "metric", "base", "head", "change", "p", "verdict"
+    );
+    let rows = comparison
+        .scenarios
+        .iter()
+        .flat_map(|s| s.metrics.iter().map(move |m| (s.name.as_str(), m)))
+        .chain(comparison.run.iter().map(|m| ("(run)", m)));
+    let mut shown = 0;
+    for (scenario, m) in rows {
+        if m.verdict == Verdict::Unchanged {
+            continue;
+        }
+        shown += 1;
+        let value = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"));
+        let _ = writeln!(
+            out,
+            "{:<12} {:<22} {:>12} {:>12} {:>9} {:>9} {:>13}",
+            scenario,
+            m.metric,
+            value(m.base),
+            value(m.head),
+            m.relative
+                .map_or_else(|| "–".to_owned(), |r| format!("{:+.1}%", r * 100.0)),
+            m.p_value
+                .map_or_else(|| "–".to_owned(), |p| format!("{p:.4}")),
+            format!("{:?}", m.verdict).to_uppercase()
+        );
+    }
+    if shown == 0 {
+        let _ = writeln!(out, "(every metric unchanged)");
+    }
+    let _ = writeln!(
+        out,
+        "verdict: {}",
+        format!("{:?}", comparison.verdict).to_uppercase()
+    );
+    out
 }

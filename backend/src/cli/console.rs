@@ -1,0 +1,352 @@
+//! Where the command line's runs happen: in this process (the results store of the
+//! configuration, a sandbox when the target is `sandbox`) or through a console server over HTTP
+//! (`--server URL --token T`). Both answer the same questions the same way.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use lifeguard_shared::compare::Comparison;
+use lifeguard_shared::error::ErrorBody;
+use lifeguard_shared::run::{Baseline, RunDetail, RunRequest, SetBaseline};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::sandbox::Sandbox;
+use crate::service::{BaseRef, RunService};
+use crate::store::Store;
+use crate::targets::Targets;
+
+/// A console server to talk to instead of running here.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Run through the console at this URL (plain HTTP) instead of in this process.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Operator or viewer token for `--server`.
+    #[arg(
+        long,
+        env = "LIFEGUARD_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+/// Runs here: the run service over the configured store.
+#[derive(Debug)]
+pub struct Local {
+    service: RunService,
+    sandbox: Option<Sandbox>,
+    /// Where `lifeguard serve` with this configuration would show a view.
+    console_url: String,
+}
+
+/// Runs through a console server.
+#[derive(Debug)]
+pub struct Remote {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+/// Either.
+#[derive(Debug)]
+pub enum Console {
+    Local(Box<Local>),
+    Remote(Remote),
+}
+
+impl Console {
+    /// A remote console when `--server` is given; else a local one, starting a sandbox when
+    /// `sandbox_with_connections` asks for one (sized for that many connections).
+    pub async fn open(
+        config: &Config,
+        server: &ServerArgs,
+        sandbox_with_connections: Option<u32>,
+    ) -> anyhow::Result<Self> {
+        if let Some(base) = &server.server {
+            if !base.starts_with("http://") {
+                bail!("`--server` must be an http:// URL, got `{base}`");
+            }
+            return Ok(Self::Remote(Remote {
+                base: base.trim_end_matches('/').to_owned(),
+                token: server.token.clone(),
+                http: reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .build()
+                    .context("creating the HTTP client")?,
+            }));
+        }
+        if config.store_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating the data directory {}", config.data_dir.display())
+            })?;
+        }
+        let store = Store::open(&config.store_url()).await?;
+        let sandbox = match sandbox_with_connections {
+            Some(connections) => {
+                let mut options = config.sandbox_options();
+                options.max_connections = options.max_connections.max(connections + 10);
+                Some(
+                    Sandbox::start(&options)
+                        .await
+                        .context("starting the sandbox target")?,
+                )
+            }
+            None => None,
+        };
+        let targets = Targets::new(config, sandbox.as_ref().map(Sandbox::connect_config))?;
+        let service = RunService::new(
+            store,
+            targets,
+            Catalog::from_config(config),
+            config.guard_rails.clone(),
+            config.retention.keep_runs,
+            config.compare.clone(),
+        );
+        Ok(Self::Local(Box::new(Local {
+            service,
+            sandbox,
+            console_url: format!("http://{}", config.listen),
+        })))
+    }
+
+    /// Queues a run; its id.
+    pub async fn submit(&self, request: &RunRequest) -> anyhow::Result<String> {
+        match self {
+            Self::Local(local) => Ok(local.service.submit(request.clone()).await?),
+            Self::Remote(remote) => {
+                let created: Value = remote
+                    .send(remote.http.post(remote.url("/api/runs")).json(request))
+                    .await?;
+                created["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("the server answered no run id")
+            }
+        }
+    }
+
+    /// Calls `on_event(kind, data)` for each event of the run until its verdict (or its end).
+    pub async fn follow(
+        &self,
+        id: &str,
+        mut on_event: impl FnMut(&str, &Value),
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Local(local) => {
+                let Some(mut events) = local.service.follow(id) else {
+                    return Ok(());
+                };
+                loop {
+                    match events.recv().await {
+                        Ok(event) => {
+                            let data: Value =
+                                serde_json::from_str(&event.data).unwrap_or(Value::Null);
+                            on_event(&event.kind, &data);
+                            if event.kind == "verdict" {
+                                return Ok(());
+                            }
+                        }
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return Ok(()),
+                    }
+                }
+            }
+            Self::Remote(remote) => {
+                let request = remote
+                    .http
+                    .get(remote.url(&format!("/api/runs/{id}/events")));
+                let mut response = remote
+                    .authorised(request)
+                    .send()
+                    .await
+                    .context("following the run")?;
+                if !response.status().is_success() {
+                    bail!("following the run: HTTP {}", response.status());
+                }
+                let mut buffer = String::new();
+                while let Some(chunk) = response.chunk().await.context("following the run")? {
+                    buffer.push_str(&String::from_utf8_lossy(&chunk));
+                    while let Some(end) = buffer.find("\n\n") {
+                        let block: String = buffer.drain(..end + 2).collect();
+                        let (mut kind, mut data) = (String::new(), String::new());
+                        for line in block.lines() {
+                            if let Some(v) = line.strip_prefix("event:") {
+                                v.trim().clone_into(&mut kind);
+                            } else if let Some(v) = line.strip_prefix("data:") {
+                                data.push_str(v.trim());
+                            }
+                        }
+                        if kind.is_empty() {
+                            continue;
+                        }
+                        on_event(&kind, &serde_json::from_str(&data).unwrap_or(Value::Null));
+                        if kind == "verdict" {
+                            return Ok(());
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The run's labels, state and report; with `series`, the report carries its seconds.
+    pub async fn detail(&self, id: &str, series: bool) -> anyhow::Result<RunDetail> {
+        match self {
+            Self::Local(local) => {
+                let store = local.service.store();
+                let mut detail = store
+                    .run(id)
+                    .await?
+                    .with_context(|| format!("no run `{id}`"))?;
+                if series && let Some(report) = detail.report.as_mut() {
+                    report.series = store.series(id).await?;
+                }
+                Ok(detail)
+            }
+            Self::Remote(remote) => {
+                let path = if series {
+                    format!("/api/runs/{id}/export")
+                } else {
+                    format!("/api/runs/{id}")
+                };
+                remote.get(&path).await
+            }
+        }
+    }
+
+    /// Compares `head` with `base`; `Ok(None)` when the base is a baseline that does not exist.
+    pub async fn compare(&self, base: &BaseRef, head: &str) -> anyhow::Result<Option<Comparison>> {
+        match self {
+            Self::Local(local) => {
+                let service = &local.service;
+                let resolved = match service.resolve_base(base).await {
+                    Ok(resolved) => resolved,
+                    Err(crate::service::ServiceError::NotFound(_))
+                        if matches!(base, BaseRef::Baseline(_)) =>
+                    {
+                        return Ok(None);
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                Ok(Some(service.compare(&resolved.0, head, resolved.1).await?))
+            }
+            Self::Remote(remote) => {
+                let query = match base {
+                    BaseRef::Run(id) => format!("base={id}"),
+                    BaseRef::Baseline(name) => format!("baseline={name}"),
+                };
+                let path = format!("/api/compare?{query}&head={head}");
+                match remote.get::<Comparison>(&path).await {
+                    Ok(comparison) => Ok(Some(comparison)),
+                    Err(error)
+                        if matches!(base, BaseRef::Baseline(_))
+                            && error.to_string().contains("no baseline") =>
+                    {
+                        Ok(None)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Points baseline `name` at `run_id`.
+    pub async fn set_baseline(&self, name: &str, run_id: &str) -> anyhow::Result<Baseline> {
+        match self {
+            Self::Local(local) => {
+                crate::api::check_baseline_name(name)?;
+                Ok(local
+                    .service
+                    .store()
+                    .set_baseline(name, run_id, "cli")
+                    .await?)
+            }
+            Self::Remote(remote) => {
+                let body = SetBaseline {
+                    run_id: run_id.to_owned(),
+                };
+                remote
+                    .send(
+                        remote
+                            .http
+                            .put(remote.url(&format!("/api/baselines/{name}")))
+                            .json(&body),
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// Every baseline.
+    pub async fn baselines(&self) -> anyhow::Result<Vec<Baseline>> {
+        match self {
+            Self::Local(local) => Ok(local.service.store().baselines().await?),
+            Self::Remote(remote) => remote.get("/api/baselines").await,
+        }
+    }
+
+    /// Where a person opens `path` of the console.
+    #[must_use]
+    pub fn link(&self, path: &str) -> String {
+        match self {
+            Self::Local(local) => format!("{}{path}", local.console_url),
+            Self::Remote(remote) => format!("{}{path}", remote.base),
+        }
+    }
+
+    /// Stops what this process started.
+    pub async fn close(self) {
+        if let Self::Local(local) = self {
+            local.service.shutdown().await;
+            local.service.store().close().await;
+            if let Some(sandbox) = local.sandbox {
+                sandbox.stop().await;
+            }
+        }
+    }
+}
+
+impl Remote {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// Sends, and turns an error answer into its `{code, message}` in words.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
+        let response = self
+            .authorised(request)
+            .send()
+            .await
+            .with_context(|| format!("reaching the console at {}", self.base))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .context("reading the console's answer")?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<ErrorBody>(&body).map_or(body, |e| e.message);
+            bail!("the console answered {status}: {message}");
+        }
+        serde_json::from_str(&body).context("reading the console's answer")
+    }
+}
