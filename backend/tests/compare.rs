@@ -13,12 +13,12 @@ use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::suite::{LeakCheck, Suite};
 use lifeguard_shared::workload::AuthFlow;
 
-/// One run at a time in this binary: runs that share two cores with each other would differ by
-/// the contention, which is exactly what a comparison is right to report.
+/// One test at a time in this binary, sandbox start included: a run that shares two cores with
+/// another run or with an `initdb` differs by the contention, which is exactly what a comparison
+/// is right to report.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn run_with(sandbox: &Sandbox, suite: &Suite, set: &[&str]) -> RunOutput {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let mut workload = AuthFlow {
         users: 1000,
         ..AuthFlow::default()
@@ -105,6 +105,7 @@ fn burst() -> Suite {
 
 #[tokio::test]
 async fn two_runs_of_the_same_configuration_are_never_regressed() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let suite = burst();
     let first = run_with(&sandbox, &suite, &[]).await;
@@ -119,6 +120,7 @@ async fn two_runs_of_the_same_configuration_are_never_regressed() {
 
 #[tokio::test]
 async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let suite = burst();
     let base = run_with(&sandbox, &suite, &[]).await;
@@ -159,6 +161,7 @@ async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
 
 #[tokio::test]
 async fn removing_a_leak_is_an_improvement_on_the_leak_criterion() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let suite = burst();
     let leaking = run_with(&sandbox, &suite, &["leak_on_error=true", "error_rate=0.05"]).await;
