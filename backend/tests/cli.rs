@@ -225,3 +225,295 @@ fn an_unreachable_target_exits_3() {
     assert!(err.contains("cannot reach target `down`"), "{err}");
     assert!(!err.contains("hunter2"), "the password leaked: {err}");
 }
+
+/// A configuration with a suite short enough for several runs per test, long enough for blocks.
+fn quick_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("lifeguard.toml");
+    std::fs::write(
+        &config,
+        r#"
+        [[suites]]
+        name = "quick"
+        [[suites.scenarios]]
+        name = "moderate"
+        min_success_rate = 0.9
+        load = { model = "closed", users = 10, requests_per_user = 8 }
+        "#,
+    )
+    .unwrap();
+    config
+}
+
+/// The run id in the `view:` link's last segment.
+fn viewed_run(stdout: &str) -> String {
+    let link = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("view: "))
+        .unwrap_or_else(|| panic!("no view link in {stdout}"));
+    link.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Runs the quick suite with `extra` arguments; the output.
+fn quick_run(data: &std::path::Path, config: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "run",
+        "--suite",
+        "quick",
+        "--profile",
+        "recommended-dev",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    lifeguard_in(data, &args)
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// The pipeline's regressed-run checks: exit 2, the table says so, JUnit fails the metric.
+fn assert_regressed(output: &Output, junit: &std::path::Path) {
+    assert_exit(output, 2);
+    let table = stdout(output);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("mean_latency_ms") && l.ends_with("REGRESSED")),
+        "{table}"
+    );
+    assert!(
+        table.contains("baseline `main` left as it was"),
+        "a regressed run must not become the baseline: {table}"
+    );
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains("name=\"mean_latency_ms\"><failure"),
+        "the regressed metric must fail its test case: {xml}"
+    );
+    let failures: usize = xml
+        .split("failures=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(failures >= 1, "{xml}");
+}
+
+#[test]
+fn a_pipeline_sets_a_baseline_then_exits_2_when_the_next_run_regresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quick_config(dir.path());
+    let data = dir.path().join("data");
+
+    // Without a baseline yet: the run passes, says so, and becomes the baseline.
+    let first = quick_run(
+        &data,
+        &config,
+        &["--baseline", "main", "--set-baseline", "main"],
+    );
+    assert_exit(&first, 0);
+    let base_id = viewed_run(&stdout(&first));
+    assert!(
+        stdout(&first).contains("no baseline `main` yet"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(stdout(&first).contains(&format!("baseline `main` now points to run {base_id}")));
+
+    // 20 ms more hold per request: regressed against the baseline.
+    let junit = dir.path().join("junit.xml");
+    let second = quick_run(
+        &data,
+        &config,
+        &[
+            "--workload",
+            "hold_ms=20",
+            "--baseline",
+            "main",
+            "--set-baseline",
+            "main",
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_regressed(&second, &junit);
+    let link = stdout(&second)
+        .lines()
+        .find_map(|l| l.strip_prefix("view: "))
+        .unwrap()
+        .to_owned();
+    let head_id = viewed_run(&stdout(&second));
+    assert!(
+        link.ends_with(&format!("/compare/{base_id}/{head_id}")),
+        "{link}"
+    );
+
+    // The stored runs compare the same way later, by baseline name or by id.
+    let config_arg = config.to_str().unwrap();
+    let by_name = lifeguard_in(
+        &data,
+        &["--config", config_arg, "compare", "baseline:main", &head_id],
+    );
+    assert_exit(&by_name, 2);
+    assert!(stdout(&by_name).contains(&format!("/compare/{base_id}/{head_id}")));
+    let reversed = lifeguard_in(
+        &data,
+        &["--config", config_arg, "compare", &head_id, &base_id],
+    );
+    assert_exit(&reversed, 0);
+    assert!(
+        stdout(&reversed).contains("verdict: IMPROVED"),
+        "{}",
+        stdout(&reversed)
+    );
+
+    let list = lifeguard_in(&data, &["--config", config_arg, "baseline", "list"]);
+    assert_exit(&list, 0);
+    let listed = stdout(&list);
+    assert!(
+        listed.starts_with("main ") && listed.contains(&format!("run {base_id}")),
+        "{listed}"
+    );
+
+    // Pointing the baseline by hand, then an unknown run: exit 3 with the reason.
+    let set = lifeguard_in(
+        &data,
+        &["--config", config_arg, "baseline", "set", "main", &head_id],
+    );
+    assert_exit(&set, 0);
+    let unknown = lifeguard_in(
+        &data,
+        &[
+            "--config",
+            config_arg,
+            "baseline",
+            "set",
+            "main",
+            "no-such-run",
+        ],
+    );
+    assert_exit(&unknown, 3);
+    assert!(
+        stderr(&unknown).contains("no-such-run"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+/// `lifeguard serve` as a child process, stopped on drop.
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Server {
+    fn start(config: &std::path::Path, data: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "serve",
+                "--listen",
+                &listen,
+            ])
+            .env("RUST_LOG", "warn")
+            .env("LIFEGUARD_DATA_DIR", data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            url: format!("http://{listen}"),
+        };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(&listen).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the console did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id().cast_signed()),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_pipeline_runs_through_a_console_server_with_the_same_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quick_config(dir.path());
+    let server = Server::start(&config, &dir.path().join("server-data"));
+    // The pipeline's own data directory stays empty: everything happens on the server.
+    let pipeline = dir.path().join("pipeline-data");
+    let url = server.url.clone();
+    let remote = ["--server", url.as_str()];
+
+    let mut args = vec!["--set-baseline", "main"];
+    args.extend_from_slice(&remote);
+    let first = quick_run(&pipeline, &config, &args);
+    assert_exit(&first, 0);
+    let base_id = viewed_run(&stdout(&first));
+    assert!(stdout(&first).contains(&format!("view: {}/runs/{base_id}", server.url)));
+
+    let junit = dir.path().join("junit.xml");
+    let mut args = vec![
+        "--workload",
+        "hold_ms=20",
+        "--baseline",
+        "main",
+        "--set-baseline",
+        "main",
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&remote);
+    let second = quick_run(&pipeline, &config, &args);
+    assert_regressed(&second, &junit);
+    assert!(stdout(&second).contains(&format!("view: {}/compare/{base_id}/", server.url)));
+
+    let mut args = vec!["--config", config.to_str().unwrap(), "baseline", "list"];
+    args.extend_from_slice(&remote);
+    let list = lifeguard_in(&pipeline, &args);
+    assert_exit(&list, 0);
+    assert!(
+        stdout(&list).contains(&format!("run {base_id}")),
+        "{}",
+        stdout(&list)
+    );
+    assert!(
+        !pipeline.exists(),
+        "a remote pipeline must not create a local store"
+    );
+
+    // A server that is not there: exit 3, saying which.
+    drop(server);
+    let gone = quick_run(&pipeline, &config, &remote);
+    assert_exit(&gone, 3);
+    assert!(stderr(&gone).contains(&url), "{}", stderr(&gone));
+}

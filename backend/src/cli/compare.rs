@@ -51,7 +51,12 @@ pub async fn compare(config: &Config, args: CompareArgs) -> anyhow::Result<ExitC
         |name| BaseRef::Baseline(name.to_owned()),
     );
     let outcome = console.compare(&base, &args.head).await;
-    let link = console.link(&format!("/compare/{}/{}", args.base, args.head));
+    // The view names runs, never baselines: a baseline moves, a link must not.
+    let link = outcome
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .map(|c| console.link(&format!("/compare/{}/{}", c.base.id, c.head.id)));
     console.close().await;
     let comparison = outcome?.with_context(|| format!("no baseline `{}`", args.base))?;
     if let Some(path) = &args.json {
@@ -59,7 +64,9 @@ pub async fn compare(config: &Config, args: CompareArgs) -> anyhow::Result<ExitC
             .with_context(|| format!("writing {}", path.display()))?;
     }
     print!("{}", table::render_comparison(&comparison));
-    println!("view: {link}");
+    if let Some(link) = link {
+        println!("view: {link}");
+    }
     Ok(if comparison.verdict == Verdict::Regressed {
         ExitCode::from(EXIT_REGRESSED)
     } else {

@@ -67,8 +67,10 @@ fn quantile_ms(sorted: &[u32], q: f64) -> f64 {
 }
 
 /// Cuts requests (in completion order) into at most [`TARGET_BLOCKS`] runs of consecutive
-/// requests. A block's duration runs from the previous block's last completion (for the first,
-/// from its first request's start) to its own last completion.
+/// requests. A block's duration runs from its earliest request start to its last completion.
+/// (Not from the previous block's end: closed-loop users complete in waves, and a block of a few
+/// requests would then time the gap between waves, not how fast its requests went.) Blocks of
+/// two runs with the same scenario hold as many requests, so their rates compare.
 #[must_use]
 pub fn from_requests(requests: &[RawRequest]) -> Vec<Block> {
     if requests.is_empty() {
@@ -76,10 +78,6 @@ pub fn from_requests(requests: &[RawRequest]) -> Vec<Block> {
     }
     let count = requests.len().min(TARGET_BLOCKS);
     let mut blocks = Vec::with_capacity(count);
-    let first_start = requests[0]
-        .finished_us
-        .saturating_sub(u64::from(requests[0].latency_us));
-    let mut previous_end = first_start;
     for index in 0..count {
         let from = index * requests.len() / count;
         let to = (index + 1) * requests.len() / count;
@@ -88,23 +86,23 @@ pub fn from_requests(requests: &[RawRequest]) -> Vec<Block> {
         let mut waits: Vec<u32> = chunk.iter().map(|r| r.wait_us).collect();
         latencies.sort_unstable();
         waits.sort_unstable();
-        let end = chunk
+        let end = chunk.iter().map(|r| r.finished_us).max().unwrap_or(0);
+        let start = chunk
             .iter()
-            .map(|r| r.finished_us)
-            .max()
-            .unwrap_or(previous_end);
+            .map(|r| r.finished_us.saturating_sub(u64::from(r.latency_us)))
+            .min()
+            .unwrap_or(end);
         let sum: f64 = latencies.iter().map(|&l| f64::from(l)).sum();
         blocks.push(Block {
             requests: chunk.len() as u64,
             ok: chunk.iter().filter(|r| r.ok).count() as u64,
-            seconds: end.saturating_sub(previous_end) as f64 / 1e6,
+            seconds: end.saturating_sub(start) as f64 / 1e6,
             mean_ms: sum / chunk.len() as f64 / 1000.0,
             p50_ms: quantile_ms(&latencies, 0.50),
             p95_ms: quantile_ms(&latencies, 0.95),
             p99_ms: quantile_ms(&latencies, 0.99),
             wait_p95_ms: quantile_ms(&waits, 0.95),
         });
-        previous_end = end;
     }
     blocks
 }
@@ -146,9 +144,9 @@ mod tests {
         assert!((blocks[0].p50_ms - 1.0).abs() < 1e-9);
         assert!((blocks[0].p95_ms - 2.0).abs() < 1e-9);
         assert!((blocks[0].mean_ms - 1.5).abs() < 1e-9);
-        // First block: from the first request's start (10 ms - 1 ms) to 20 ms.
+        // From the block's first start to its last completion: 9 ms → 20 ms, then 27 ms → 40 ms.
         assert!((blocks[0].seconds - 0.011).abs() < 1e-9);
-        assert!((blocks[1].seconds - 0.020).abs() < 1e-9);
+        assert!((blocks[1].seconds - 0.013).abs() < 1e-9);
         assert!((blocks[4].success_rate() - 0.5).abs() < 1e-9);
         assert_eq!(blocks.iter().map(|b| b.requests).sum::<u64>(), 40);
     }

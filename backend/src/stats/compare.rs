@@ -324,7 +324,9 @@ pub fn compare(
             )
         })
     };
-    let run = vec![
+    // A run-level metric neither run measured (no recovery phase, no leak check) is left out:
+    // there is nothing to judge, and calling it inconclusive would cloud the verdict.
+    let run: Vec<MetricComparison> = [
         judge(
             "recovery_s",
             Better::Lower,
@@ -341,7 +343,10 @@ pub fn compare(
             None,
             settings,
         ),
-    ];
+    ]
+    .into_iter()
+    .filter(|m| m.base.is_some() || m.head.is_some())
+    .collect();
     let verdict = combine(
         scenarios
             .iter()
