@@ -244,12 +244,19 @@ impl Default for SandboxConfig {
 /// A configuration that cannot be used; the message names the key and the rule.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The figment error is shown, not chained as a source: chained, `{:#}` would print it twice.
     #[error("reading the configuration: {0}")]
-    Source(#[from] Box<figment::Error>),
+    Source(Box<figment::Error>),
     #[error("the configuration file {0} does not exist")]
     MissingFile(PathBuf),
     #[error("invalid configuration: `{field}` {rule}")]
     Invalid { field: &'static str, rule: String },
+}
+
+impl From<Box<figment::Error>> for ConfigError {
+    fn from(error: Box<figment::Error>) -> Self {
+        Self::Source(error)
+    }
 }
 
 impl Config {
