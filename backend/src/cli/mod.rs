@@ -102,10 +102,15 @@ async fn serve(
     config.listen = listen.unwrap_or(config.listen);
     config.frontend_dir = frontend_dir.unwrap_or(config.frontend_dir);
     let app = App::build(&config).await?;
-    tracing::info!(
-        "lifeguard console on http://{} (local mode: loopback only)",
-        app.local_addr()
-    );
+    if config.local_mode() {
+        tracing::info!(
+            "lifeguard console on http://{} (local mode: no operator tokens, so loopback only \
+             and everyone who reaches it is an operator)",
+            app.local_addr()
+        );
+    } else {
+        tracing::info!("lifeguard console on http://{}", app.local_addr());
+    }
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(())
 }
