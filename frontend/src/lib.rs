@@ -8,8 +8,6 @@
 
 pub mod api;
 pub mod charts;
-pub mod format;
-pub mod live;
 pub mod components;
 pub mod pages;
 

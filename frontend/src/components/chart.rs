@@ -1,14 +1,11 @@
 //! The one place that touches ECharts: renders a charming [`Chart`] into a div it owns, updates it
-//! when the options change, follows the window's size, saves it as a PNG on request, and disposes
-//! the ECharts instance when the view unmounts.
+//! when the options change, and disposes the ECharts instance when the view unmounts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use charming::{Chart, Echarts, WasmRenderer};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast as _, JsValue};
-use web_sys::js_sys;
 
 #[wasm_bindgen]
 extern "C" {
@@ -23,38 +20,9 @@ fn next_id() -> String {
     format!("chart-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Downloads the chart as `file` (PNG, twice the screen's pixels, white background).
-fn save_png(instance: &Echarts, file: &str) -> Result<(), JsValue> {
-    let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"type".into(), &"png".into())?;
-    js_sys::Reflect::set(&options, &"pixelRatio".into(), &2.into())?;
-    js_sys::Reflect::set(&options, &"backgroundColor".into(), &"#fff".into())?;
-    // `instance.getDataURL(options)`: the chart as a `data:` URL (charming has no binding).
-    let instance: &JsValue = instance.as_ref();
-    let get_data_url: js_sys::Function =
-        js_sys::Reflect::get(instance, &"getDataURL".into())?.dyn_into()?;
-    let url = get_data_url
-        .call1(instance, &options)?
-        .as_string()
-        .ok_or_else(|| JsValue::from_str("getDataURL gave no URL"))?;
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| JsValue::from_str("no document"))?;
-    let link: web_sys::HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
-    link.set_href(&url);
-    link.set_download(file);
-    link.click();
-    Ok(())
-}
-
-/// An interactive chart. `label` describes it for screen readers; `name` identifies it
-/// (`data-chart`, and the PNG's file name).
+/// An interactive chart; `label` describes it for screen readers.
 #[component]
-pub fn EChart(
-    #[prop(into)] chart: Signal<Chart, LocalStorage>,
-    #[prop(into)] label: String,
-    name: &'static str,
-) -> impl IntoView {
+pub fn EChart(#[prop(into)] chart: Signal<Chart>, #[prop(into)] label: String) -> impl IntoView {
     let id = next_id();
     let instance: StoredValue<Option<Echarts>, LocalStorage> = StoredValue::new_local(None);
     let dom_id = id.clone();
@@ -69,42 +37,10 @@ pub fn EChart(
             },
         });
     });
-    let resize = window_event_listener(leptos::ev::resize, move |_| {
-        instance.with_value(|slot| {
-            if let Some(existing) = slot {
-                existing.resize(JsValue::UNDEFINED);
-            }
-        });
-    });
     on_cleanup(move || {
-        resize.remove();
         if let Some(Some(existing)) = instance.try_update_value(Option::take) {
             dispose_echarts(&existing);
         }
     });
-    let png = move |_| {
-        instance.with_value(|slot| {
-            if let Some(existing) = slot
-                && let Err(error) = save_png(existing, &format!("lifeguard-{name}.png"))
-            {
-                leptos::logging::error!("saving the chart as PNG: {error:?}");
-            }
-        });
-    };
-    view! {
-        <figure class="chart-box" data-chart=name>
-            <div id=id class="chart" role="img" aria-label=label.clone()></div>
-            <figcaption>
-                <button
-                    type="button"
-                    class="link"
-                    data-action="png"
-                    title=format!("Download “{label}” as a PNG image")
-                    on:click=png
-                >
-                    "PNG"
-                </button>
-            </figcaption>
-        </figure>
-    }
+    view! { <div id=id class="chart" role="img" aria-label=label></div> }
 }

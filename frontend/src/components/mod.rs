@@ -1,6 +1,3 @@
 //! Small views with plain props.
 
-pub mod badges;
 pub mod chart;
-pub mod share;
-pub mod status;
