@@ -372,7 +372,9 @@ fn a_pipeline_sets_a_baseline_then_exits_2_when_the_next_run_regresses() {
     );
     assert_exit(&reversed, 0);
     assert!(
-        stdout(&reversed).contains("verdict: IMPROVED"),
+        stdout(&reversed)
+            .lines()
+            .any(|l| l.contains("mean_latency_ms") && l.ends_with("IMPROVED")),
         "{}",
         stdout(&reversed)
     );

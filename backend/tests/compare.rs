@@ -136,12 +136,22 @@ async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
             .unwrap()
             .clone()
     };
-    // Where users rarely queue, every request gains the whole 20 ms.
-    for scenario in ["light", "moderate", "heavy"] {
+    // Where users rarely queue, every request gains the whole 20 ms: several times the light
+    // and moderate latencies, decided even after Holm's adjustment over the 28 tests.
+    for scenario in ["light", "moderate"] {
         for name in ["mean_latency_ms", "p50_latency_ms"] {
             let m = metric(scenario, name);
             assert_eq!(m.verdict, Verdict::Regressed, "{scenario}: {m:?}");
         }
+    }
+    // In heavy, connections opening mid-burst spread the base's blocks (+70 % is sometimes short
+    // of support): never unchanged, never improved.
+    for name in ["mean_latency_ms", "p50_latency_ms"] {
+        let m = metric("heavy", name);
+        assert!(
+            matches!(m.verdict, Verdict::Regressed | Verdict::Inconclusive),
+            "heavy: {m:?}"
+        );
     }
     for scenario in &comparison.scenarios {
         for m in &scenario.metrics {

@@ -149,6 +149,7 @@ impl PhaseSecond {
             p95_ms: q(&self.latency, 0.95),
             p99_ms: q(&self.latency, 0.99),
             wait_p95_ms: q(&self.acquire_wait, 0.95),
+            per_second: true,
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct Block {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub wait_p95_ms: f64,
+    /// One second of the run (else a run of consecutive requests of a short scenario).
+    #[serde(default)]
+    pub per_second: bool,
 }
 
 impl Block {
@@ -102,6 +105,7 @@ pub fn from_requests(requests: &[RawRequest]) -> Vec<Block> {
             p95_ms: quantile_ms(&latencies, 0.95),
             p99_ms: quantile_ms(&latencies, 0.99),
             wait_p95_ms: quantile_ms(&waits, 0.95),
+            per_second: false,
         });
     }
     blocks

@@ -10,13 +10,19 @@
 //!    request.
 //! 3. A larger effect needs **statistical support**: a two-sided Mann-Whitney test of the two
 //!    runs' block values (per-second blocks, or runs of consecutive requests for scenarios that
-//!    last under 20 s; see [`super::blocks`]) at α = 0.01. Supported: `regressed` or `improved`.
-//!    Not supported, or fewer than two blocks on a side: `inconclusive`.
+//!    last under 20 s; see [`super::blocks`]). A comparison tests many metrics at once (28 for
+//!    auth-burst) and its verdict is `regressed` when any one is, so the p-values are
+//!    Holm-adjusted over every tested metric of the comparison, holding the chance of a false
+//!    `regressed` anywhere in it to α = 0.01; `p_value` is the adjusted one. Supported:
+//!    `regressed` or `improved`. Not supported, or fewer than two blocks on a side:
+//!    `inconclusive`.
 //! 4. Metrics measured once per run (peak utilization, churn, exhaustion events, recovery time)
 //!    have no blocks: one value a side cannot tell a change from run-to-run variation, so a change
-//!    beyond the threshold is `inconclusive`, never `regressed`. Leaks are the exception: a leaked
+//!    beyond the threshold is `inconclusive`, never `regressed`. The same holds for the throughput
+//!    of scenarios too short for per-second blocks (it is set by the ramp, which one stall moves). Leaks are the exception: a leaked
 //!    connection is not noise, so any change in their count decides.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use lifeguard_shared::compare::{
@@ -219,6 +225,7 @@ fn judge(
             } else if DETERMINISTIC.contains(&metric)
                 || (blocks.is_some() && p_value.is_some_and(|p| p < ALPHA))
             {
+                // Provisional for block-tested metrics: `holm` may take the support back.
                 direction
             } else {
                 Verdict::Inconclusive
@@ -254,6 +261,14 @@ fn scenario(
             let values = |blocks: &[Block], f: BlockValue| -> Vec<f64> {
                 blocks.iter().filter_map(f).collect()
             };
+            // A short scenario's throughput is set by its ramp (connections opening, the first
+            // waves): a stall of a few milliseconds moves it by half, and its blocks share that
+            // stall. One run a side cannot tell this from a change, so it is not block-tested.
+            let timed_by_seconds = [base_blocks, head_blocks]
+                .iter()
+                .all(|blocks| !blocks.is_empty() && blocks.iter().all(|b| b.per_second));
+            let block_value =
+                block_value.filter(|_| metric != "throughput_rps" || timed_by_seconds);
             let block_values =
                 block_value.map(|f| (values(base_blocks, f), values(head_blocks, f)));
             judge(
@@ -297,23 +312,24 @@ pub fn compare(
             names.push(&s.name);
         }
     }
-    let scenarios: Vec<ScenarioComparison> = names
+    let mut scenarios: Vec<ScenarioComparison> = names
         .into_iter()
-        .map(|name| {
-            let metrics = scenario(
+        .map(|name| ScenarioComparison {
+            name: name.to_owned(),
+            metrics: scenario(
                 scenario_of(base, name),
                 scenario_of(head, name),
                 blocks_of(base, name),
                 blocks_of(head, name),
                 settings,
-            );
-            ScenarioComparison {
-                name: name.to_owned(),
-                verdict: combine(metrics.iter().map(|m| m.verdict)),
-                metrics,
-            }
+            ),
+            verdict: Verdict::Unchanged,
         })
         .collect();
+    holm(scenarios.iter_mut().flat_map(|s| s.metrics.iter_mut()));
+    for scenario in &mut scenarios {
+        scenario.verdict = combine(scenario.metrics.iter().map(|m| m.verdict));
+    }
     let recovery = |side: &Side<'_>| side.report.recovery.as_ref().and_then(|r| r.seconds);
     let leaks = |side: &Side<'_>| {
         side.report.leaks.as_ref().map(|l| {
@@ -364,12 +380,35 @@ pub fn compare(
     }
 }
 
+/// Holm's step-down adjustment of the block tests' p-values (family: every metric with one).
+/// A metric whose adjusted p-value no longer reaches [`ALPHA`] loses its provisional
+/// `regressed`/`improved` and becomes `inconclusive`.
+fn holm<'a>(metrics: impl Iterator<Item = &'a mut MetricComparison>) {
+    let mut tested: Vec<&mut MetricComparison> = metrics.filter(|m| m.p_value.is_some()).collect();
+    tested.sort_by(|a, b| a.p_value.partial_cmp(&b.p_value).unwrap_or(Ordering::Equal));
+    let family = tested.len();
+    let mut running_max = 0.0_f64;
+    for (rank, metric) in tested.into_iter().enumerate() {
+        let raw = metric.p_value.unwrap_or(1.0);
+        running_max = running_max.max(((family - rank) as f64 * raw).min(1.0));
+        metric.p_value = Some(running_max);
+        if running_max >= ALPHA
+            && matches!(metric.verdict, Verdict::Regressed | Verdict::Improved)
+            && !DETERMINISTIC.contains(&metric.metric.as_str())
+        {
+            metric.verdict = Verdict::Inconclusive;
+        }
+    }
+}
+
 /// The method in words, carried in every comparison.
-pub const METHOD: &str = "Per scenario and metric: the relative change must exceed the practical \
-threshold (default 10 %) and a two-sided Mann-Whitney test of per-second blocks (or, for \
-scenarios under 20 s, runs of consecutive requests) must reject equality at alpha 0.01; a large \
-change without that support is inconclusive. Metrics measured once per run (peaks, churn, \
-exhaustion events, recovery, leaks) are judged on the practical change alone.";
+pub const METHOD: &str = "Per scenario and metric: the change must exceed the practical \
+threshold (default 10 %) and the metric's absolute floor, and a two-sided Mann-Whitney test of \
+per-second blocks (or, for scenarios under 20 s, runs of consecutive requests) must reject \
+equality at alpha 0.01 after Holm's adjustment over every tested metric of the comparison; a \
+large change without that support is inconclusive. Metrics measured once per run (peaks, churn, \
+exhaustion events, recovery) and the throughput of scenarios under 20 s are at most \
+inconclusive; any change in leaks decides.";
 
 #[cfg(test)]
 mod tests {
@@ -387,6 +426,7 @@ mod tests {
                 p95_ms: v * 1.5,
                 p99_ms: v * 2.0,
                 wait_p95_ms: v / 2.0,
+                per_second: true,
             })
             .collect()
     }
@@ -544,5 +584,47 @@ mod tests {
             &settings,
         );
         assert_eq!(m.verdict, Verdict::Regressed);
+    }
+
+    fn tested(metric: &str, p: f64, verdict: Verdict) -> MetricComparison {
+        MetricComparison {
+            metric: metric.into(),
+            better: Better::Lower,
+            base: Some(10.0),
+            head: Some(20.0),
+            delta: Some(10.0),
+            relative: Some(1.0),
+            practical_threshold: 0.1,
+            p_value: Some(p),
+            base_blocks: 20,
+            head_blocks: 20,
+            verdict,
+        }
+    }
+
+    #[test]
+    fn holm_takes_back_support_that_only_one_test_of_many_would_give() {
+        let mut metrics = [
+            tested("a", 0.004, Verdict::Regressed),
+            tested("b", 0.0001, Verdict::Regressed),
+            tested("c", 0.5, Verdict::Unchanged),
+            tested("d", 0.004, Verdict::Improved),
+        ];
+        holm(metrics.iter_mut());
+        let verdicts: Vec<Verdict> = metrics.iter().map(|m| m.verdict).collect();
+        // b: 4 × 0.0001 stays significant; a and d: max(3 × 0.004, 2 × 0.004) = 0.012 does not.
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Inconclusive,
+                Verdict::Regressed,
+                Verdict::Unchanged,
+                Verdict::Inconclusive
+            ]
+        );
+        let adjusted: Vec<f64> = metrics.iter().map(|m| m.p_value.unwrap()).collect();
+        for (got, want) in adjusted.iter().zip([0.012, 0.0004, 0.5, 0.012]) {
+            assert!((got - want).abs() < 1e-12, "{adjusted:?}");
+        }
     }
 }
