@@ -2,12 +2,26 @@
 //!
 //! Each request carries an abort signal; dropping the request's future (its view went away, or a
 //! newer request replaced it) aborts the fetch instead of letting it finish unseen.
+//!
+//! A page opened with `?token=T` (an operator or viewer token) or `?share=S` (a read-only share
+//! link) passes them on to every API call, including the event stream and export links, for as
+//! long as the page lives: they are remembered when first seen, since in-app navigation drops
+//! them from the address bar.
 
-use std::fmt;
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, RequestBuilder};
+use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::error::ErrorBody;
 use lifeguard_shared::health::ProbeReport;
+use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::run::{
+    Baseline, LatencyDistribution, Me, RunCreated, RunDetail, RunPage, RunRequest, Series,
+    SetBaseline, ShareLink, ShareRequest, TargetInfo,
+};
+use lifeguard_shared::suite::Suite;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Why an API call gave no data, in words a person can act on.
@@ -21,12 +35,33 @@ pub enum ApiFailure {
     Unexpected(String),
 }
 
+impl ApiFailure {
+    /// The API said the thing asked for does not exist.
+    #[must_use]
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status: 404, .. })
+    }
+}
+
 impl fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unreachable(detail) => write!(
                 f,
                 "The lifeguard console does not answer — is it running? ({detail})"
+            ),
+            Self::Api { status: 401, body } if body.message.contains("expired") => write!(
+                f,
+                "This link has expired ({}). Ask whoever shared it for a new one.",
+                body.message
+            ),
+            Self::Api {
+                status: 401 | 403,
+                body,
+            } => write!(
+                f,
+                "This view needs a token or a valid share link: {}.",
+                body.message
             ),
             Self::Api { body, .. } => write!(f, "{}", body.message),
             Self::Unexpected(detail) => {
@@ -41,15 +76,279 @@ impl fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
-/// Measures the target now (`GET /api/probe`).
+/// A token and a share link to pass on, as found in the page's address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub share: Option<String>,
+}
+
+impl Credentials {
+    /// `url` with `token` and `share` appended to its query.
+    #[must_use]
+    pub fn apply(&self, url: &str) -> String {
+        let mut url = url.to_owned();
+        for (key, value) in [("token", &self.token), ("share", &self.share)] {
+            if let Some(value) = value {
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(key);
+                url.push('=');
+                url.push_str(&encode(value));
+            }
+        }
+        url
+    }
+}
+
+thread_local! {
+    static REMEMBERED: RefCell<Credentials> = RefCell::new(Credentials::default());
+}
+
+/// The credentials of the current address, else the ones seen earlier on this page.
+fn credentials() -> Credentials {
+    let found = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok())
+        .map(|params| Credentials {
+            token: params.get("token").filter(|t| !t.is_empty()),
+            share: params.get("share").filter(|s| !s.is_empty()),
+        })
+        .unwrap_or_default();
+    REMEMBERED.with(|remembered| {
+        let mut remembered = remembered.borrow_mut();
+        if found.token.is_some() {
+            remembered.token.clone_from(&found.token);
+        }
+        if found.share.is_some() {
+            remembered.share.clone_from(&found.share);
+        }
+        remembered.clone()
+    })
+}
+
+/// `url` as the API should be called from this page (with the page's token or share link).
+fn authorised(url: &str) -> String {
+    credentials().apply(url)
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+#[must_use]
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _infallible = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// `path?key=value&…` for the pairs whose value is present and not empty.
+#[must_use]
+pub fn with_query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(key, value)| {
+            value
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{key}={}", encode(v)))
+        })
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// Filters of the run list; also the `/runs` page's query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub target: Option<String>,
+    pub environment: Option<String>,
+    pub phase: Option<String>,
+    pub state: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl RunFilter {
+    /// The filter's query pairs (without paging when on the first page).
+    #[must_use]
+    pub fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("target", self.target.clone()),
+            ("environment", self.environment.clone()),
+            ("phase", self.phase.clone()),
+            ("state", self.state.clone()),
+            ("offset", (self.offset > 0).then(|| self.offset.to_string())),
+        ]
+    }
+
+    fn api_url(&self) -> String {
+        let mut pairs = self.pairs();
+        pairs.push(("limit", Some(self.limit.max(1).to_string())));
+        with_query("/api/runs", &pairs)
+    }
+}
+
+/// Which two runs to compare: two run ids, or a baseline by name and a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompareSpec {
+    Runs { base: String, head: String },
+    Baseline { name: String, head: String },
+}
+
+impl CompareSpec {
+    fn api_url(&self, format: Option<&str>) -> String {
+        let format = format.map(str::to_owned);
+        match self {
+            Self::Runs { base, head } => with_query(
+                "/api/compare",
+                &[
+                    ("base", Some(base.clone())),
+                    ("head", Some(head.clone())),
+                    ("format", format),
+                ],
+            ),
+            Self::Baseline { name, head } => with_query(
+                "/api/compare",
+                &[
+                    ("baseline", Some(name.clone())),
+                    ("head", Some(head.clone())),
+                    ("format", format),
+                ],
+            ),
+        }
+    }
+}
+
+/// What the caller may do.
+pub async fn me() -> Result<Me, ApiFailure> {
+    get_json("/api/me").await
+}
+
+/// Measures a target now (`GET /api/probe`).
 pub async fn probe() -> Result<ProbeReport, ApiFailure> {
     get_json("/api/probe").await
 }
 
+pub async fn targets() -> Result<Vec<TargetInfo>, ApiFailure> {
+    get_json("/api/targets").await
+}
+
+pub async fn suites() -> Result<Vec<Suite>, ApiFailure> {
+    get_json("/api/suites").await
+}
+
+pub async fn profiles() -> Result<Vec<PoolProfile>, ApiFailure> {
+    get_json("/api/profiles").await
+}
+
+/// Queues a run; the answer carries its id.
+pub async fn create_run(request: &RunRequest) -> Result<RunCreated, ApiFailure> {
+    send_json(Request::post(&authorised("/api/runs")), Some(request)).await
+}
+
+/// A page of runs, newest first.
+pub async fn runs(filter: &RunFilter) -> Result<RunPage, ApiFailure> {
+    get_json(&filter.api_url()).await
+}
+
+pub async fn run(id: &str) -> Result<RunDetail, ApiFailure> {
+    get_json(&format!("/api/runs/{}", encode(id))).await
+}
+
+/// Asks a queued or running run to stop.
+pub async fn cancel(id: &str) -> Result<RunCreated, ApiFailure> {
+    let url = authorised(&format!("/api/runs/{}/cancel", encode(id)));
+    send_json::<(), _>(Request::post(&url), None).await
+}
+
+/// The run's per-second rows (downsampled by the API for long runs).
+pub async fn series(id: &str) -> Result<Series, ApiFailure> {
+    get_json(&format!("/api/runs/{}/series", encode(id))).await
+}
+
+/// Each phase's latency percentile curve.
+pub async fn histograms(id: &str) -> Result<LatencyDistribution, ApiFailure> {
+    get_json(&format!("/api/runs/{}/histograms", encode(id))).await
+}
+
+pub async fn baselines() -> Result<Vec<Baseline>, ApiFailure> {
+    get_json("/api/baselines").await
+}
+
+/// Points the baseline `name` at `run_id`.
+pub async fn set_baseline(name: &str, run_id: &str) -> Result<Baseline, ApiFailure> {
+    let url = authorised(&format!("/api/baselines/{}", encode(name)));
+    let body = SetBaseline {
+        run_id: run_id.to_owned(),
+    };
+    send_json(Request::put(&url), Some(&body)).await
+}
+
+pub async fn compare(spec: &CompareSpec) -> Result<Comparison, ApiFailure> {
+    get_json(&spec.api_url(None)).await
+}
+
+/// A signed read-only link to a run or a comparison.
+pub async fn share(request: &ShareRequest) -> Result<ShareLink, ApiFailure> {
+    send_json(Request::post(&authorised("/api/share")), Some(request)).await
+}
+
+/// Where the run's export downloads from (`json` or `csv`).
+#[must_use]
+pub fn export_url(id: &str, format: &str) -> String {
+    authorised(&with_query(
+        &format!("/api/runs/{}/export", encode(id)),
+        &[("format", Some(format.to_owned()))],
+    ))
+}
+
+/// Where the comparison's CSV table downloads from.
+#[must_use]
+pub fn compare_csv_url(spec: &CompareSpec) -> String {
+    authorised(&spec.api_url(Some("csv")))
+}
+
+/// The run's Server-Sent Events stream (`EventSource` cannot send headers: tokens go in the query).
+#[must_use]
+pub fn events_url(id: &str) -> String {
+    authorised(&format!("/api/runs/{}/events", encode(id)))
+}
+
+/// `path` as a full address on this console, for links a person copies.
+#[must_use]
+pub fn absolute(path: &str) -> String {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    format!("{origin}{path}")
+}
+
 async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, ApiFailure> {
+    send_json::<(), T>(Request::get(&authorised(url)), None).await
+}
+
+async fn send_json<B: Serialize, T: DeserializeOwned>(
+    request: RequestBuilder,
+    body: Option<&B>,
+) -> Result<T, ApiFailure> {
     let abort = AbortOnDrop::new();
-    let response = Request::get(url)
-        .abort_signal(abort.signal().as_ref())
+    let request = request.abort_signal(abort.signal().as_ref());
+    let request = match body {
+        Some(body) => request
+            .json(body)
+            .map_err(|e| ApiFailure::Unexpected(e.to_string()))?,
+        None => request
+            .build()
+            .map_err(|e| ApiFailure::Unexpected(e.to_string()))?,
+    };
+    let response = request
         .send()
         .await
         .map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
@@ -87,5 +386,88 @@ impl Drop for AbortOnDrop {
         if let Some(controller) = &self.0 {
             controller.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode("a b/c&d"), "a%20b%2Fc%26d");
+        assert_eq!(encode("abc-1.2_~"), "abc-1.2_~");
+    }
+
+    #[test]
+    fn empty_filters_leave_the_query_out() {
+        let filter = RunFilter {
+            target: Some("sandbox".into()),
+            environment: Some(String::new()),
+            limit: 20,
+            ..RunFilter::default()
+        };
+        assert_eq!(filter.api_url(), "/api/runs?target=sandbox&limit=20");
+        let paged = RunFilter {
+            offset: 40,
+            phase: Some("pre-deploy".into()),
+            ..filter
+        };
+        assert_eq!(
+            paged.api_url(),
+            "/api/runs?target=sandbox&phase=pre-deploy&offset=40&limit=20"
+        );
+    }
+
+    #[test]
+    fn credentials_are_appended_to_any_url() {
+        let credentials = Credentials {
+            token: Some("t 1".into()),
+            share: Some("abc.def".into()),
+        };
+        assert_eq!(
+            credentials.apply("/api/runs?limit=5"),
+            "/api/runs?limit=5&token=t%201&share=abc.def"
+        );
+        assert_eq!(Credentials::default().apply("/api/me"), "/api/me");
+    }
+
+    #[test]
+    fn comparisons_name_base_or_baseline() {
+        let by_runs = CompareSpec::Runs {
+            base: "a".into(),
+            head: "b".into(),
+        };
+        assert_eq!(by_runs.api_url(None), "/api/compare?base=a&head=b");
+        let by_name = CompareSpec::Baseline {
+            name: "prod".into(),
+            head: "b".into(),
+        };
+        assert_eq!(
+            by_name.api_url(Some("csv")),
+            "/api/compare?baseline=prod&head=b&format=csv"
+        );
+    }
+
+    #[test]
+    fn an_expired_link_says_so_in_plain_words() {
+        let failure = ApiFailure::Api {
+            status: 401,
+            body: ErrorBody {
+                code: "unauthorized".into(),
+                message: "the share link has expired".into(),
+            },
+        };
+        assert!(failure.to_string().starts_with("This link has expired"));
+        assert!(
+            ApiFailure::Api {
+                status: 404,
+                body: ErrorBody {
+                    code: "not_found".into(),
+                    message: "no run `x`".into()
+                }
+            }
+            .is_not_found()
+        );
     }
 }

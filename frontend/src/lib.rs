@@ -3,12 +3,19 @@
 //! Layout:
 //! - [`api`]: the only module that knows URLs; every request is aborted when its view goes away.
 //! - [`charts`]: pure functions from API data to chart options, unit-tested natively.
-//! - [`components`]: small views taking plain props (the chart wrapper, error and loading states).
+//! - [`format`]: numbers with units, times in the viewer's time zone.
+//! - [`live`]: a running run's Server-Sent Events, folded into what the page shows.
+//! - [`components`]: small views taking plain props (the chart wrapper, badges, sharing, states).
 //! - [`pages`]: one module per route; pages own their loading.
+//!
+//! Routes: `/`, `/runs`, `/runs/new`, `/runs/{id}`, `/compare/{base}/{head}`,
+//! `/compare?baseline=NAME&head=ID`, `/baselines`, `/targets`.
 
 pub mod api;
 pub mod charts;
 pub mod components;
+pub mod format;
+pub mod live;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -21,12 +28,27 @@ pub fn App() -> impl IntoView {
     view! {
         <Router>
             <header class="top">
-                <h1><A href="/">"lifeguard"</A></h1>
+                <h1>
+                    <A href="/">"lifeguard"</A>
+                </h1>
+                <nav aria-label="Views">
+                    <A href="/runs" exact=true>"Runs"</A>
+                    <A href="/runs/new">"Start a run"</A>
+                    <A href="/baselines">"Baselines"</A>
+                    <A href="/targets">"Targets"</A>
+                </nav>
                 <span class="tagline">"Will the pool survive the next burst of logins?"</span>
             </header>
             <main>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/") view=pages::home::HomePage />
+                    <Route path=path!("/runs") view=pages::runs::RunsPage />
+                    <Route path=path!("/runs/new") view=pages::new_run::NewRunPage />
+                    <Route path=path!("/runs/:id") view=pages::run::RunPage />
+                    <Route path=path!("/compare") view=pages::compare::ComparePage />
+                    <Route path=path!("/compare/:base/:head") view=pages::compare::ComparePage />
+                    <Route path=path!("/baselines") view=pages::baselines::BaselinesPage />
+                    <Route path=path!("/targets") view=pages::targets::TargetsPage />
                 </Routes>
             </main>
         </Router>

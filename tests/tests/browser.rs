@@ -4,12 +4,12 @@ use lifeguard_shared::health::ProbeReport;
 use lifeguard_tests::{Browser, spawn_app};
 
 #[tokio::test]
-async fn the_start_page_shows_the_targets_measured_values_and_a_chart() {
+async fn the_targets_page_shows_the_targets_measured_values_and_a_chart() {
     let app = spawn_app().await.unwrap();
     let probe: ProbeReport = app.get_json("/api/probe").await.unwrap();
     let browser = Browser::start().await.unwrap();
 
-    browser.client.goto(&app.url("/")).await.unwrap();
+    browser.client.goto(&app.url("/targets")).await.unwrap();
     browser
         .wait_for_text("[data-testid=server-version]", &probe.server_version)
         .await
@@ -42,7 +42,7 @@ async fn the_start_page_shows_the_targets_measured_values_and_a_chart() {
         .await
         .unwrap();
     assert!(median.ends_with(" ms"), "{median}");
-    browser.screenshot("start-page").await.unwrap();
+    browser.screenshot("targets").await.unwrap();
     assert_eq!(
         browser.console_errors().await.unwrap(),
         Vec::<String>::new()

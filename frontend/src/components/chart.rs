@@ -1,17 +1,56 @@
 //! The one place that touches ECharts: renders a charming [`Chart`] into a div it owns, updates it
-//! when the options change, and disposes the ECharts instance when the view unmounts.
+//! when the options change, follows the window's size, saves it as a PNG on request, and disposes
+//! the ECharts instance when the view unmounts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use charming::{Chart, Echarts, WasmRenderer};
+use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast as _, JsValue};
+use web_sys::js_sys;
 
 #[wasm_bindgen]
 extern "C" {
+    /// `echarts.init(element)`: charming's renderer finds its element by id, which fails while a
+    /// `Transition` holds the view outside the document; this takes the element itself.
+    #[wasm_bindgen(js_namespace = echarts, js_name = init)]
+    fn init_echarts(element: &web_sys::HtmlElement) -> Echarts;
+
     /// `echarts.dispose(instance)`: charming 0.6 has no binding for it.
     #[wasm_bindgen(js_namespace = echarts, js_name = dispose)]
     fn dispose_echarts(instance: &Echarts);
+}
+
+type Instance = StoredValue<Option<Echarts>, LocalStorage>;
+
+/// How many animation frames to wait for the chart's element to enter the document.
+const MOUNT_FRAMES: u32 = 1200;
+
+/// Creates the ECharts instance once the element is in the document (ECharts measures it), with
+/// the latest options; retries each animation frame until then.
+fn mount(instance: Instance, node: NodeRef<Div>, chart: Signal<Chart, LocalStorage>, frame: u32) {
+    // The view may be gone by the next frame (a `Transition` swapped it out): stop then.
+    let Some(Some(element)) = node.try_get_untracked() else {
+        return;
+    };
+    if !element.is_connected() {
+        if frame < MOUNT_FRAMES {
+            request_animation_frame(move || mount(instance, node, chart, frame + 1));
+        }
+        return;
+    }
+    let Some(options) = chart.try_get_untracked() else {
+        return;
+    };
+    instance.try_update_value(|slot| {
+        if slot.is_none() {
+            let created = init_echarts(&element);
+            WasmRenderer::update(&created, &options);
+            *slot = Some(created);
+        }
+    });
 }
 
 /// A unique DOM id per chart on the page.
@@ -20,27 +59,90 @@ fn next_id() -> String {
     format!("chart-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// An interactive chart; `label` describes it for screen readers.
+/// Downloads the chart as `file` (PNG, twice the screen's pixels, white background).
+fn save_png(instance: &Echarts, file: &str) -> Result<(), JsValue> {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"type".into(), &"png".into())?;
+    js_sys::Reflect::set(&options, &"pixelRatio".into(), &2.into())?;
+    js_sys::Reflect::set(&options, &"backgroundColor".into(), &"#fff".into())?;
+    // `instance.getDataURL(options)`: the chart as a `data:` URL (charming has no binding).
+    let instance: &JsValue = instance.as_ref();
+    let get_data_url: js_sys::Function =
+        js_sys::Reflect::get(instance, &"getDataURL".into())?.dyn_into()?;
+    let url = get_data_url
+        .call1(instance, &options)?
+        .as_string()
+        .ok_or_else(|| JsValue::from_str("getDataURL gave no URL"))?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| JsValue::from_str("no document"))?;
+    let link: web_sys::HtmlAnchorElement = document.create_element("a")?.dyn_into()?;
+    link.set_href(&url);
+    link.set_download(file);
+    link.click();
+    Ok(())
+}
+
+/// An interactive chart. `label` describes it for screen readers; `name` identifies it
+/// (`data-chart`, and the PNG's file name).
 #[component]
-pub fn EChart(#[prop(into)] chart: Signal<Chart>, #[prop(into)] label: String) -> impl IntoView {
+pub fn EChart(
+    #[prop(into)] chart: Signal<Chart, LocalStorage>,
+    #[prop(into)] label: String,
+    name: &'static str,
+) -> impl IntoView {
     let id = next_id();
-    let instance: StoredValue<Option<Echarts>, LocalStorage> = StoredValue::new_local(None);
-    let dom_id = id.clone();
-    // Effects run after the view is in the DOM, which `render` needs.
+    let instance: Instance = StoredValue::new_local(None);
+    let node = NodeRef::<Div>::new();
     Effect::new(move |_| {
         let options = chart.get();
-        instance.update_value(|slot| match slot {
-            Some(existing) => WasmRenderer::update(existing, &options),
-            None => match WasmRenderer::new_opt(None, None).render(&dom_id, &options) {
-                Ok(created) => *slot = Some(created),
-                Err(error) => leptos::logging::error!("chart {dom_id}: {error}"),
-            },
+        node.track();
+        let updated = instance.with_value(|slot| {
+            slot.as_ref()
+                .map(|existing| WasmRenderer::update(existing, &options))
+                .is_some()
+        });
+        if !updated {
+            mount(instance, node, chart, 0);
+        }
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| {
+        instance.with_value(|slot| {
+            if let Some(existing) = slot {
+                existing.resize(JsValue::UNDEFINED);
+            }
         });
     });
     on_cleanup(move || {
+        resize.remove();
         if let Some(Some(existing)) = instance.try_update_value(Option::take) {
             dispose_echarts(&existing);
         }
     });
-    view! { <div id=id class="chart" role="img" aria-label=label></div> }
+    let title = format!("Download “{label}” as a PNG image");
+    let png = move |_| {
+        instance.with_value(|slot| {
+            if let Some(existing) = slot
+                && let Err(error) = save_png(existing, &format!("lifeguard-{name}.png"))
+            {
+                leptos::logging::error!("saving the chart as PNG: {error:?}");
+            }
+        });
+    };
+    view! {
+        <figure class="chart-box" data-chart=name>
+            <div id=id node_ref=node class="chart" role="img" aria-label=label></div>
+            <figcaption>
+                <button
+                    type="button"
+                    class="link"
+                    data-action="png"
+                    title=title
+                    on:click=png
+                >
+                    "PNG"
+                </button>
+            </figcaption>
+        </figure>
+    }
 }

@@ -1,3 +1,6 @@
 //! Small views with plain props.
 
+pub mod badges;
 pub mod chart;
+pub mod share;
+pub mod status;

@@ -1,15 +1,13 @@
 //! Any URL the console does not know.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
-/// Says so in plain words and offers the way back.
+use crate::components::status::Missing;
+
+/// Says so in plain words and offers the way back (`id="not-found"`).
 #[component]
 pub fn NotFound() -> impl IntoView {
     view! {
-        <section class="card error" data-testid="not-found">
-            <h2>"Page not found"</h2>
-            <p>"This address is not a lifeguard view. " <A href="/">"Back to the start page"</A></p>
-        </section>
+        <Missing title="Page not found" detail="This address is not a lifeguard view." />
     }
 }

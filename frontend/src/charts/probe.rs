@@ -1,10 +1,12 @@
-//! Chart options built by pure functions from API data: no DOM, so they are tested natively.
+//! The `/targets` probe: connect and round-trip times of one measurement.
 
 use charming::Chart;
 use charming::component::{Axis, DataZoom, Feature, Grid, Legend, SaveAsImage, Title, Toolbox};
 use charming::element::{AxisType, Tooltip, Trigger};
 use charming::series::Line;
 use lifeguard_shared::health::ProbeReport;
+
+use super::rounded;
 
 /// Connect times and round trips of a probe, sample by sample, on one millisecond axis.
 #[must_use]
@@ -31,14 +33,6 @@ pub fn probe_chart(report: &ProbeReport) -> Chart {
                 .name("SELECT 1 round trip (ms)")
                 .data(rounded(&report.round_trip_ms)),
         )
-}
-
-/// Milliseconds to three decimals: microsecond precision is all a chart can show.
-fn rounded(values: &[f64]) -> Vec<f64> {
-    values
-        .iter()
-        .map(|v| (v * 1000.0).round() / 1000.0)
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,72 @@
+//! Chart options built by pure functions from API data: no DOM, so they are tested natively.
+//!
+//! Every chart is interactive (tooltips, legend toggles, zoom where there is an axis to zoom);
+//! values are rounded to what a chart can show, never invented.
+//!
+//! Layout:
+//! - [`probe`]: the target's connect and round-trip times (`/targets`).
+//! - [`percentiles`]: latency percentile curves on a log percentile axis (HdrHistogram style).
+//! - [`timeline`]: per-second latency, throughput and errors, pool gauges, acquire wait.
+//! - [`scenarios`]: success rate per scenario against its minimum.
+//! - [`history`]: a metric across runs with baseline markers, and the start page's sparklines.
+
+pub mod history;
+pub mod percentiles;
+pub mod probe;
+pub mod scenarios;
+pub mod timeline;
+
+use charming::component::DataZoom;
+use charming::element::LineStyle;
+use charming::element::LineStyleType;
+
+pub use probe::probe_chart;
+
+/// Colours shared with `style.css`: passing, warning, failing.
+pub const OK_COLOUR: &str = "#1a7f37";
+pub const WARNING_COLOUR: &str = "#bf8700";
+pub const CRITICAL_COLOUR: &str = "#cf222e";
+
+/// Three decimals: microsecond precision is all a chart can show.
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// Each value to three decimals.
+fn rounded(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().map(round3).collect()
+}
+
+/// Zooming with the wheel or a drag inside the plot, and with a slider under it.
+fn zooms() -> [DataZoom; 2] {
+    use charming::component::DataZoomType;
+    [
+        DataZoom::new().type_(DataZoomType::Inside),
+        DataZoom::new().type_(DataZoomType::Slider).bottom(10),
+    ]
+}
+
+/// A thin dashed line, for reference lines and base runs.
+fn dashed() -> LineStyle {
+    LineStyle::new().type_(LineStyleType::Dashed)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use charming::Chart;
+
+    /// The chart's options as ECharts receives them.
+    pub fn options(chart: &Chart) -> serde_json::Value {
+        serde_json::to_value(chart).unwrap()
+    }
+
+    /// The series named `name`.
+    pub fn series<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+        json["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no series `{name}` in {json}"))
+    }
+}

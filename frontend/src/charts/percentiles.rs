@@ -1,0 +1,150 @@
+//! Latency percentile curves, HdrHistogram style: the x axis is `1 / (1 - p)` on a log scale,
+//! so 90 %, 99 %, 99.9 % … sit an equal step apart and the tail gets the room it deserves.
+
+use charming::Chart;
+use charming::component::{Axis, Grid, Legend, Title};
+use charming::element::{AxisLabel, AxisType, JsFunction, Tooltip, Trigger};
+use charming::series::Line;
+use lifeguard_shared::run::PercentilePoint;
+
+use super::{dashed, round3, zooms};
+
+/// Where the 100th percentile (the maximum) is drawn: the axis cannot reach infinity.
+pub const MAX_X: f64 = 1e6;
+
+/// One curve: a scenario of one run. Base runs are drawn dashed.
+#[derive(Debug, Clone)]
+pub struct Curve<'a> {
+    pub label: String,
+    pub points: &'a [PercentilePoint],
+    pub dashed: bool,
+}
+
+/// The x position of percentile `p` (0..=100): `1 / (1 - p/100)`, capped at [`MAX_X`].
+#[must_use]
+pub fn percentile_x(p: f64) -> f64 {
+    if p >= 100.0 {
+        MAX_X
+    } else {
+        (1.0 / (1.0 - p / 100.0)).clamp(1.0, MAX_X)
+    }
+}
+
+/// JavaScript turning an axis position back into its percentile's label.
+const LABEL_BODY: &str = "if (v >= 1e6) { return 'max'; } \
+     return (Math.round((100 - 100 / v) * 10000) / 10000) + '%';";
+
+/// JavaScript for the tooltip of one point: scenario, percentile and latency.
+const TOOLTIP_BODY: &str = "var v = p.value[0]; \
+     var q = v >= 1e6 ? 'max' : (Math.round((100 - 100 / v) * 10000) / 10000) + ' %'; \
+     return echarts.format.encodeHTML(p.seriesName) + '<br/>' + q + ': ' + p.value[1] + ' ms';";
+
+/// Latency (ms) against percentile for every curve; legend entries toggle curves.
+#[must_use]
+pub fn percentile_curves(title: &str, curves: &[Curve<'_>]) -> Chart {
+    let [inside, slider] = zooms();
+    let mut chart = Chart::new()
+        .title(Title::new().text(title))
+        .tooltip(
+            Tooltip::new()
+                .trigger(Trigger::Item)
+                .formatter(JsFunction::new_with_args("p", TOOLTIP_BODY)),
+        )
+        .legend(Legend::new().top(28))
+        .grid(Grid::new().top(80).bottom(70).left(60).right(40))
+        .data_zoom(inside)
+        .data_zoom(slider)
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Log)
+                .log_base(10)
+                .min(1)
+                .max(MAX_X)
+                .name("percentile")
+                .axis_label(AxisLabel::new().formatter(JsFunction::new_with_args("v", LABEL_BODY))),
+        )
+        .y_axis(Axis::new().type_(AxisType::Value).name("latency (ms)"));
+    for curve in curves {
+        let data: Vec<Vec<f64>> = curve
+            .points
+            .iter()
+            .map(|p| vec![round3(percentile_x(p.percentile)), round3(p.latency_ms)])
+            .collect();
+        let mut line = Line::new().name(curve.label.clone()).data(data);
+        if curve.dashed {
+            line = line.line_style(dashed());
+        }
+        chart = chart.series(line);
+    }
+    chart
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::charts::test_support::{options, series};
+    use serde_json::json;
+
+    fn points() -> Vec<PercentilePoint> {
+        [
+            (0.0, 0.5),
+            (50.0, 1.0),
+            (90.0, 2.0),
+            (99.0, 4.0),
+            (99.9, 9.5),
+            (100.0, 12.0),
+        ]
+        .into_iter()
+        .map(|(percentile, latency_ms)| PercentilePoint {
+            percentile,
+            latency_ms,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn percentiles_map_to_one_over_the_tail() {
+        assert!((percentile_x(0.0) - 1.0).abs() < 1e-9);
+        assert!((percentile_x(50.0) - 2.0).abs() < 1e-9);
+        assert!((percentile_x(90.0) - 10.0).abs() < 1e-9);
+        assert!((percentile_x(99.9) - 1000.0).abs() < 1e-6);
+        assert!((percentile_x(100.0) - MAX_X).abs() < 1e-9);
+    }
+
+    #[test]
+    fn base_and_head_curves_are_overlaid_with_the_base_dashed() {
+        let base = points();
+        let head = points();
+        let json = options(&percentile_curves(
+            "light",
+            &[
+                Curve {
+                    label: "light · base".into(),
+                    points: &base,
+                    dashed: true,
+                },
+                Curve {
+                    label: "light · head".into(),
+                    points: &head,
+                    dashed: false,
+                },
+            ],
+        ));
+        assert_eq!(series(&json, "light · base")["lineStyle"]["type"], "dashed");
+        assert!(series(&json, "light · head")["lineStyle"].is_null());
+        let data = &series(&json, "light · head")["data"];
+        assert_eq!(data[2], json!([10.0, 2.0]));
+        assert_eq!(data[5], json!([MAX_X, 12.0]));
+    }
+
+    #[test]
+    fn the_percentile_axis_is_logarithmic_and_labelled_in_percent() {
+        let json = options(&percentile_curves("x", &[]));
+        assert_eq!(json["xAxis"]["type"], "log");
+        let formatter = json["xAxis"]["axisLabel"]["formatter"].as_str().unwrap();
+        assert!(formatter.contains("100 - 100 / v"), "{formatter}");
+        assert!(formatter.contains("'%'"), "{formatter}");
+        assert_eq!(json["tooltip"]["trigger"], "item");
+        assert!(json["dataZoom"].is_array());
+    }
+}

@@ -1,0 +1,767 @@
+//! `/runs/{id}`: a run. While it runs: live progress per scenario over Server-Sent Events, charts
+//! that grow each second, and a cancel button. Once finished: verdicts, the criteria table (value
+//! against threshold), threshold levels and the charts of the stored series.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use lifeguard_shared::report::{Level, RunReport, RunState};
+use lifeguard_shared::run::{RunDetail, RunSummary, ShareRequest};
+use lifeguard_shared::suite::Levels;
+
+use crate::api::{self, ApiFailure, with_query};
+use crate::charts::percentiles::{Curve, percentile_curves};
+use crate::charts::scenarios::{SuccessRow, success_rates};
+use crate::charts::timeline::{self, Timeline};
+use crate::components::badges::{LevelBadge, PassBadge, StateBadge};
+use crate::components::chart::EChart;
+use crate::components::share::{CopyLink, ExportLinks, ShareButton};
+use crate::components::status::{Failure, Loading, Missing};
+use crate::format::{self, local_time, maybe_metric, metric, metric_label};
+use crate::live::{EventStream, LiveRun, per_phase};
+
+/// What the pool chart needs beyond the series: capacity and utilization levels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PoolLimits {
+    capacity: u32,
+    utilization: Levels,
+}
+
+/// The limits of a run not yet reported, from the catalog it was started with.
+async fn catalog_limits(suite: String, profile: String) -> Result<PoolLimits, ApiFailure> {
+    let suites = api::suites().await?;
+    let profiles = api::profiles().await?;
+    let missing = |what: &str, name: &str| ApiFailure::Unexpected(format!("no {what} `{name}`"));
+    let suite = suites
+        .into_iter()
+        .find(|s| s.name == suite)
+        .ok_or_else(|| missing("suite", &suite))?;
+    let profile = profiles
+        .into_iter()
+        .find(|p| p.name == profile)
+        .ok_or_else(|| missing("profile", &profile))?;
+    Ok(PoolLimits {
+        capacity: profile.primary.capacity(),
+        utilization: suite.thresholds.pool_utilization_pct,
+    })
+}
+
+/// The limits a finished run reported.
+fn report_limits(report: &RunReport) -> Option<PoolLimits> {
+    let utilization = report
+        .thresholds
+        .iter()
+        .find(|t| t.metric == "pool_utilization_pct")?;
+    Some(PoolLimits {
+        capacity: report.pool_profile.primary.capacity(),
+        utilization: Levels {
+            warning: utilization.warning,
+            critical: utilization.critical,
+        },
+    })
+}
+
+/// The page: loads the run; reloads it when a live run finishes.
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let reload = RwSignal::new(0_u32);
+    let detail = LocalResource::new(move || {
+        reload.track();
+        let id = id.get();
+        async move { api::run(&id).await }
+    });
+    let finished = Callback::new(move |()| reload.update(|n| *n += 1));
+    view! {
+        <Transition fallback=|| view! { <Loading what="Loading the run…" /> }>
+            {move || {
+                detail
+                    .get()
+                    .map(|result| match result {
+                        Ok(detail) => view! { <RunView detail finished /> }.into_any(),
+                        Err(failure) if failure.is_not_found() => {
+                            view! {
+                                <Missing
+                                    title="Run not found"
+                                    detail=format!(
+                                        "There is no run with the id “{}”. It may have been removed by retention, or the address is mistyped.",
+                                        id.get_untracked(),
+                                    )
+                                />
+                            }
+                                .into_any()
+                        }
+                        Err(failure) => view! { <Failure failure /> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn RunView(detail: RunDetail, finished: Callback<()>) -> impl IntoView {
+    let summary = detail.summary.clone();
+    let id = summary.id.clone();
+    let state = RwSignal::new(summary.state);
+    let body = if summary.state.is_final() {
+        view! { <FinishedView detail /> }.into_any()
+    } else {
+        view! {
+            <LiveView
+                id=id.clone()
+                suite=summary.suite.clone()
+                profile=summary.profile.clone()
+                state
+                finished
+            />
+        }
+        .into_any()
+    };
+    view! {
+        <div class="page-head">
+            <h2>"Run " <span class="mono">{id.clone()}</span></h2>
+            <span id="run-state">{move || view! { <StateBadge state=state.get() /> }}</span>
+            <CancelButton id=id.clone() state />
+        </div>
+        <Facts summary=summary.clone() />
+        <section class="card actions">
+            <CopyLink />
+            <ShareButton request=ShareRequest {
+                run: Some(id.clone()),
+                base: None,
+                head: None,
+                expires_in_s: None,
+            } />
+            <ExportLinks run_id=id.clone() />
+            <BaselineLinks summary />
+        </section>
+        {body}
+    }
+}
+
+/// The run's labels and times.
+#[component]
+fn Facts(summary: RunSummary) -> impl IntoView {
+    let time = |at: Option<u64>| at.map_or_else(|| "–".to_owned(), local_time);
+    let fact = |label: &'static str, key: &'static str, value: String| {
+        view! {
+            <div>
+                <dt>{label}</dt>
+                <dd data-fact=key>{value}</dd>
+            </div>
+        }
+    };
+    view! {
+        <dl class="facts small card" id="run-facts">
+            {fact("Target", "target", summary.target.clone())}
+            {fact("Suite", "suite", summary.suite.clone())}
+            {fact("Pool profile", "profile", summary.profile.clone())}
+            {fact("Environment", "environment", summary.labels.environment.clone())}
+            {fact("Phase", "phase", summary.labels.phase.as_str().to_owned())}
+            {fact("Version", "version", summary.labels.version.clone())}
+            {fact("Created", "created", local_time(summary.created_at))}
+            {fact("Started", "started", time(summary.started_at))}
+            {fact("Finished", "finished", time(summary.finished_at))}
+        </dl>
+        {(!summary.labels.notes.is_empty())
+            .then(|| view! { <p class="notes">{summary.labels.notes.clone()}</p> })}
+        {summary
+            .error
+            .clone()
+            .map(|error| {
+                view! {
+                    <p class="error" id="run-error" role="alert">
+                        {error}
+                    </p>
+                }
+            })}
+    }
+}
+
+/// Links to compare this run with the baselines of its target and environment.
+#[component]
+fn BaselineLinks(summary: RunSummary) -> impl IntoView {
+    let baselines = LocalResource::new(api::baselines);
+    move || {
+        let all = baselines.get().and_then(Result::ok).unwrap_or_default();
+        all.into_iter()
+            .filter(|b| b.target == summary.target && b.environment == summary.labels.environment)
+            .map(|b| {
+                let name = b.name.clone();
+                if b.run_id == summary.id {
+                    view! {
+                        <span class="hint" data-baseline=name>
+                            "This run is baseline " <strong>{b.name}</strong>
+                        </span>
+                    }
+                    .into_any()
+                } else {
+                    let href = with_query(
+                        "/compare",
+                        &[
+                            ("baseline", Some(b.name.clone())),
+                            ("head", Some(summary.id.clone())),
+                        ],
+                    );
+                    view! {
+                        <A href=href attr:data-compare-baseline=name>
+                            "Compare with baseline " {b.name.clone()}
+                        </A>
+                    }
+                    .into_any()
+                }
+            })
+            .collect_view()
+    }
+}
+
+/// "Cancel run", for operators while the run is not finished (`id="cancel-run"`).
+#[component]
+fn CancelButton(id: String, state: RwSignal<RunState>) -> impl IntoView {
+    let me = LocalResource::new(api::me);
+    let status = RwSignal::new(None::<String>);
+    let operator = move || {
+        me.get()
+            .and_then(Result::ok)
+            .is_some_and(|me| me.role == "operator")
+    };
+    let cancel = move |_| {
+        let id = id.clone();
+        status.set(Some("Cancelling…".into()));
+        leptos::task::spawn_local(async move {
+            let answer = match api::cancel(&id).await {
+                Ok(_) => "Cancel requested; the run stops and keeps what it measured.".to_owned(),
+                Err(failure) => failure.to_string(),
+            };
+            status.try_set(Some(answer));
+        });
+    };
+    view! {
+        <Show when=move || operator() && !state.get().is_final()>
+            <button type="button" id="cancel-run" class="danger" on:click=cancel.clone()>
+                "Cancel run"
+            </button>
+        </Show>
+        <span class="hint" role="status">
+            {move || status.get()}
+        </span>
+    }
+}
+
+/// A queued or running run, followed over Server-Sent Events.
+#[component]
+fn LiveView(
+    id: String,
+    suite: String,
+    profile: String,
+    state: RwSignal<RunState>,
+    finished: Callback<()>,
+) -> impl IntoView {
+    let live = RwSignal::new(LiveRun::default());
+    let problem = RwSignal::new(None::<String>);
+    let stream: StoredValue<Option<EventStream>, LocalStorage> = StoredValue::new_local(None);
+    let (limit_suite, limit_profile) = (suite.clone(), profile.clone());
+    let limits =
+        LocalResource::new(move || catalog_limits(limit_suite.clone(), limit_profile.clone()));
+    let catalog = LocalResource::new(api::suites);
+    let opened = EventStream::open(
+        &api::events_url(&id),
+        move |kind, data| {
+            let mut done = false;
+            live.update(|l| {
+                if let Err(error) = l.apply(kind, data) {
+                    problem.set(Some(error));
+                }
+                if let Some(now) = l.state {
+                    state.set(now);
+                }
+                done = l.verdict.is_some();
+            });
+            if done {
+                stream.with_value(|s| {
+                    if let Some(s) = s {
+                        s.close();
+                    }
+                });
+                finished.run(());
+            } else if kind == "progress" {
+                problem.set(None);
+            }
+        },
+        move |closed| {
+            problem.set(Some(if closed {
+                "The live connection closed. Reload the page to follow the run again.".to_owned()
+            } else {
+                "The live connection dropped; reconnecting…".to_owned()
+            }));
+        },
+    );
+    match opened {
+        Ok(opened) => stream.set_value(Some(opened)),
+        Err(error) => problem.set(Some(error)),
+    }
+    on_cleanup(move || {
+        // Closes the EventSource (see `EventStream`'s `Drop`).
+        let _closed = stream.try_update_value(Option::take);
+    });
+    let timeline_chart = |build: fn(&Timeline<'_>) -> charming::Chart| {
+        Signal::derive_local(move || {
+            live.with(|l| {
+                build(&Timeline {
+                    points: &l.seconds,
+                    seconds_per_point: 1,
+                })
+            })
+        })
+    };
+    let latency = timeline_chart(timeline::latency);
+    let throughput = timeline_chart(timeline::throughput);
+    let acquire = timeline_chart(timeline::acquire_wait);
+    let pool = Signal::derive_local(move || {
+        let limits = limits.get().and_then(Result::ok);
+        live.with(|l| {
+            let timeline = Timeline {
+                points: &l.seconds,
+                seconds_per_point: 1,
+            };
+            match limits {
+                Some(limits) => timeline::pool(&timeline, limits.capacity, limits.utilization),
+                None => timeline::pool(
+                    &timeline,
+                    0,
+                    Levels {
+                        warning: 0.0,
+                        critical: 0.0,
+                    },
+                ),
+            }
+        })
+    });
+    let success = Signal::derive_local(move || {
+        let suites = catalog.get().and_then(Result::ok).unwrap_or_default();
+        let scenarios = suites
+            .into_iter()
+            .find(|s| s.name == suite)
+            .map(|s| s.scenarios)
+            .unwrap_or_default();
+        let rows: Vec<SuccessRow> = live.with(|l| {
+            per_phase(&l.seconds)
+                .into_iter()
+                .filter_map(|p| {
+                    let rate = p.success_rate()?;
+                    let minimum = scenarios
+                        .iter()
+                        .find(|s| s.name == p.name)
+                        .map(|s| s.min_success_rate);
+                    Some(SuccessRow {
+                        name: p.name,
+                        rate,
+                        minimum,
+                    })
+                })
+                .collect()
+        });
+        success_rates(&rows)
+    });
+    view! {
+        <section class="card" id="live">
+            <h3>
+                "Live progress "
+                <span class="hint">
+                    {move || {
+                        live.with(|l| match (&l.phase, l.seconds.len()) {
+                            (Some(phase), n) => format!("now: {phase}, {n} s measured"),
+                            (None, _) => "waiting for the run to start…".to_owned(),
+                        })
+                    }}
+                </span>
+            </h3>
+            {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
+            <div class="table-wrap">
+                <table class="table" id="live-progress">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Scenario"</th>
+                            <th scope="col">"Seconds"</th>
+                            <th scope="col">"Requests"</th>
+                            <th scope="col">"Errors"</th>
+                            <th scope="col">"Succeeded"</th>
+                            <th scope="col">"p95 (last second)"</th>
+                            <th scope="col">"Peak checked out"</th>
+                            <th scope="col">"Peak waiters"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || {
+                            let current = live.with(|l| l.phase.clone());
+                            live.with(|l| per_phase(&l.seconds))
+                                .into_iter()
+                                .map(|p| {
+                                    let class = if current.as_deref() == Some(p.name.as_str()) {
+                                        "current"
+                                    } else {
+                                        ""
+                                    };
+                                    view! {
+                                        <tr class=class data-scenario=p.name.clone()>
+                                            <td>{p.name.clone()}</td>
+                                            <td class="num">{p.seconds}</td>
+                                            <td class="num">{p.requests}</td>
+                                            <td class="num">{p.errors}</td>
+                                            <td class="num">
+                                                {p
+                                                    .success_rate()
+                                                    .map_or_else(|| "–".to_owned(), format::share)}
+                                            </td>
+                                            <td class="num">{format::ms(p.last_p95_ms)}</td>
+                                            <td class="num">{p.peak_checked_out}</td>
+                                            <td class="num">{p.peak_waiters}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <div class="charts">
+            <EChart chart=latency name="latency-over-time" label="Latency p50, p95 and p99 over time" />
+            <EChart chart=throughput name="throughput" label="Requests, errors and pool timeouts per second" />
+            <EChart
+                chart=pool
+                name="pool"
+                label="Pool checked out, overflow and waiters with the utilization bands"
+            />
+            <EChart chart=acquire name="acquire-wait" label="Acquire wait p95 over time" />
+            <EChart
+                chart=success
+                name="success-rate"
+                label="Success rate per scenario against its minimum"
+            />
+        </div>
+    }
+}
+
+/// A finished run: verdicts, criteria, thresholds and charts.
+#[component]
+fn FinishedView(detail: RunDetail) -> impl IntoView {
+    let id = detail.summary.id.clone();
+    let (series_id, histogram_id) = (id.clone(), id.clone());
+    let series = LocalResource::new(move || {
+        let id = series_id.clone();
+        async move { api::series(&id).await }
+    });
+    let histograms = LocalResource::new(move || {
+        let id = histogram_id.clone();
+        async move { api::histograms(&id).await }
+    });
+    let reported = detail.report.as_ref().and_then(report_limits);
+    let (suite, profile) = (detail.summary.suite.clone(), detail.summary.profile.clone());
+    let limits = LocalResource::new(move || {
+        let (suite, profile) = (suite.clone(), profile.clone());
+        async move {
+            match reported {
+                Some(limits) => Ok(limits),
+                None => catalog_limits(suite, profile).await,
+            }
+        }
+    });
+    let verdict = match &detail.report {
+        Some(report) => view! { <Verdicts report=report.clone() /> }.into_any(),
+        None => view! {
+            <section class="card" id="no-report">
+                <p>
+                    "This run ended without a report"
+                    {detail.summary.error.clone().map(|e| format!(": {e}"))}
+                    ". What it measured before stopping is charted below."
+                </p>
+            </section>
+        }
+        .into_any(),
+    };
+    let success_rows: Vec<SuccessRow> = detail
+        .report
+        .as_ref()
+        .map(|r| {
+            r.scenarios
+                .iter()
+                .map(|s| SuccessRow {
+                    name: s.name.clone(),
+                    rate: s.success_rate,
+                    minimum: s
+                        .criteria
+                        .iter()
+                        .find(|c| c.name == "success_rate")
+                        .map(|c| c.threshold),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let has_scenarios = !success_rows.is_empty();
+    let success = Signal::derive_local(move || success_rates(&success_rows));
+    let percentiles = Signal::derive_local(move || {
+        let distribution = histograms.get().and_then(Result::ok);
+        let phases = distribution.map(|d| d.phases).unwrap_or_default();
+        let curves: Vec<Curve<'_>> = phases
+            .iter()
+            .map(|p| Curve {
+                label: p.name.clone(),
+                points: &p.points,
+                dashed: false,
+            })
+            .collect();
+        percentile_curves("Latency by percentile", &curves)
+    });
+    let series_chart = move |build: fn(&Timeline<'_>) -> charming::Chart| {
+        Signal::derive_local(move || {
+            let rows = series.get().and_then(Result::ok);
+            let (points, seconds_per_point) = rows
+                .map(|s| (s.points, s.seconds_per_point))
+                .unwrap_or_default();
+            build(&Timeline {
+                points: &points,
+                seconds_per_point,
+            })
+        })
+    };
+    let latency = series_chart(timeline::latency);
+    let throughput = series_chart(timeline::throughput);
+    let acquire = series_chart(timeline::acquire_wait);
+    let pool = Signal::derive_local(move || {
+        let rows = series.get().and_then(Result::ok);
+        let (points, seconds_per_point) = rows
+            .map(|s| (s.points, s.seconds_per_point))
+            .unwrap_or_default();
+        let timeline = Timeline {
+            points: &points,
+            seconds_per_point,
+        };
+        match limits.get().and_then(Result::ok) {
+            Some(l) => timeline::pool(&timeline, l.capacity, l.utilization),
+            None => timeline::pool(
+                &timeline,
+                0,
+                Levels {
+                    warning: 0.0,
+                    critical: 0.0,
+                },
+            ),
+        }
+    });
+    let load_problem = move || {
+        let failure = series
+            .get()
+            .and_then(Result::err)
+            .or_else(|| histograms.get().and_then(Result::err));
+        failure.map(|failure| view! { <Failure failure /> })
+    };
+    view! {
+        {verdict}
+        {load_problem}
+        <div class="charts">
+            {has_scenarios
+                .then(|| {
+                    view! {
+                        <EChart
+                            chart=success
+                            name="success-rate"
+                            label="Success rate per scenario against its minimum"
+                        />
+                    }
+                })}
+            <EChart
+                chart=percentiles
+                name="latency-percentiles"
+                label="Latency by percentile per scenario, log percentile axis"
+            />
+            <EChart chart=latency name="latency-over-time" label="Latency p50, p95 and p99 over time" />
+            <EChart chart=throughput name="throughput" label="Requests, errors and pool timeouts per second" />
+            <EChart
+                chart=pool
+                name="pool"
+                label="Pool checked out, overflow and waiters with the utilization bands"
+            />
+            <EChart chart=acquire name="acquire-wait" label="Acquire wait p95 over time" />
+        </div>
+    }
+}
+
+/// The report's verdicts: overall, thresholds, criteria, and what each scenario measured.
+#[component]
+fn Verdicts(report: RunReport) -> impl IntoView {
+    let worst = report
+        .thresholds
+        .iter()
+        .map(|t| t.level)
+        .max()
+        .unwrap_or(Level::Ok);
+    let thresholds = report
+        .thresholds
+        .iter()
+        .map(|t| {
+            view! {
+                <tr data-metric=t.metric.clone()>
+                    <th scope="row">{metric_label(&t.metric)}</th>
+                    <td class="num">{metric(&t.metric, t.peak)}</td>
+                    <td class="num">{metric(&t.metric, t.warning)}</td>
+                    <td class="num">{metric(&t.metric, t.critical)}</td>
+                    <td>
+                        <LevelBadge level=t.level />
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let criteria_rows = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.criteria.iter().map(move |c| (s.name.clone(), c.clone())))
+        .chain(
+            report
+                .criteria
+                .iter()
+                .map(|c| ("(run)".to_owned(), c.clone())),
+        )
+        .map(|(scenario, c)| {
+            let row_scenario = scenario.clone();
+            view! {
+                <tr
+                    data-scenario=row_scenario
+                    data-criterion=c.name.clone()
+                    class=if c.passed { "" } else { "failed" }
+                >
+                    <td>{scenario}</td>
+                    <th scope="row">{metric_label(&c.name)}</th>
+                    <td class="num">{maybe_metric(&c.name, c.value)}</td>
+                    <td class="rule">{c.rule.clone()}</td>
+                    <td class="num">{metric(&c.name, c.threshold)}</td>
+                    <td>
+                        <PassBadge passed=c.passed />
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let scenario_rows = report
+        .scenarios
+        .iter()
+        .map(|s| {
+            view! {
+                <tr data-scenario=s.name.clone()>
+                    <th scope="row">{s.name.clone()}</th>
+                    <td class="num">{s.requests}</td>
+                    <td class="num">{format::share(s.success_rate)}</td>
+                    <td class="num">{format::ms(s.latency_ms.mean)}</td>
+                    <td class="num">{format::ms(s.latency_ms.p50)}</td>
+                    <td class="num">{format::ms(s.latency_ms.p95)}</td>
+                    <td class="num">{format::ms(s.latency_ms.p99)}</td>
+                    <td class="num">{metric("throughput_rps", s.throughput_rps)}</td>
+                    <td class="num">{format::ms(s.acquire_wait_ms.p95)}</td>
+                    <td class="num">{s.pool.peak_checked_out}</td>
+                    <td class="num">{format::share(s.pool.peak_utilization)}</td>
+                    <td class="num">{s.pool.timeouts}</td>
+                    <td>
+                        <PassBadge passed=s.passed />
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let recovery = report.recovery.as_ref().map(|r| {
+        view! {
+            <li data-fact="recovery">
+                "Recovery after the burst: " {maybe_metric("recovery_s", r.seconds)} " ("
+                {r.burst_timeouts} " of " {r.burst_requests} " burst requests timed out) "
+                <PassBadge passed=r.passed />
+            </li>
+        }
+    });
+    let leaks = report.leaks.as_ref().map(|l| {
+        view! {
+            <li data-fact="leaks">
+                "After the load: " {l.checked_out_after} " checked out, " {l.idle_in_transaction}
+                " idle in transaction, " {l.server_backends} " backends of " {l.allowed_backends}
+                " allowed " <PassBadge passed=l.passed />
+            </li>
+        }
+    });
+    view! {
+        <section class="card" id="verdict">
+            <h3>
+                "Verdict " <span id="run-verdict">
+                    <PassBadge passed=report.passed />
+                </span> " Worst threshold level " <span id="worst-level">
+                    <LevelBadge level=worst />
+                </span>
+            </h3>
+            <p class="hint">
+                "Ran for " {format::duration(report.duration_s)} " on PostgreSQL "
+                {report.server.version.clone()} "; peak " {report.server.peak_run_backends}
+                " backends of this run (max_connections " {report.server.max_connections} ")."
+            </p>
+            <ul class="plain">{recovery} {leaks}</ul>
+        </section>
+        <section class="card">
+            <h3>"Criteria"</h3>
+            <div class="table-wrap">
+                <table class="table" id="criteria">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Scenario"</th>
+                            <th scope="col">"Criterion"</th>
+                            <th scope="col">"Value"</th>
+                            <th scope="col">"Rule"</th>
+                            <th scope="col">"Threshold"</th>
+                            <th scope="col">"Result"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{criteria_rows}</tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card">
+            <h3>"Alert thresholds (peak over the run)"</h3>
+            <div class="table-wrap">
+                <table class="table" id="thresholds">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Metric"</th>
+                            <th scope="col">"Peak"</th>
+                            <th scope="col">"Warning at"</th>
+                            <th scope="col">"Critical at"</th>
+                            <th scope="col">"Level"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{thresholds}</tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card">
+            <h3>"Scenarios"</h3>
+            <div class="table-wrap">
+                <table class="table" id="scenarios">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Scenario"</th>
+                            <th scope="col">"Requests"</th>
+                            <th scope="col">"Succeeded"</th>
+                            <th scope="col">"Mean"</th>
+                            <th scope="col">"p50"</th>
+                            <th scope="col">"p95"</th>
+                            <th scope="col">"p99"</th>
+                            <th scope="col">"Throughput"</th>
+                            <th scope="col">"Acquire wait p95"</th>
+                            <th scope="col">"Peak checked out"</th>
+                            <th scope="col">"Peak utilization"</th>
+                            <th scope="col">"Timeouts"</th>
+                            <th scope="col">"Result"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{scenario_rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
