@@ -26,6 +26,18 @@ pub enum Scope {
     Compare { base: String, head: String },
 }
 
+impl Scope {
+    /// Whether a link to `self` may read `other`: itself, and for a comparison each of its two
+    /// runs (the comparison's view shows their curves and details).
+    #[must_use]
+    pub fn covers(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Compare { base, head }, Self::Run { id }) => id == base || id == head,
+            _ => self == other,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Claims {
     scope: Scope,
@@ -159,7 +171,7 @@ impl Caller {
 
     /// Readers, or a share link for exactly `scope`.
     pub fn reader_of(&self, scope: &Scope) -> Result<(), ApiError> {
-        if self.role.is_some() || self.share.as_ref() == Some(scope) {
+        if self.role.is_some() || self.share.as_ref().is_some_and(|s| s.covers(scope)) {
             Ok(())
         } else if self.share.is_some() {
             Err(ApiError::Forbidden(
@@ -179,6 +191,22 @@ impl Caller {
             None => "none",
         }
     }
+}
+
+/// `uri` as logs may show it: the values of `token` and `share` replaced by `***`.
+#[must_use]
+pub fn redacted(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key @ ("token" | "share"), _)) => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
 /// `name`'s value in the query string (tokens are URL-safe; no decoding needed).
@@ -274,5 +302,34 @@ mod tests {
         // Another console's key does not verify it.
         let other = Access::new(AccessConfig::default());
         assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_comparison_link_reads_its_two_runs_and_nothing_else() {
+        let link = Scope::Compare {
+            base: "a".into(),
+            head: "b".into(),
+        };
+        let run = |id: &str| Scope::Run { id: id.into() };
+        assert!(link.covers(&link.clone()));
+        assert!(link.covers(&run("a")) && link.covers(&run("b")));
+        assert!(!link.covers(&run("c")));
+        assert!(!run("a").covers(&link));
+        assert!(!link.covers(&Scope::Compare {
+            base: "a".into(),
+            head: "c".into()
+        }));
+    }
+
+    #[test]
+    fn logged_uris_mask_tokens_and_share_links() {
+        let uri: axum::http::Uri = "/api/runs/x/events?token=s3cret&limit=5&share=abc.def"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            redacted(&uri),
+            "/api/runs/x/events?token=***&limit=5&share=***"
+        );
+        assert_eq!(redacted(&"/api/runs".parse().unwrap()), "/api/runs");
     }
 }

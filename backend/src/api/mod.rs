@@ -108,5 +108,15 @@ pub fn router(state: AppState, frontend_dir: &Path) -> Router {
             )
         })
     };
-    app.layer(TraceLayer::new_for_http()).with_state(state)
+    // Request spans name the URI with tokens and share links masked: they travel in the query
+    // where browsers cannot set headers (`EventSource`, pasted links).
+    let traced = TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+        tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            uri = %access::redacted(request.uri()),
+            version = ?request.version(),
+        )
+    });
+    app.layer(traced).with_state(state)
 }

@@ -35,6 +35,8 @@ async fn load() -> Result<Loaded, ApiFailure> {
 pub fn BaselinesPage() -> impl IntoView {
     let data = LocalResource::new(load);
     let reload = Callback::new(move |()| data.refetch());
+    // Kept here, above the reloaded list, so the answer to a change outlives the reload it causes.
+    let outcome = RwSignal::new(None::<Result<String, String>>);
     view! {
         <div class="page-head">
             <h2>"Baselines"</h2>
@@ -45,7 +47,7 @@ pub fn BaselinesPage() -> impl IntoView {
                 data.get()
                     .map(|result| match result {
                         Ok((baselines, runs, operator)) => {
-                            view! { <Baselines baselines runs operator reload /> }.into_any()
+                            view! { <Baselines baselines runs operator reload outcome /> }.into_any()
                         }
                         Err(failure) => view! { <Failure failure /> }.into_any(),
                     })
@@ -60,6 +62,7 @@ fn Baselines(
     runs: Vec<RunSummary>,
     operator: bool,
     reload: Callback<()>,
+    outcome: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let run_id = RwSignal::new(runs.first().map(|r| r.id.clone()).unwrap_or_default());
@@ -145,7 +148,7 @@ fn Baselines(
         .into_any()
     };
     let form = if operator {
-        view! { <ChangeForm baselines runs name run_id reload /> }.into_any()
+        view! { <ChangeForm baselines runs name run_id reload outcome /> }.into_any()
     } else {
         view! {
             <p class="hint" id="not-operator">
@@ -168,9 +171,9 @@ fn ChangeForm(
     name: RwSignal<String>,
     run_id: RwSignal<String>,
     reload: Callback<()>,
+    outcome: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let reviewing = RwSignal::new(false);
-    let outcome = RwSignal::new(None::<Result<String, String>>);
     let names = baselines
         .iter()
         .map(|b| view! { <option value=b.name.clone()></option> })

@@ -1,0 +1,468 @@
+//! The console as people use it, in headless Chromium against a real console and sandbox: trigger a
+//! run from the form and watch it live, make it the baseline, run again slower, share the
+//! comparison and open the link in a fresh session; viewers get no trigger form; unknown runs
+//! say so. Every view is saved as a screenshot in the test output directory.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use lifeguard::config::Secret;
+use lifeguard_shared::suite::{Criteria, Load, Scenario, Suite, Thresholds};
+use lifeguard_tests::{Browser, TestApp, spawn_app_with};
+use serde_json::Value;
+
+const OPERATOR: &str = "operator-token-for-the-console-test";
+const VIEWER: &str = "viewer-token-for-the-console-test";
+
+/// Three seconds of five users: long enough to watch live, short enough for a test.
+fn quick_suite() -> Suite {
+    Suite {
+        name: "quick".into(),
+        version: 1,
+        description: "Five users for three seconds.".into(),
+        scenarios: vec![Scenario {
+            name: "steady".into(),
+            load: Load::Closed {
+                users: 5,
+                requests_per_user: None,
+                duration_s: Some(3.0),
+                ramp_up_s: 0.0,
+                think_time_ms: 20,
+            },
+            min_success_rate: 0.95,
+        }],
+        criteria: Criteria::default(),
+        thresholds: Thresholds::default(),
+        recovery: None,
+        leak_check: None,
+    }
+}
+
+async fn console_with_tokens() -> TestApp {
+    spawn_app_with(|config| {
+        config.suites.push(quick_suite());
+        config.access.operator_tokens = vec![Secret::new(OPERATOR)];
+        config.access.viewer_tokens = vec![Secret::new(VIEWER)];
+        config.access.viewers_need_token = true;
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits (up to `limit`) until `css` matches an element whose `attribute` is one of `values`.
+async fn wait_for_attribute(
+    browser: &Browser,
+    css: &str,
+    attribute: &str,
+    values: &[&str],
+    limit: Duration,
+) -> String {
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < limit {
+        if let Ok(element) = browser.client.find(Locator::Css(css)).await {
+            last = element.attr(attribute).await.ok().flatten();
+            if last.as_deref().is_some_and(|v| values.contains(&v)) {
+                return last.unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("`{css}` has {attribute}={last:?}, expected one of {values:?}");
+}
+
+/// The run id in the browser's address (`/runs/{id}`).
+async fn run_id_in_address(browser: &Browser) -> String {
+    let started = Instant::now();
+    loop {
+        let url = browser.client.current_url().await.unwrap();
+        if let Some(id) = url.path().strip_prefix("/runs/")
+            && !id.is_empty()
+            && id != "new"
+        {
+            return id.to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still at {url} after submitting"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Fills the trigger form for the quick suite (with `hold_ms` when given) and submits it.
+async fn trigger(browser: &Browser, app: &TestApp, version: &str, hold_ms: Option<&str>) -> String {
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/new?token={OPERATOR}")))
+        .await
+        .unwrap();
+    browser.wait_for("#trigger-form").await.unwrap();
+    // The suites load with the form; choose once the option is there.
+    browser
+        .wait_for("#run-suite option[value=quick]")
+        .await
+        .unwrap();
+    let select = |id: &'static str, value: &'static str| async move {
+        browser
+            .client
+            .find(Locator::Css(id))
+            .await
+            .unwrap()
+            .select_by_value(value)
+            .await
+            .unwrap();
+    };
+    select("#run-target", "sandbox").await;
+    select("#run-suite", "quick").await;
+    select("#run-profile", "recommended-dev").await;
+    select("#label-phase", "pre-deploy").await;
+    let type_into = |id: String, text: String| async move {
+        browser
+            .client
+            .find(Locator::Css(&id))
+            .await
+            .unwrap()
+            .send_keys(&text)
+            .await
+            .unwrap();
+    };
+    type_into("#label-environment".into(), "staging".into()).await;
+    type_into("#label-version".into(), version.into()).await;
+    if let Some(hold) = hold_ms {
+        type_into("#workload-hold_ms".into(), hold.into()).await;
+    }
+    browser
+        .client
+        .find(Locator::Css("#start-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    run_id_in_address(browser).await
+}
+
+/// Whether the run's live view showed progress before the verdict, then the finished report.
+async fn watch_until_finished(browser: &Browser, shot: &str) -> String {
+    // Live: the progress table fills while the run goes, and an operator may cancel it.
+    browser
+        .wait_for("#live-progress tr[data-scenario]")
+        .await
+        .unwrap();
+    browser.wait_for("#cancel-run").await.unwrap();
+    browser.screenshot(&format!("{shot}-live")).await.unwrap();
+    let state = wait_for_attribute(
+        browser,
+        "#run-state [data-state]",
+        "data-state",
+        &["passed", "failed", "aborted"],
+        Duration::from_mins(1),
+    )
+    .await;
+    browser
+        .wait_for("#criteria [data-criterion]")
+        .await
+        .unwrap();
+    browser.wait_for("[data-chart] canvas").await.unwrap();
+    browser
+        .screenshot(&format!("{shot}-finished"))
+        .await
+        .unwrap();
+    state
+}
+
+/// The series names of the ECharts instance inside `[data-chart=name]`.
+async fn chart_series(browser: &Browser, name: &str) -> Vec<String> {
+    let script = format!(
+        "const el = document.querySelector('[data-chart={name}] .chart');
+         const chart = el && echarts.getInstanceByDom(el);
+         return chart ? chart.getOption().series.map(s => s.name) : null;"
+    );
+    let started = Instant::now();
+    loop {
+        let value = browser.client.execute(&script, vec![]).await.unwrap();
+        if let Value::Array(names) = value {
+            let names: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            if !names.is_empty() {
+                return names;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no chart `{name}` with series"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_baseline_then_a_slower_run_is_shared_as_a_regressed_comparison() {
+    let app = console_with_tokens().await;
+    let browser = Browser::start().await.unwrap();
+
+    // 1. Trigger from the form and watch it finish live.
+    let base = trigger(&browser, &app, "v1", None).await;
+    assert_eq!(watch_until_finished(&browser, "run-base").await, "passed");
+    // 2. Make it the baseline, through the confirmation step.
+    set_baseline(&browser, &app, &base).await;
+    // 3. Run again with 50 ms of hold per request (ten times the base's latency).
+    let head = trigger(&browser, &app, "v2", Some("50")).await;
+    watch_until_finished(&browser, "run-head").await;
+    // 4. The comparison against the baseline, then its share link.
+    let link = share_comparison(&browser, &app, &base, &head).await;
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
+    // 5. A fresh session with nothing but the link sees the regression and both runs' curves.
+    open_shared(&app, &link, &base, &head).await;
+
+    let logs = lifeguard_tests::captured_logs();
+    let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(OPERATOR)).collect();
+    assert!(
+        leaked.is_empty(),
+        "the operator token was logged: {leaked:?}"
+    );
+    assert!(
+        !logs.contains(&app.target_password),
+        "the target password was logged"
+    );
+    app.stop().await.unwrap();
+}
+
+/// Points baseline `auth-main` at `run` from `/baselines`, through the confirmation step.
+async fn set_baseline(browser: &Browser, app: &TestApp, run: &str) {
+    let base = run;
+    browser
+        .client
+        .goto(&app.url(&format!("/baselines?token={OPERATOR}")))
+        .await
+        .unwrap();
+    browser.wait_for("#baseline-form").await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("#baseline-name"))
+        .await
+        .unwrap()
+        .send_keys("auth-main")
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#baseline-run"))
+        .await
+        .unwrap()
+        .select_by_value(base)
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#baseline-review"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let confirm = browser.wait_for("#baseline-confirm").await.unwrap();
+    assert!(
+        confirm.text().await.unwrap().contains(base),
+        "the confirmation names the run"
+    );
+    browser.screenshot("baselines-confirm").await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("#baseline-confirm-yes"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for("p.ok#baseline-result").await.unwrap();
+    browser
+        .wait_for("#baselines tr[data-baseline=auth-main]")
+        .await
+        .unwrap();
+    browser.screenshot("baselines").await.unwrap();
+    let (status, stored) = app
+        .get(&format!("/api/baselines/auth-main?token={OPERATOR}"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{stored}");
+    assert!(stored.contains(base), "{stored}");
+}
+
+/// Opens the comparison of `head` with the baseline, checks it regressed, and shares it.
+async fn share_comparison(browser: &Browser, app: &TestApp, base: &str, head: &str) -> String {
+    browser
+        .client
+        .goto(&app.url(&format!(
+            "/compare?baseline=auth-main&head={head}&token={OPERATOR}"
+        )))
+        .await
+        .unwrap();
+    let verdict = wait_for_attribute(
+        browser,
+        "#overall-verdict [data-verdict]",
+        "data-verdict",
+        &["regressed", "improved", "unchanged", "inconclusive"],
+        Duration::from_secs(20),
+    )
+    .await;
+    if verdict != "regressed" {
+        let (_, comparison) = app
+            .get(&format!(
+                "/api/compare?base={base}&head={head}&token={OPERATOR}"
+            ))
+            .await
+            .unwrap();
+        panic!("the comparison is {verdict}: {comparison}");
+    }
+    browser.screenshot("compare-baseline").await.unwrap();
+    browser
+        .client
+        .find(Locator::Css("#share-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let link = browser
+        .wait_for("#share-url")
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        link.contains(&format!("/compare/{base}/{head}?share=")),
+        "{link}"
+    );
+    assert!(
+        !link.contains(OPERATOR),
+        "the share link carries the token: {link}"
+    );
+    link
+}
+
+/// A fresh browser session opens `link`: the regression, both curves; without it, a refusal.
+async fn open_shared(app: &TestApp, link: &str, base: &str, head: &str) {
+    let fresh = Browser::start().await.unwrap();
+    fresh.client.goto(link).await.unwrap();
+    let verdict = wait_for_attribute(
+        &fresh,
+        "#overall-verdict [data-verdict]",
+        "data-verdict",
+        &["regressed", "improved", "unchanged", "inconclusive"],
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(verdict, "regressed");
+    let regressed_mean = fresh
+        .wait_for("tr[data-scenario=steady][data-metric=mean_latency_ms] [data-verdict]")
+        .await
+        .unwrap()
+        .attr("data-verdict")
+        .await
+        .unwrap();
+    let (_, comparison) = app
+        .get(&format!(
+            "/api/compare?base={base}&head={head}&token={OPERATOR}"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(regressed_mean.as_deref(), Some("regressed"), "{comparison}");
+    let series = chart_series(&fresh, "latency-percentiles").await;
+    assert!(
+        series.iter().any(|s| s.contains("base")) && series.iter().any(|s| s.contains("head")),
+        "the latency chart shows {series:?}"
+    );
+    fresh.screenshot("compare-shared").await.unwrap();
+    assert_eq!(fresh.console_errors().await.unwrap(), Vec::<String>::new());
+
+    // Without the link, the same session may not read it.
+    fresh
+        .client
+        .goto(&app.url(&format!("/compare/{base}/{head}")))
+        .await
+        .unwrap();
+    let refusal = fresh
+        .wait_for("[data-testid=error]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refusal.contains("needs a token"), "{refusal}");
+    fresh.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_viewer_gets_no_trigger_form() {
+    let app = console_with_tokens().await;
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/new?token={VIEWER}")))
+        .await
+        .unwrap();
+    let notice = browser
+        .wait_for("#not-operator")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!notice.is_empty());
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#trigger-form"))
+            .await
+            .is_err(),
+        "a viewer was shown the trigger form"
+    );
+    browser.screenshot("new-run-viewer").await.unwrap();
+    // An operator does get it.
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/new?token={OPERATOR}")))
+        .await
+        .unwrap();
+    browser.wait_for("#trigger-form").await.unwrap();
+    browser.screenshot("new-run-operator").await.unwrap();
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_run_shows_a_not_found_page() {
+    let app = console_with_tokens().await;
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/no-such-run?token={VIEWER}")))
+        .await
+        .unwrap();
+    let text = browser
+        .wait_for("#not-found")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("no-such-run"), "{text}");
+    browser.screenshot("run-not-found").await.unwrap();
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+}
