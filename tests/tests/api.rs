@@ -100,3 +100,26 @@ async fn stopping_the_console_stops_its_sandbox() {
     app.stop().await.unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[tokio::test]
+async fn the_frontend_is_served_gzipped_and_the_api_plain() {
+    let app = spawn_app().await.unwrap();
+    let wasm = std::fs::read_dir(lifeguard_tests::dist_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .find(|name| name.ends_with(".wasm"))
+        .expect("a built frontend (trunk build --release)");
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(app.url(&path))
+            .header("accept-encoding", "gzip")
+            .send()
+    };
+    let response = get(format!("/{wasm}")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let response = get("/api/health".into()).await.unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+    app.stop().await.unwrap();
+}

@@ -20,6 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use tower_http::compression::Compression;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
@@ -95,7 +96,11 @@ pub fn router(state: AppState, frontend_dir: &Path) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let index = frontend_dir.join("index.html");
     let app = if index.is_file() {
-        app.fallback_service(ServeDir::new(frontend_dir).fallback(ServeFile::new(index)))
+        // Gzipped for browsers that ask (the wasm shrinks to about 40 %); the API stays plain so
+        // Server-Sent Events are never held in a compressor's buffer.
+        app.fallback_service(Compression::new(
+            ServeDir::new(frontend_dir).fallback(ServeFile::new(index)),
+        ))
     } else {
         tracing::warn!(
             dir = %frontend_dir.display(),
