@@ -107,8 +107,9 @@ async fn the_frontend_is_served_gzipped_and_the_api_plain() {
     let wasm = std::fs::read_dir(lifeguard_tests::dist_dir())
         .unwrap()
         .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .find(|name| name.ends_with(".wasm"))
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|e| e == "wasm"))
+        .and_then(|path| Some(path.file_name()?.to_string_lossy().into_owned()))
         .expect("a built frontend (trunk build --release)");
     let http = reqwest::Client::new();
     let get = |path: String| {
