@@ -338,23 +338,35 @@ async fn send_json<B: Serialize, T: DeserializeOwned>(
     request: RequestBuilder,
     body: Option<&B>,
 ) -> Result<T, ApiFailure> {
+    let body = body
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ApiFailure::Unexpected(e.to_string()))?;
+    let text = exchange(request, body).await?;
+    serde_json::from_str(&text).map_err(|e| ApiFailure::Unexpected(e.to_string()))
+}
+
+/// Sends `request` (with `body` as JSON, if any) and reads a successful answer's text.
+///
+/// Not generic, unlike its callers: one copy of the fetch and its error handling in the wasm
+/// instead of one per answer type (only the decoding differs).
+async fn exchange(request: RequestBuilder, body: Option<String>) -> Result<String, ApiFailure> {
     let abort = AbortOnDrop::new();
     let request = request.abort_signal(abort.signal().as_ref());
     let request = match body {
         Some(body) => request
-            .json(body)
-            .map_err(|e| ApiFailure::Unexpected(e.to_string()))?,
-        None => request
-            .build()
-            .map_err(|e| ApiFailure::Unexpected(e.to_string()))?,
-    };
+            .header("Content-Type", "application/json")
+            .body(body),
+        None => request.build(),
+    }
+    .map_err(|e| ApiFailure::Unexpected(e.to_string()))?;
     let response = request
         .send()
         .await
         .map_err(|e| ApiFailure::Unreachable(e.to_string()))?;
     if response.ok() {
         return response
-            .json::<T>()
+            .text()
             .await
             .map_err(|e| ApiFailure::Unexpected(e.to_string()));
     }

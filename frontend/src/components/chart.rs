@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use charming::{Chart, Echarts, WasmRenderer};
+use charming::{Chart, Echarts};
 use leptos::html::Div;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -21,6 +21,28 @@ extern "C" {
     /// `echarts.dispose(instance)`: charming 0.6 has no binding for it.
     #[wasm_bindgen(js_namespace = echarts, js_name = dispose)]
     fn dispose_echarts(instance: &Echarts);
+
+    /// An ECharts instance, seen through the one method charming's [`Echarts`] keeps private.
+    type EchartsInstance;
+
+    /// `instance.setOption(options)`.
+    #[wasm_bindgen(method, js_name = setOption)]
+    fn set_option(this: &EchartsInstance, options: &JsValue);
+}
+
+/// Hands `options` to the ECharts instance. Serialized as JSON text and parsed by the browser:
+/// one serde serializer (`serde_json`, already needed for the API) instead of a second one
+/// (`serde-wasm-bindgen`, which charming's `WasmRenderer` uses) keeps the wasm smaller.
+fn render(instance: &Echarts, options: &Chart) {
+    let parsed = serde_json::to_string(options)
+        .map_err(|e| JsValue::from_str(&e.to_string()))
+        .and_then(|json| js_sys::JSON::parse(&json));
+    match parsed {
+        Ok(options) => instance
+            .unchecked_ref::<EchartsInstance>()
+            .set_option(&options),
+        Err(error) => leptos::logging::error!("rendering a chart: {error:?}"),
+    }
 }
 
 type Instance = StoredValue<Option<Echarts>, LocalStorage>;
@@ -41,14 +63,14 @@ fn mount(instance: Instance, node: NodeRef<Div>, chart: Signal<Chart, LocalStora
         }
         return;
     }
-    let Some(options) = chart.try_get_untracked() else {
-        return;
-    };
     instance.try_update_value(|slot| {
         if slot.is_none() {
-            let created = init_echarts(&element);
-            WasmRenderer::update(&created, &options);
-            *slot = Some(created);
+            // The options may be gone with the view; then there is nothing to show.
+            let _shown = chart.try_with_untracked(|options| {
+                let created = init_echarts(&element);
+                render(&created, options);
+                *slot = Some(created);
+            });
         }
     });
 }
@@ -95,12 +117,13 @@ pub fn EChart(
     let instance: Instance = StoredValue::new_local(None);
     let node = NodeRef::<Div>::new();
     Effect::new(move |_| {
-        let options = chart.get();
         node.track();
-        let updated = instance.with_value(|slot| {
-            slot.as_ref()
-                .map(|existing| WasmRenderer::update(existing, &options))
-                .is_some()
+        let updated = chart.with(|options| {
+            instance.with_value(|slot| {
+                slot.as_ref()
+                    .map(|existing| render(existing, options))
+                    .is_some()
+            })
         });
         if !updated {
             mount(instance, node, chart, 0);

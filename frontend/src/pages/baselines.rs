@@ -33,7 +33,7 @@ async fn load() -> Result<Loaded, ApiFailure> {
 /// The page.
 #[component]
 pub fn BaselinesPage() -> impl IntoView {
-    let data = LocalResource::new(load);
+    let data = super::resource(load);
     let reload = Callback::new(move |()| data.refetch());
     // Kept here, above the reloaded list, so the answer to a change outlives the reload it causes.
     let outcome = RwSignal::new(None::<Result<String, String>>);

@@ -46,7 +46,7 @@ pub fn ComparePage() -> impl IntoView {
             q.get("baseline"),
         )
     });
-    let comparison = LocalResource::new(move || {
+    let comparison = super::resource(move || {
         let wanted = wanted.get();
         async move {
             match wanted {
@@ -157,16 +157,16 @@ async fn both_histograms(
     base: String,
     head: String,
 ) -> Result<(Vec<PhaseDistribution>, Vec<PhaseDistribution>), ApiFailure> {
-    Ok((
-        api::histograms(&base).await?.phases,
-        api::histograms(&head).await?.phases,
-    ))
+    // At once: each is a separate server-side merge of an hour of histograms.
+    let (base, head) =
+        futures::future::try_join(api::histograms(&base), api::histograms(&head)).await?;
+    Ok((base.phases, head.phases))
 }
 
 #[component]
 fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
     let (base_id, head_id) = (comparison.base.id.clone(), comparison.head.id.clone());
-    let histograms = LocalResource::new(move || both_histograms(base_id.clone(), head_id.clone()));
+    let histograms = super::resource(move || both_histograms(base_id.clone(), head_id.clone()));
     let chart = Signal::derive_local(move || {
         let (base, head) = histograms.get().and_then(Result::ok).unwrap_or_default();
         let mut curves: Vec<Curve<'_>> = Vec::new();

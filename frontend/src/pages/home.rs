@@ -79,7 +79,7 @@ async fn load() -> Result<Vec<Group>, ApiFailure> {
 /// The start page.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let groups = LocalResource::new(load);
+    let groups = super::resource(load);
     view! {
         <div class="page-head">
             <h2>"Targets and environments"</h2>

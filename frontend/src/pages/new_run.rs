@@ -91,7 +91,7 @@ async fn catalog() -> Result<Catalog, ApiFailure> {
 /// The page: the form for operators, a plain refusal for others.
 #[component]
 pub fn NewRunPage() -> impl IntoView {
-    let me = LocalResource::new(api::me);
+    let me = super::resource(api::me);
     view! {
         <div class="page-head">
             <h2>"Start a run"</h2>
@@ -122,7 +122,7 @@ pub fn NewRunPage() -> impl IntoView {
 
 #[component]
 fn TriggerForm() -> impl IntoView {
-    let catalog = LocalResource::new(catalog);
+    let catalog = super::resource(catalog);
     view! {
         <Transition fallback=|| view! { <Loading what="Loading targets, suites and profiles…" /> }>
             {move || {

@@ -67,7 +67,7 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let reload = RwSignal::new(0_u32);
-    let detail = LocalResource::new(move || {
+    let detail = super::resource(move || {
         reload.track();
         let id = id.get();
         async move { api::run(&id).await }
@@ -182,7 +182,7 @@ fn Facts(summary: RunSummary) -> impl IntoView {
 /// Links to compare this run with the baselines of its target and environment.
 #[component]
 fn BaselineLinks(summary: RunSummary) -> impl IntoView {
-    let baselines = LocalResource::new(api::baselines);
+    let baselines = super::resource(api::baselines);
     move || {
         let all = baselines.get().and_then(Result::ok).unwrap_or_default();
         all.into_iter()
@@ -219,7 +219,7 @@ fn BaselineLinks(summary: RunSummary) -> impl IntoView {
 /// "Cancel run", for operators while the run is not finished (`id="cancel-run"`).
 #[component]
 fn CancelButton(id: String, state: RwSignal<RunState>) -> impl IntoView {
-    let me = LocalResource::new(api::me);
+    let me = super::resource(api::me);
     let status = RwSignal::new(None::<String>);
     let operator = move || {
         me.get()
@@ -263,8 +263,8 @@ fn LiveView(
     let stream: StoredValue<Option<EventStream>, LocalStorage> = StoredValue::new_local(None);
     let (limit_suite, limit_profile) = (suite.clone(), profile.clone());
     let limits =
-        LocalResource::new(move || catalog_limits(limit_suite.clone(), limit_profile.clone()));
-    let catalog = LocalResource::new(api::suites);
+        super::resource(move || catalog_limits(limit_suite.clone(), limit_profile.clone()));
+    let catalog = super::resource(api::suites);
     let opened = EventStream::open(
         &api::events_url(&id),
         move |kind, data| {
@@ -449,17 +449,17 @@ fn LiveView(
 fn FinishedView(detail: RunDetail) -> impl IntoView {
     let id = detail.summary.id.clone();
     let (series_id, histogram_id) = (id.clone(), id.clone());
-    let series = LocalResource::new(move || {
+    let series = super::resource(move || {
         let id = series_id.clone();
         async move { api::series(&id).await }
     });
-    let histograms = LocalResource::new(move || {
+    let histograms = super::resource(move || {
         let id = histogram_id.clone();
         async move { api::histograms(&id).await }
     });
     let reported = detail.report.as_ref().and_then(report_limits);
     let (suite, profile) = (detail.summary.suite.clone(), detail.summary.profile.clone());
-    let limits = LocalResource::new(move || {
+    let limits = super::resource(move || {
         let (suite, profile) = (suite.clone(), profile.clone());
         async move {
             match reported {

@@ -60,7 +60,7 @@ pub fn history_points(page: &RunPage, baselines: &[Baseline]) -> Vec<HistoryPoin
 pub fn RunsPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| query.with(|q: &ParamsMap| filter_from(|key| q.get(key))));
-    let runs = LocalResource::new(move || {
+    let runs = super::resource(move || {
         let filter = filter.get();
         async move {
             let page = api::runs(&filter).await?;
@@ -93,7 +93,7 @@ pub fn RunsPage() -> impl IntoView {
 /// The filter controls; each change navigates to the first page of the new list.
 #[component]
 fn Filters(filter: Memo<RunFilter>) -> impl IntoView {
-    let targets = LocalResource::new(api::targets);
+    let targets = super::resource(api::targets);
     let navigate = use_navigate();
     // Any change of a filter goes to the first page of the new list.
     let go = move |key: &'static str, value: String| {

@@ -12,8 +12,8 @@ use crate::components::status::{Failure, Loading};
 /// The configured targets, and a probe of the default one on load and on demand.
 #[component]
 pub fn TargetsPage() -> impl IntoView {
-    let targets = LocalResource::new(api::targets);
-    let probe = LocalResource::new(api::probe);
+    let targets = super::resource(api::targets);
+    let probe = super::resource(api::probe);
     view! {
         <div class="page-head">
             <h2>"Targets"</h2>
