@@ -6,11 +6,9 @@
 //! cargo bench -p lifeguard-tests --bench console_render
 //! ```
 //!
-//! Two real `auth-sustained` runs (a base, and a head with 5 ms more hold per request) are
-//! measured on a sandbox for a few seconds per scenario, then stretched to one hour by repeating
-//! their measured seconds, blocks and histograms (900 seconds per scenario) and stored like any run
-//! (as in `backend/benches/compare_endpoint.rs`). A console on that store, without a sandbox, is
-//! opened in headless Chromium with the HTTP cache off, so every load is a first visit.
+//! Two stored one-hour runs ([`lifeguard_tests::hour_runs`]) are served by a console without a
+//! sandbox and opened in headless Chromium with the HTTP cache off, so every load is a first
+//! visit.
 //!
 //! Each round loads, fresh: `/api/health` (a static JSON page: the reference for this machine's
 //! speed), the not-found view (the console booting with no data to fetch), `/` (time to first
@@ -24,27 +22,14 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use lifeguard::config::Config;
-use lifeguard::runner::{Abort, RunOutput, RunPlan, new_run_id, run};
-use lifeguard::sandbox::{Sandbox, SandboxOptions};
-use lifeguard::store::{NewRun, Store, now_ms};
-use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::run::RunLabels;
-use lifeguard_shared::suite::Suite;
-use lifeguard_shared::workload::AuthFlow;
 use lifeguard_tests::{Browser, TestApp, dist_dir, spawn_app_with};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Seconds per scenario in a stored run.
-const SECONDS_PER_SCENARIO: u32 = 900;
-/// Seconds per scenario actually measured (then repeated).
-const MEASURED_PER_SCENARIO: f64 = 4.0;
 /// Fresh loads of each page.
 const ROUNDS: usize = 5;
 /// The issue's goal: the compare view is drawn within this long of its data arriving.
@@ -195,7 +180,8 @@ async fn main() -> anyhow::Result<()> {
     print_dist_sizes(&dist)?;
 
     let data = tempfile::tempdir()?;
-    store_two_hours(data.path()).await?;
+    println!("measuring two auth-sustained runs and storing them an hour long…");
+    lifeguard_tests::hour_runs::store_two_hours(data.path()).await?;
     let app = spawn_app_with(|config| {
         config.data_dir = data.path().to_path_buf();
         config.sandbox.enabled = false;
@@ -228,32 +214,6 @@ async fn main() -> anyhow::Result<()> {
     let closed = browser.close().await;
     app.stop().await?;
     closed
-}
-
-/// Measures two auth-sustained runs on a sandbox and stores them, an hour each, as `base-hour`
-/// and `head-hour` in the default store under `data_dir`.
-async fn store_two_hours(data_dir: &Path) -> anyhow::Result<()> {
-    let sandbox = Sandbox::start(&SandboxOptions {
-        max_connections: 120,
-        ..SandboxOptions::default()
-    })
-    .await?;
-    println!(
-        "measuring two auth-sustained runs ({MEASURED_PER_SCENARIO} s per scenario) on the sandbox…"
-    );
-    let base = measure(&sandbox, &[]).await?;
-    let head = measure(&sandbox, &["hold_ms=5"]).await?;
-    sandbox.stop().await;
-    let store_url = Config {
-        data_dir: data_dir.to_path_buf(),
-        ..Config::default()
-    }
-    .store_url();
-    let store = Store::open(&store_url).await?;
-    store_hour(&store, "base-hour", &base).await?;
-    store_hour(&store, "head-hour", &head).await?;
-    store.close().await;
-    Ok(())
 }
 
 /// One round: each page loaded fresh, its figures printed and kept.
@@ -448,91 +408,6 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
         let body = json!({ "cmd": self.cmd, "params": self.params });
         (http::Method::POST, Some(body.to_string()))
     }
-}
-
-/// One real run of auth-sustained with the workload overrides.
-async fn measure(sandbox: &Sandbox, set: &[&str]) -> anyhow::Result<RunOutput> {
-    let mut workload = AuthFlow::default();
-    for assignment in set {
-        workload.set(assignment)?;
-    }
-    let profile = PoolProfile::built_in()
-        .into_iter()
-        .find(|p| p.name == "recommended-dev")
-        .context("the built-in recommended-dev profile")?;
-    let plan = RunPlan {
-        run_id: new_run_id(),
-        target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
-        suite: Suite {
-            recovery: None,
-            ..Suite::auth_sustained(MEASURED_PER_SCENARIO)
-        },
-        profile,
-        workload,
-        instrumented: true,
-    };
-    Ok(run(plan, None, Abort::new()).await?)
-}
-
-/// Stores `output` as run `id`, its seconds repeated to [`SECONDS_PER_SCENARIO`] per scenario.
-async fn store_hour(store: &Store, id: &str, output: &RunOutput) -> anyhow::Result<()> {
-    let report = &output.report;
-    store
-        .create_run(&NewRun {
-            id: id.into(),
-            target: report.target.clone(),
-            suite: report.suite.clone(),
-            profile: report.profile.clone(),
-            labels: RunLabels::default(),
-            plan: "{}".into(),
-            created_at: now_ms(),
-        })
-        .await?;
-    store.mark_running(id).await?;
-    let mut t = 0_u32;
-    let mut blocks = BTreeMap::new();
-    for scenario in &report.scenarios {
-        let seconds: Vec<_> = report
-            .series
-            .iter()
-            .filter(|s| s.phase == scenario.name)
-            .collect();
-        anyhow::ensure!(!seconds.is_empty(), "no seconds for {}", scenario.name);
-        for i in 0..SECONDS_PER_SCENARIO {
-            let measured = seconds[i as usize % seconds.len()];
-            let mut sample = measured.clone();
-            sample.t = t;
-            let histograms: Vec<_> = output
-                .histograms
-                .iter()
-                .filter(|h| h.t == measured.t && h.phase == scenario.name)
-                .map(|h| {
-                    let mut h = h.clone();
-                    h.t = t;
-                    h
-                })
-                .collect();
-            store.append_second(id, &sample, &histograms).await?;
-            t += 1;
-        }
-        let measured = output
-            .blocks
-            .get(&scenario.name)
-            .filter(|b| !b.is_empty())
-            .with_context(|| format!("no blocks for {}", scenario.name))?;
-        let hour: Vec<_> = measured
-            .iter()
-            .copied()
-            .cycle()
-            .take(SECONDS_PER_SCENARIO as usize)
-            .collect();
-        blocks.insert(scenario.name.clone(), hour);
-    }
-    let mut stored = report.clone();
-    stored.duration_s = f64::from(t);
-    store.finish_run(id, &stored, &blocks).await?;
-    Ok(())
 }
 
 fn median(values: &mut [f64]) -> f64 {
