@@ -217,6 +217,8 @@ async fn a_baseline_then_a_slower_run_is_shared_as_a_regressed_comparison() {
     // 3. Run again with 50 ms of hold per request (ten times the base's latency).
     let head = trigger(&browser, &app, "v2", Some("50")).await;
     watch_until_finished(&browser, "run-head").await;
+    // The start page and the run list show both runs; the start page also the baseline.
+    overview(&browser, &app, &base, &head).await;
     // 4. The comparison against the baseline, then its share link.
     let link = share_comparison(&browser, &app, &base, &head).await;
     assert_eq!(
@@ -238,6 +240,40 @@ async fn a_baseline_then_a_slower_run_is_shared_as_a_regressed_comparison() {
         "the target password was logged"
     );
     app.stop().await.unwrap();
+}
+
+/// `/` groups runs by target and environment with the current baseline; `/runs` lists them and
+/// keeps its filters in the address.
+async fn overview(browser: &Browser, app: &TestApp, base: &str, head: &str) {
+    browser
+        .client
+        .goto(&app.url(&format!("/?token={OPERATOR}")))
+        .await
+        .unwrap();
+    let group = "[data-target=sandbox][data-environment=staging]";
+    browser
+        .wait_for(&format!("{group} [data-baseline=auth-main]"))
+        .await
+        .unwrap();
+    for run in [base, head] {
+        browser
+            .wait_for(&format!("{group} tr[data-run-id='{run}']"))
+            .await
+            .unwrap();
+    }
+    browser.screenshot("home").await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/runs?environment=staging&token={OPERATOR}")))
+        .await
+        .unwrap();
+    for run in [base, head] {
+        browser
+            .wait_for(&format!("#runs tr[data-run-id='{run}']"))
+            .await
+            .unwrap();
+    }
+    browser.screenshot("runs").await.unwrap();
 }
 
 /// Points baseline `auth-main` at `run` from `/baselines`, through the confirmation step.
