@@ -255,18 +255,18 @@ fn scenario(
     head_blocks: &[Block],
     settings: &CompareSettings,
 ) -> Vec<MetricComparison> {
+    // A short scenario's throughput is set by its ramp (connections opening, the first waves): a
+    // stall of a few milliseconds moves it by half, and its blocks share that stall. One run a
+    // side cannot tell this from a change, so it is block-tested only on per-second blocks.
+    let timed_by_seconds = [base_blocks, head_blocks]
+        .iter()
+        .all(|blocks| !blocks.is_empty() && blocks.iter().all(|b| b.per_second));
     scenario_metrics()
         .into_iter()
         .map(|(metric, better, value, block_value)| {
             let values = |blocks: &[Block], f: BlockValue| -> Vec<f64> {
                 blocks.iter().filter_map(f).collect()
             };
-            // A short scenario's throughput is set by its ramp (connections opening, the first
-            // waves): a stall of a few milliseconds moves it by half, and its blocks share that
-            // stall. One run a side cannot tell this from a change, so it is not block-tested.
-            let timed_by_seconds = [base_blocks, head_blocks]
-                .iter()
-                .all(|blocks| !blocks.is_empty() && blocks.iter().all(|b| b.per_second));
             let block_value =
                 block_value.filter(|_| metric != "throughput_rps" || timed_by_seconds);
             let block_values =
