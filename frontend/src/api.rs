@@ -20,9 +20,9 @@ use lifeguard_shared::run::{
     Baseline, LatencyDistribution, Me, RunCreated, RunDetail, RunPage, RunRequest, Series,
     SetBaseline, ShareLink, ShareRequest, TargetInfo,
 };
-use lifeguard_shared::suite::Suite;
-use serde::Serialize;
+use lifeguard_shared::suite::Levels;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// Why an API call gave no data, in words a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,7 +240,32 @@ pub async fn targets() -> Result<Vec<TargetInfo>, ApiFailure> {
     get_json("/api/targets").await
 }
 
-pub async fn suites() -> Result<Vec<Suite>, ApiFailure> {
+/// What the console shows of a suite. `/api/suites` answers full
+/// [`Suite`](lifeguard_shared::suite::Suite)s; reading only these fields keeps the suite's
+/// validation and every load shape's decoder out of the wasm (9 KB of its gzipped size).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SuiteOutline {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub scenarios: Vec<ScenarioOutline>,
+    pub thresholds: ThresholdsOutline,
+}
+
+/// A scenario's name and the success rate it must reach.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ScenarioOutline {
+    pub name: String,
+    pub min_success_rate: f64,
+}
+
+/// The one threshold the live pool chart draws.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct ThresholdsOutline {
+    pub pool_utilization_pct: Levels,
+}
+
+pub async fn suites() -> Result<Vec<SuiteOutline>, ApiFailure> {
     get_json("/api/suites").await
 }
 
@@ -480,6 +505,31 @@ mod tests {
                 }
             }
             .is_not_found()
+        );
+    }
+
+    #[test]
+    fn a_suite_as_the_api_sends_it_reads_as_its_outline() {
+        let suite = lifeguard_shared::suite::Suite::auth_burst();
+        let json = serde_json::to_string(&vec![suite.clone()]).unwrap();
+        let outlines: Vec<SuiteOutline> = serde_json::from_str(&json).unwrap();
+        let outline = &outlines[0];
+        assert_eq!(outline.name, suite.name);
+        assert_eq!(outline.description, suite.description);
+        let scenarios: Vec<(&str, f64)> = outline
+            .scenarios
+            .iter()
+            .map(|s| (s.name.as_str(), s.min_success_rate))
+            .collect();
+        let expected: Vec<(&str, f64)> = suite
+            .scenarios
+            .iter()
+            .map(|s| (s.name.as_str(), s.min_success_rate))
+            .collect();
+        assert_eq!(scenarios, expected);
+        assert_eq!(
+            outline.thresholds.pool_utilization_pct,
+            suite.thresholds.pool_utilization_pct
         );
     }
 }

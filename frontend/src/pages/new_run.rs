@@ -7,10 +7,9 @@ use leptos_router::hooks::use_navigate;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::{RunLabels, RunRequest, TargetInfo};
-use lifeguard_shared::suite::Suite;
 use lifeguard_shared::workload::AuthFlow;
 
-use crate::api::{self, ApiFailure};
+use crate::api::{self, ApiFailure, SuiteOutline};
 use crate::components::status::{Failure, Loading};
 
 /// The form's fields as typed.
@@ -78,7 +77,7 @@ fn default_of(key: &str) -> String {
     }
 }
 
-type Catalog = (Vec<TargetInfo>, Vec<Suite>, Vec<PoolProfile>);
+type Catalog = (Vec<TargetInfo>, Vec<SuiteOutline>, Vec<PoolProfile>);
 
 async fn catalog() -> Result<Catalog, ApiFailure> {
     Ok((
@@ -140,7 +139,11 @@ fn TriggerForm() -> impl IntoView {
 }
 
 #[component]
-fn Form(targets: Vec<TargetInfo>, suites: Vec<Suite>, profiles: Vec<PoolProfile>) -> impl IntoView {
+fn Form(
+    targets: Vec<TargetInfo>,
+    suites: Vec<SuiteOutline>,
+    profiles: Vec<PoolProfile>,
+) -> impl IntoView {
     let first = |names: Vec<String>, preferred: &str| {
         if names.iter().any(|n| n == preferred) {
             preferred.to_owned()
