@@ -318,6 +318,51 @@ async fn a_target_that_dies_mid_run_ends_the_run_aborted_with_what_was_measured(
     assert!(report.scenarios.len() < 4);
 }
 
+/// The run's server connections, by the `application_name` its pools give them.
+async fn backends_of(client: &tokio_postgres::Client, run_id: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1",
+            &[&format!("lifeguard:{run_id}:%")],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_run_nobody_waits_for_stops_and_closes_its_connections() {
+    let sandbox = sandbox().await;
+    let (client, connection) = sandbox
+        .connect_config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let run_id = new_run_id();
+    let plan = RunPlan {
+        run_id: run_id.clone(),
+        target_name: "sandbox".into(),
+        target: sandbox.connect_config(),
+        suite: Suite::auth_sustained(30.0),
+        profile: profile("current"),
+        workload: workload(&[]),
+        instrumented: true,
+    };
+    let abort = Abort::new();
+    let waited = tokio::time::timeout(Duration::from_secs(3), run(plan, None, abort.clone())).await;
+    assert!(waited.is_err(), "a two-minute suite is still running");
+    assert!(abort.is_aborted(), "dropping the run's future aborts it");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = backends_of(&client, &run_id).await;
+    while left > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = backends_of(&client, &run_id).await;
+    }
+    assert_eq!(left, 0, "the run's connections are closed");
+    sandbox.stop().await;
+}
+
 #[tokio::test]
 async fn an_unreachable_target_is_an_error_before_anything_runs() {
     let mut target = tokio_postgres::Config::new();
