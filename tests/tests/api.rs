@@ -120,6 +120,12 @@ async fn the_frontend_is_served_gzipped_and_the_api_plain() {
     let response = get(format!("/{wasm}")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "gzip");
+    let precompressed = std::fs::read(lifeguard_tests::dist_dir().join(format!("{wasm}.gz")))
+        .expect("the build's gzip -9 copy (Trunk.toml's post-build hook)");
+    assert!(
+        response.bytes().await.unwrap() == precompressed,
+        "the wasm goes out as the build's gzip -9 copy"
+    );
     let response = get("/api/health".into()).await.unwrap();
     assert!(response.headers().get("content-encoding").is_none());
     app.stop().await.unwrap();

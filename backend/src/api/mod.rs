@@ -96,10 +96,13 @@ pub fn router(state: AppState, frontend_dir: &Path) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let index = frontend_dir.join("index.html");
     let app = if index.is_file() {
-        // Gzipped for browsers that ask (the wasm shrinks to about 40 %); the API stays plain so
-        // Server-Sent Events are never held in a compressor's buffer.
+        // The wasm and scripts go out as the gzip -9 copies the build puts beside them (Trunk.toml),
+        // the rest gzipped on the fly, for browsers that ask; the API stays plain so Server-Sent
+        // Events are never held in a compressor's buffer.
         app.fallback_service(Compression::new(
-            ServeDir::new(frontend_dir).fallback(ServeFile::new(index)),
+            ServeDir::new(frontend_dir)
+                .precompressed_gzip()
+                .fallback(ServeFile::new(index)),
         ))
     } else {
         tracing::warn!(
