@@ -5,7 +5,7 @@
 //! user lookup, touch `last_seen_at`, COMMIT), each with 10 and 20 clients for equal fixed
 //! durations (`LIFEGUARD_BENCH_SECONDS`, default 5). lifeguard runs a closed model with as many
 //! users as pgbench has clients, through its instrumented pool sized to match (no overflow,
-//! pre-warmed), once with pool events on and once with them off. Its engine drives a run from one
+//! pre-warmed), twice with pool events on and twice with them off. Its engine drives a run from one
 //! thread, so the reference is pgbench with one thread (`-j 1`, pgbench's default); pgbench with
 //! two threads is shown beside it. The sides alternate for `LIFEGUARD_BENCH_ROUNDS` rounds
 //! (default 5); ratios are the median of each round's ratio, so a noisy moment on a shared
@@ -250,6 +250,18 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
     }
 }
 
+/// The mean of each figure.
+fn mean(runs: &[Figures]) -> Figures {
+    let n = runs.len() as f64;
+    let of = |key: fn(&Figures) -> f64| runs.iter().map(key).sum::<f64>() / n;
+    Figures {
+        tps: of(|f| f.tps),
+        p50_ms: of(|f| f.p50_ms),
+        p95_ms: of(|f| f.p95_ms),
+        cpu_us: of(|f| f.cpu_us),
+    }
+}
+
 /// Median of each figure over the rounds.
 fn median(mut rounds: Vec<Figures>) -> Figures {
     let mid = rounds.len() / 2;
@@ -302,8 +314,8 @@ async fn lifeguard_side<W: Workload>(
     })
 }
 
-/// The four sides of one case, `rounds` times: pgbench `-j 1`, lifeguard with events on and off,
-/// pgbench `-j 2`.
+/// The four sides of one case, `rounds` times: pgbench `-j 1`, lifeguard with events on and off
+/// (twice each), pgbench `-j 2`.
 async fn measure(
     binaries: &ServerBinaries,
     sandbox: &Sandbox,
@@ -315,15 +327,16 @@ async fn measure(
 ) -> anyhow::Result<[Vec<Figures>; 4]> {
     let mut sides = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for round in 0..rounds {
-        // Alternate which lifeguard side goes first, so table growth and vacuum timing
-        // do not favour one of them.
+        // Events on and off in an ABBA order (BAAB in odd rounds), each side the mean of its two
+        // runs: a load drifting within the round weighs on both alike.
         let order = if round % 2 == 0 {
-            [(1, true), (2, false)]
+            [true, false, false, true]
         } else {
-            [(2, false), (1, true)]
+            [false, true, true, false]
         };
         sides[0].push(pgbench(binaries, sandbox, script, clients, 1, seconds)?);
-        for (side, instrumented) in order {
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for instrumented in order {
             let figures = if case == "select-only" {
                 lifeguard_side(sandbox, SelectOnly, clients, seconds, instrumented).await?
             } else {
@@ -331,8 +344,14 @@ async fn measure(
                 let workload = AuthFlowWorkload::new(knobs);
                 lifeguard_side(sandbox, workload, clients, seconds, instrumented).await?
             };
-            sides[side].push(figures);
+            if instrumented {
+                on.push(figures);
+            } else {
+                off.push(figures);
+            }
         }
+        sides[1].push(mean(&on));
+        sides[2].push(mean(&off));
         sides[3].push(pgbench(binaries, sandbox, script, clients, 2, seconds)?);
     }
     Ok(sides)

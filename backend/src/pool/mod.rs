@@ -228,7 +228,7 @@ impl Pool {
                 return Err(PoolError::Closed);
             }
             state.counters.checkouts += 1;
-            self.emit(&mut state, EventKind::CheckoutRequested);
+            self.emit_at(&mut state, requested, EventKind::CheckoutRequested);
             if let Some(conn) = take_idle(&mut state.idle, self.shared.settings.reuse) {
                 state.checked_out += 1;
                 Ok(Grant::Conn(conn))
@@ -250,19 +250,21 @@ impl Pool {
             Err((id, receiver)) => self.wait(id, receiver, deadline, requested).await?,
         };
         let conn = self.make_ready(grant).await?;
+        let checked_out_at = Instant::now();
         {
             let mut state = self.lock();
-            self.emit(
+            self.emit_at(
                 &mut state,
+                checked_out_at,
                 EventKind::CheckedOut {
-                    wait: requested.elapsed(),
+                    wait: checked_out_at - requested,
                 },
             );
         }
         Ok(PooledConn {
             conn: Some(conn),
             pool: self.clone(),
-            checked_out_at: Instant::now(),
+            checked_out_at,
             broken: false,
         })
     }
@@ -314,9 +316,17 @@ impl Pool {
     /// Records `kind` with the gauges of `state` (the caller holds the lock, so they agree).
     fn emit(&self, state: &mut State, kind: EventKind) {
         if state.log.is_on() {
+            self.emit_at(state, Instant::now(), kind);
+        }
+    }
+
+    /// [`Pool::emit`] with a timestamp the caller already took: the checkout path reads the clock
+    /// once per step, for its own timing and the event alike.
+    fn emit_at(&self, state: &mut State, at: Instant, kind: EventKind) {
+        if state.log.is_on() {
             let gauges = self.gauges(state);
             state.log.record(PoolEvent {
-                at: Instant::now(),
+                at,
                 pool: self.shared.role,
                 kind,
                 gauges,
@@ -503,12 +513,12 @@ impl Pool {
         }
     }
 
-    /// A checked-out connection comes back (from [`PooledConn`]'s drop).
-    fn check_in(&self, conn: Conn, hold: Duration, broken: bool) {
+    /// A checked-out connection comes back (from [`PooledConn`]'s drop) at `at`, held for `hold`.
+    fn check_in(&self, conn: Conn, at: Instant, hold: Duration, broken: bool) {
         let closing = {
             let mut state = self.lock();
             state.checked_out -= 1;
-            self.emit(&mut state, EventKind::CheckedIn { hold });
+            self.emit_at(&mut state, at, EventKind::CheckedIn { hold });
             let closing = if state.closed {
                 state.open -= 1;
                 Some((conn, CloseReason::Shutdown))
@@ -605,7 +615,10 @@ impl Drop for Queued<'_> {
             }
         }
         match receiver.try_recv() {
-            Ok(Grant::Conn(conn)) => self.pool.check_in(conn, Duration::ZERO, false),
+            Ok(Grant::Conn(conn)) => {
+                self.pool
+                    .check_in(conn, Instant::now(), Duration::ZERO, false);
+            }
             Ok(Grant::Slot) => {
                 self.pool.lock().checked_out -= 1;
                 self.pool.release_slot();
@@ -683,8 +696,9 @@ impl PooledConn {
 impl Drop for PooledConn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
+            let now = Instant::now();
             self.pool
-                .check_in(conn, self.checked_out_at.elapsed(), self.broken);
+                .check_in(conn, now, now - self.checked_out_at, self.broken);
         }
     }
 }
