@@ -79,18 +79,19 @@ impl Browser {
 
     /// Waits (up to 20 s) until the element matching `css` has exactly `expected` as its text.
     pub async fn wait_for_text(&self, css: &str, expected: &str) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let mut last = String::new();
-        while started.elapsed() < Duration::from_secs(20) {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await {
-                last = element.text().await.unwrap_or_default();
-                if last.trim() == expected {
-                    return Ok(());
-                }
+        retry(Duration::from_secs(20), || async move {
+            let shown = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if shown.trim() == expected {
+                Ok(())
+            } else {
+                Err(shown)
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("`{css}` shows {last:?}, expected {expected:?}")
+        })
+        .await
+        .map_err(|shown| anyhow::anyhow!("`{css}` shows {shown:?}, expected {expected:?}"))
     }
 
     /// Waits (up to 20 s) for an element matching `css`.
@@ -177,4 +178,21 @@ fn executable(var: &str, name: &str) -> anyhow::Result<PathBuf> {
             "{name} not found (set {var}, or run scripts/setup.sh --for test, which installs it)"
         )
     })
+}
+
+/// Tries `attempt` every 100 ms until it succeeds or `limit` has passed; the error is the last
+/// attempt's, which says what the page showed instead.
+pub async fn retry<T, E, F, Fut>(limit: Duration, mut attempt: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let started = Instant::now();
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(last) if started.elapsed() >= limit => return Err(last),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }

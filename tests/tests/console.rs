@@ -8,11 +8,12 @@
     reason = "test helpers fail the test loudly on any error"
 )]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::Locator;
 use lifeguard::config::Secret;
 use lifeguard_shared::suite::{Criteria, Load, Scenario, Suite, Thresholds};
+use lifeguard_tests::browser::retry;
 use lifeguard_tests::{Browser, TestApp, spawn_app_with};
 use serde_json::Value;
 
@@ -62,37 +63,31 @@ async fn wait_for_attribute(
     values: &[&str],
     limit: Duration,
 ) -> String {
-    let started = Instant::now();
-    let mut last = None;
-    while started.elapsed() < limit {
-        if let Ok(element) = browser.client.find(Locator::Css(css)).await {
-            last = element.attr(attribute).await.ok().flatten();
-            if last.as_deref().is_some_and(|v| values.contains(&v)) {
-                return last.unwrap();
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("`{css}` has {attribute}={last:?}, expected one of {values:?}");
+    retry(limit, || async move {
+        let value = match browser.client.find(Locator::Css(css)).await {
+            Ok(element) => element.attr(attribute).await.ok().flatten(),
+            Err(_) => None,
+        };
+        value
+            .clone()
+            .filter(|v| values.contains(&v.as_str()))
+            .ok_or(value)
+    })
+    .await
+    .unwrap_or_else(|last| panic!("`{css}` has {attribute}={last:?}, expected one of {values:?}"))
 }
 
 /// The run id in the browser's address (`/runs/{id}`).
 async fn run_id_in_address(browser: &Browser) -> String {
-    let started = Instant::now();
-    loop {
+    retry(Duration::from_secs(20), || async move {
         let url = browser.client.current_url().await.unwrap();
-        if let Some(id) = url.path().strip_prefix("/runs/")
-            && !id.is_empty()
-            && id != "new"
-        {
-            return id.to_owned();
+        match url.path().strip_prefix("/runs/") {
+            Some(id) if !id.is_empty() && id != "new" => Ok(id.to_owned()),
+            _ => Err(url),
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "still at {url} after submitting"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|url| panic!("still at {url} after submitting"))
 }
 
 /// Fills the trigger form for the quick suite (with `hold_ms` when given) and submits it.
@@ -184,24 +179,19 @@ async fn chart_series(browser: &Browser, name: &str) -> Vec<String> {
          const chart = el && echarts.getInstanceByDom(el);
          return chart ? chart.getOption().series.map(s => s.name) : null;"
     );
-    let started = Instant::now();
-    loop {
+    retry(Duration::from_secs(20), || async {
         let value = browser.client.execute(&script, vec![]).await.unwrap();
-        if let Value::Array(names) = value {
-            let names: Vec<String> = names
+        let names: Vec<String> = match value {
+            Value::Array(names) => names
                 .iter()
                 .filter_map(|n| n.as_str().map(str::to_owned))
-                .collect();
-            if !names.is_empty() {
-                return names;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no chart `{name}` with series"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+                .collect(),
+            _ => Vec::new(),
+        };
+        if names.is_empty() { Err(()) } else { Ok(names) }
+    })
+    .await
+    .unwrap_or_else(|()| panic!("no chart `{name}` with series"))
 }
 
 #[tokio::test]
