@@ -1,7 +1,8 @@
 //! The console as people use it, in headless Chromium against a real console and sandbox: trigger a
 //! run from the form and watch it live, make it the baseline, run again slower, share the
 //! comparison and open the link in a fresh session; viewers get no trigger form; unknown runs
-//! say so. Every view is saved as a screenshot in the test output directory.
+//! say so; the shared comparison fits a phone-sized window. Every view is saved as a screenshot in
+//! the test output directory.
 
 #![expect(
     clippy::unwrap_used,
@@ -415,6 +416,7 @@ async fn open_shared(app: &TestApp, link: &str, base: &str, head: &str) {
     );
     fresh.screenshot("compare-shared").await.unwrap();
     assert_eq!(fresh.console_errors().await.unwrap(), Vec::<String>::new());
+    fits_a_phone(&fresh, link).await;
 
     // Without the link, the same session may not read it.
     fresh
@@ -431,6 +433,36 @@ async fn open_shared(app: &TestApp, link: &str, base: &str, head: &str) {
         .unwrap();
     assert!(refusal.contains("needs a token"), "{refusal}");
     fresh.close().await.unwrap();
+}
+
+/// On a phone-sized window (390 × 844), `url` still shows its verdict and charts and the page
+/// does not scroll sideways (wide tables scroll inside their own box).
+async fn fits_a_phone(browser: &Browser, url: &str) {
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.goto(url).await.unwrap();
+    browser
+        .wait_for("#overall-verdict [data-verdict]")
+        .await
+        .unwrap();
+    chart_series(browser, "latency-percentiles").await;
+    let overflow = browser
+        .client
+        .execute(
+            "const page = document.documentElement;
+             return [page.scrollWidth, page.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let widths: Vec<u64> = serde_json::from_value(overflow).unwrap();
+    assert!(
+        widths[0] <= widths[1],
+        "the page is {} px wide on a {} px screen",
+        widths[0],
+        widths[1]
+    );
+    browser.screenshot("compare-shared-narrow").await.unwrap();
+    browser.client.set_window_size(1280, 800).await.unwrap();
 }
 
 #[tokio::test]
