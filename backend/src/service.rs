@@ -249,7 +249,7 @@ impl RunService {
                 let Some(report) = run.report.clone() else {
                     return Err(ServiceError::Conflict(format!(
                         "run `{id}` has no report to compare (it is {})",
-                        crate::store::state_name(run.summary.state)
+                        run.summary.state.as_str()
                     )));
                 };
                 let blocks = store.blocks(&id).await?;

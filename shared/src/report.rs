@@ -23,6 +23,19 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// The spelling on the wire and in the store (what serde writes).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
     /// No further change will happen.
     #[must_use]
     pub fn is_final(self) -> bool {
@@ -261,5 +274,27 @@ impl RunReport {
             .filter(|c| !c.passed)
             .map(|c| c.name.clone());
         scenario.chain(run).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_states_are_spelled_as_serde_writes_them() {
+        for state in [
+            RunState::Queued,
+            RunState::Running,
+            RunState::Passed,
+            RunState::Failed,
+            RunState::Aborted,
+            RunState::Interrupted,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::from(state.as_str())
+            );
+        }
     }
 }

@@ -115,7 +115,7 @@ async fn judge(
     let Some(report) = detail.report else {
         eprintln!(
             "run {id} ended {} without a report: {}",
-            crate::store::state_name(detail.summary.state),
+            detail.summary.state.as_str(),
             detail.summary.error.unwrap_or_default()
         );
         return Ok(ExitCode::from(EXIT_COULD_NOT_RUN));

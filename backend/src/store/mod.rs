@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-pub use runs::{NewRun, RunFilter, StoredEvent, state_name};
+pub use runs::{NewRun, RunFilter, StoredEvent};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

@@ -47,19 +47,6 @@ pub struct StoredEvent {
     pub data: String,
 }
 
-/// The state as stored.
-#[must_use]
-pub fn state_name(state: RunState) -> &'static str {
-    match state {
-        RunState::Queued => "queued",
-        RunState::Running => "running",
-        RunState::Passed => "passed",
-        RunState::Failed => "failed",
-        RunState::Aborted => "aborted",
-        RunState::Interrupted => "interrupted",
-    }
-}
-
 fn parse_state(run: &str, value: &str) -> Result<RunState, StoreError> {
     Ok(match value {
         "queued" => RunState::Queued,
@@ -255,7 +242,7 @@ impl Store {
             "UPDATE runs SET state = $1, passed = $2, error = $3, finished_at = $4, p95_ms = $5, \
              report = $6 WHERE id = $7",
         )
-        .bind(state_name(report.state))
+        .bind(report.state.as_str())
         .bind(i64::from(report.passed))
         .bind(&report.error)
         .bind(to_db(now_ms()))
@@ -289,7 +276,7 @@ impl Store {
         sqlx::query(
             "UPDATE runs SET state = $1, passed = 0, error = $2, finished_at = $3 WHERE id = $4",
         )
-        .bind(state_name(state))
+        .bind(state.as_str())
         .bind(error)
         .bind(to_db(now_ms()))
         .bind(id)
@@ -361,7 +348,7 @@ impl Store {
         add("target", filter.target.clone());
         add("environment", filter.environment.clone());
         add("deploy_phase", filter.phase.map(|p| p.as_str().to_owned()));
-        add("state", filter.state.map(|s| state_name(s).to_owned()));
+        add("state", filter.state.map(|s| s.as_str().to_owned()));
         let clause = if conditions.is_empty() {
             String::new()
         } else {

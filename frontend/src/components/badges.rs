@@ -5,19 +5,6 @@ use leptos::prelude::*;
 use lifeguard_shared::compare::Verdict;
 use lifeguard_shared::report::{Level, RunState};
 
-/// The wire spelling of a run state.
-#[must_use]
-pub fn state_name(state: RunState) -> &'static str {
-    match state {
-        RunState::Queued => "queued",
-        RunState::Running => "running",
-        RunState::Passed => "passed",
-        RunState::Failed => "failed",
-        RunState::Aborted => "aborted",
-        RunState::Interrupted => "interrupted",
-    }
-}
-
 /// The wire spelling of a verdict.
 #[must_use]
 pub fn verdict_name(verdict: Verdict) -> &'static str {
@@ -42,7 +29,7 @@ pub fn level_name(level: Level) -> &'static str {
 /// `data-state="running"` etc.
 #[component]
 pub fn StateBadge(state: RunState) -> impl IntoView {
-    let name = state_name(state);
+    let name = state.as_str();
     view! { <span class=format!("badge state-{name}") data-state=name>{name}</span> }
 }
 
@@ -73,19 +60,6 @@ mod tests {
 
     #[test]
     fn names_are_the_wire_spellings() {
-        for state in [
-            RunState::Queued,
-            RunState::Running,
-            RunState::Passed,
-            RunState::Failed,
-            RunState::Aborted,
-            RunState::Interrupted,
-        ] {
-            assert_eq!(
-                serde_json::to_value(state).unwrap(),
-                serde_json::Value::from(state_name(state))
-            );
-        }
         for verdict in [
             Verdict::Improved,
             Verdict::Unchanged,
