@@ -383,36 +383,10 @@ fn gzip_len(bytes: &[u8]) -> anyhow::Result<usize> {
 /// Sends a Chrome `DevTools` Protocol command to the page through chromedriver.
 async fn cdp(browser: &Browser, cmd: &'static str, params: Value) -> anyhow::Result<()> {
     browser
-        .client
-        .issue_cmd(Cdp { cmd, params })
+        .chromedriver("goog/cdp/execute", json!({ "cmd": cmd, "params": params }))
         .await
         .with_context(|| format!("CDP {cmd}"))?;
     Ok(())
-}
-
-/// chromedriver's `POST /session/{id}/goog/cdp/execute`, which W3C WebDriver lacks.
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
-    }
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -113,9 +113,23 @@ impl Browser {
         Ok(path)
     }
 
+    /// Sends chromedriver a command W3C WebDriver lacks: `POST /session/{id}/{path}` with `body`.
+    pub async fn chromedriver(
+        &self,
+        path: &'static str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.client
+            .issue_cmd(ChromedriverCommand { path, body })
+            .await
+            .with_context(|| format!("chromedriver {path}"))
+    }
+
     /// Messages the page logged at level SEVERE (errors), from Chromium's log.
     pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
-        let logs = self.client.issue_cmd(GetBrowserLog).await;
+        let logs = self
+            .chromedriver("se/log", json!({ "type": "browser" }))
+            .await;
         let Ok(serde_json::Value::Array(entries)) = logs else {
             return Ok(Vec::new());
         };
@@ -141,24 +155,28 @@ impl Drop for Browser {
     }
 }
 
-/// chromedriver's log endpoint (`POST /session/{id}/se/log`), which W3C WebDriver lacks.
+/// A chromedriver command outside W3C WebDriver (its log, Chrome `DevTools` Protocol calls).
 #[derive(Debug)]
-struct GetBrowserLog;
+struct ChromedriverCommand {
+    path: &'static str,
+    body: serde_json::Value,
+}
 
-impl fantoccini::wd::WebDriverCompatibleCommand for GetBrowserLog {
+impl fantoccini::wd::WebDriverCompatibleCommand for ChromedriverCommand {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 
