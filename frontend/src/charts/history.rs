@@ -2,12 +2,12 @@
 //! start page's sparklines.
 
 use charming::Chart;
-use charming::component::{Axis, Grid, Legend, Title};
+use charming::component::{Axis, Grid};
 use charming::datatype::DataPointItem;
 use charming::element::{AreaStyle, AxisType, Symbol, Tooltip, Trigger};
 use charming::series::{Line, Scatter};
 
-use super::{WARNING_COLOUR, round3, zooms};
+use super::{WARNING_COLOUR, frame, round3};
 
 /// One run in a history: when (already formatted), which, its value and the baselines on it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,25 +35,20 @@ pub fn metric_history(title: &str, metric: &str, points: &[HistoryPoint]) -> Cha
             }
         })
         .collect();
-    let [inside, slider] = zooms();
-    Chart::new()
-        .title(Title::new().text(title))
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .legend(Legend::new().top(28))
-        .grid(Grid::new().top(80).bottom(70).left(60).right(30))
-        .data_zoom(inside)
-        .data_zoom(slider)
-        .x_axis(Axis::new().type_(AxisType::Category).data(labels))
-        .y_axis(Axis::new().type_(AxisType::Value).name(metric))
-        .series(Line::new().name(metric).connect_nulls(true).data(values))
-        .series(
-            Scatter::new()
-                .name("baseline run")
-                .symbol(Symbol::Diamond)
-                .symbol_size(16)
-                .item_style(charming::element::ItemStyle::new().color(WARNING_COLOUR))
-                .data(baselines),
-        )
+    frame(
+        title,
+        Axis::new().type_(AxisType::Category).data(labels),
+        Axis::new().type_(AxisType::Value).name(metric),
+    )
+    .series(Line::new().name(metric).connect_nulls(true).data(values))
+    .series(
+        Scatter::new()
+            .name("baseline run")
+            .symbol(Symbol::Diamond)
+            .symbol_size(16)
+            .item_style(charming::element::ItemStyle::new().color(WARNING_COLOUR))
+            .data(baselines),
+    )
 }
 
 /// A small line without axes: the shape of a metric over the last runs.

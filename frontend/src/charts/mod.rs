@@ -16,9 +16,9 @@ pub mod probe;
 pub mod scenarios;
 pub mod timeline;
 
-use charming::component::DataZoom;
-use charming::element::LineStyle;
-use charming::element::LineStyleType;
+use charming::Chart;
+use charming::component::{Axis, DataZoom, Grid, Legend, Title};
+use charming::element::{LineStyle, LineStyleType, Tooltip, Trigger};
 
 pub use probe::probe_chart;
 
@@ -44,6 +44,21 @@ fn zooms() -> [DataZoom; 2] {
         DataZoom::new().type_(DataZoomType::Inside),
         DataZoom::new().type_(DataZoomType::Slider).bottom(10),
     ]
+}
+
+/// The frame of every chart along an axis of time or runs: title, axis tooltip, legend, grid and
+/// zoom around the given axes.
+fn frame(title: &str, x_axis: Axis, y_axis: Axis) -> Chart {
+    let [inside, slider] = zooms();
+    Chart::new()
+        .title(Title::new().text(title))
+        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .legend(Legend::new().top(28))
+        .grid(Grid::new().top(80).bottom(70).left(60).right(30))
+        .data_zoom(inside)
+        .data_zoom(slider)
+        .x_axis(x_axis)
+        .y_axis(y_axis)
 }
 
 /// A thin dashed line, for reference lines and base runs.

@@ -2,17 +2,17 @@
 //! x axis counts seconds from the run's start; vertical lines mark where each phase begins.
 
 use charming::Chart;
-use charming::component::{Axis, Grid, Legend, Title};
+use charming::component::Axis;
 use charming::element::mark_line::MarkLineVariant;
 use charming::element::{
     AxisType, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData, MarkLine, MarkLineData,
-    Symbol, Tooltip, Trigger,
+    Symbol,
 };
 use charming::series::Line;
 use lifeguard_shared::report::SecondSample;
 use lifeguard_shared::suite::Levels;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, round3, zooms};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, round3};
 
 /// Rows of a run's series and the seconds each row covers (more than 1 when downsampled).
 #[derive(Debug, Clone, Copy)]
@@ -59,23 +59,13 @@ impl Timeline<'_> {
     }
 }
 
-/// The frame every time chart shares: title, axis tooltip, legend, zoom, seconds axis.
+/// The frame every time chart shares, over seconds since the run's start.
 fn frame(title: &str, y_axis: Axis) -> Chart {
-    let [inside, slider] = zooms();
-    Chart::new()
-        .title(Title::new().text(title))
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .legend(Legend::new().top(28))
-        .grid(Grid::new().top(80).bottom(70).left(60).right(30))
-        .data_zoom(inside)
-        .data_zoom(slider)
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Value)
-                .name("s since start")
-                .min(0),
-        )
-        .y_axis(y_axis)
+    let seconds = Axis::new()
+        .type_(AxisType::Value)
+        .name("s since start")
+        .min(0);
+    super::frame(title, seconds, y_axis)
 }
 
 fn value_axis(name: &str) -> Axis {
