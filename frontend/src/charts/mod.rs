@@ -18,7 +18,11 @@ pub mod timeline;
 
 use charming::Chart;
 use charming::component::{Axis, DataZoom, Grid, Legend, Title};
-use charming::element::{LineStyle, LineStyleType, Tooltip, Trigger};
+use charming::element::mark_line::MarkLineVariant;
+use charming::element::{
+    Label, LabelPosition, LineStyle, LineStyleType, MarkLine, MarkLineData, Symbol, Tooltip,
+    Trigger,
+};
 
 pub use probe::probe_chart;
 
@@ -64,6 +68,27 @@ fn frame(title: &str, x_axis: Axis, y_axis: Axis) -> Chart {
 /// A thin dashed line, for reference lines and base runs.
 fn dashed() -> LineStyle {
     LineStyle::new().type_(LineStyleType::Dashed)
+}
+
+/// Dashed horizontal lines at the given `(label, value)` levels, labelled at their right end.
+fn level_lines(levels: Vec<(String, f64)>) -> MarkLine {
+    MarkLine::new()
+        .silent(true)
+        .symbol(vec![Symbol::None, Symbol::None])
+        .label(
+            Label::new()
+                .formatter("{b}")
+                .position(LabelPosition::InsideEndTop),
+        )
+        .line_style(dashed())
+        .data(
+            levels
+                .into_iter()
+                .map(|(name, value)| {
+                    MarkLineVariant::Simple(MarkLineData::new().name(name).y_axis(value))
+                })
+                .collect(),
+        )
 }
 
 #[cfg(test)]

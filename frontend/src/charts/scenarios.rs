@@ -4,13 +4,10 @@
 use charming::Chart;
 use charming::component::{Axis, Grid, Legend, Title};
 use charming::datatype::DataPointItem;
-use charming::element::mark_line::MarkLineVariant;
-use charming::element::{
-    AxisType, ItemStyle, Label, LabelPosition, MarkLine, MarkLineData, Symbol, Tooltip, Trigger,
-};
+use charming::element::{AxisType, ItemStyle, Tooltip, Trigger};
 use charming::series::Bar;
 
-use super::{CRITICAL_COLOUR, OK_COLOUR, dashed, round3};
+use super::{CRITICAL_COLOUR, OK_COLOUR, level_lines, round3};
 
 /// One bar: a scenario's success rate and the minimum it must reach, both shares (0..=1).
 #[derive(Debug, Clone, PartialEq)]
@@ -37,13 +34,11 @@ pub fn success_rates(rows: &[SuccessRow]) -> Chart {
     let mut minimums: Vec<f64> = rows.iter().filter_map(|r| r.minimum).collect();
     minimums.sort_by(f64::total_cmp);
     minimums.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-    let lines: Vec<MarkLineData> = minimums
+    let lines: Vec<(String, f64)> = minimums
         .iter()
         .map(|m| {
             let pct = round3(m * 100.0);
-            MarkLineData::new()
-                .name(format!("minimum {pct} %"))
-                .y_axis(pct)
+            (format!("minimum {pct} %"), pct)
         })
         .collect();
     let lowest = rows
@@ -67,18 +62,10 @@ pub fn success_rates(rows: &[SuccessRow]) -> Chart {
                 .max(100),
         )
         .series(
-            Bar::new().name("success rate (%)").data(bars).mark_line(
-                MarkLine::new()
-                    .silent(true)
-                    .symbol(vec![Symbol::None, Symbol::None])
-                    .label(
-                        Label::new()
-                            .formatter("{b}")
-                            .position(LabelPosition::InsideEndTop),
-                    )
-                    .line_style(dashed())
-                    .data(lines.into_iter().map(MarkLineVariant::Simple).collect()),
-            ),
+            Bar::new()
+                .name("success rate (%)")
+                .data(bars)
+                .mark_line(level_lines(lines)),
         )
 }
 

@@ -5,14 +5,13 @@ use charming::Chart;
 use charming::component::Axis;
 use charming::element::mark_line::MarkLineVariant;
 use charming::element::{
-    AxisType, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData, MarkLine, MarkLineData,
-    Symbol,
+    AxisType, ItemStyle, Label, MarkArea, MarkAreaData, MarkLine, MarkLineData, Symbol,
 };
 use charming::series::Line;
 use lifeguard_shared::report::SecondSample;
 use lifeguard_shared::suite::Levels;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, round3};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, level_lines, round3};
 
 /// Rows of a run's series and the seconds each row covers (more than 1 when downsampled).
 #[derive(Debug, Clone, Copy)]
@@ -126,27 +125,17 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
                     )]),
             )
     };
-    let level_line = |name: String, value: f64| MarkLineData::new().name(name).y_axis(value);
-    let limits = MarkLine::new()
-        .silent(true)
-        .symbol(vec![Symbol::None, Symbol::None])
-        .label(
-            Label::new()
-                .formatter("{b}")
-                .position(LabelPosition::InsideEndTop),
-        )
-        .line_style(dashed())
-        .data(vec![
-            MarkLineVariant::Simple(level_line(
-                format!("{} % of capacity", utilization_pct.warning),
-                warning,
-            )),
-            MarkLineVariant::Simple(level_line(
-                format!("{} % of capacity", utilization_pct.critical),
-                critical,
-            )),
-            MarkLineVariant::Simple(level_line(format!("capacity {capacity}"), capacity)),
-        ]);
+    let limits = level_lines(vec![
+        (
+            format!("{} % of capacity", utilization_pct.warning),
+            warning,
+        ),
+        (
+            format!("{} % of capacity", utilization_pct.critical),
+            critical,
+        ),
+        (format!("capacity {capacity}"), capacity),
+    ]);
     frame(
         "Pool: checked out, overflow, waiters",
         value_axis("connections")
