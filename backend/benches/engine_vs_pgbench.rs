@@ -247,6 +247,7 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
             ..AuthFlow::default()
         },
         instrumented,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, Access, AppState};
 use crate::catalog::Catalog;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::service::RunService;
 use crate::store::{Store, StoreError};
@@ -21,6 +21,8 @@ use crate::targets::{TargetError, Targets};
 /// Why the console could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("starting the sandbox PostgreSQL: {0}")]
     Sandbox(#[from] SandboxError),
     #[error(transparent)]
@@ -55,6 +57,9 @@ impl App {
     /// Opens the store, starts the sandbox (when enabled) and binds the listener (port 0 picks a
     /// free port).
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        // However the configuration was put together (file, environment, command line, code),
+        // its rules hold before anything starts.
+        config.validate()?;
         if config.store_url.is_none() {
             std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
                 path: config.data_dir.display().to_string(),
@@ -93,7 +98,13 @@ impl App {
                     source,
                 })?;
         let state = AppState::new(service.clone(), Access::new(config.access.clone()));
-        let router = api::router(state, &config.frontend_dir);
+        let bound = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let router = api::router(state, &config.frontend_dir, bound);
         Ok(Self {
             listener,
             router,

@@ -77,6 +77,15 @@ pub struct GuardRails {
     pub max_duration_s: f64,
     /// Highest arrival rate of an open-model scenario.
     pub max_rate_per_s: f64,
+    /// Most requests a request-count scenario may make (users × requests per user).
+    pub max_requests: u64,
+    /// Most users a run may seed in lifeguard's schema on the target (`workload.users`).
+    pub max_seeded_users: u32,
+    /// Runs a target may have waiting; a request beyond it is refused (429), nothing stored.
+    pub max_queued_runs: usize,
+    /// Live-event streams open at once, in all and per run; beyond either, 503.
+    pub max_live_streams: usize,
+    pub max_live_streams_per_run: usize,
 }
 
 impl Default for GuardRails {
@@ -85,7 +94,65 @@ impl Default for GuardRails {
             max_users: 500,
             max_duration_s: 3600.0,
             max_rate_per_s: 5000.0,
+            max_requests: 1_000_000,
+            max_seeded_users: 1_000_000,
+            max_queued_runs: 64,
+            max_live_streams: 256,
+            max_live_streams_per_run: 32,
         }
+    }
+}
+
+impl GuardRails {
+    /// Every bound is a positive number: a zero would refuse every run, an infinite one no run.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, value: String| {
+            Err(ConfigError::Invalid {
+                field,
+                rule: format!("must be a positive number, got {value}"),
+            })
+        };
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if self.max_users == 0 {
+            return invalid("guard_rails.max_users", "0".into());
+        }
+        if !positive(self.max_duration_s) {
+            return invalid(
+                "guard_rails.max_duration_s",
+                self.max_duration_s.to_string(),
+            );
+        }
+        if !positive(self.max_rate_per_s) {
+            return invalid(
+                "guard_rails.max_rate_per_s",
+                self.max_rate_per_s.to_string(),
+            );
+        }
+        let counts = [
+            ("guard_rails.max_requests", self.max_requests),
+            (
+                "guard_rails.max_seeded_users",
+                u64::from(self.max_seeded_users),
+            ),
+            ("guard_rails.max_queued_runs", self.max_queued_runs as u64),
+            ("guard_rails.max_live_streams", self.max_live_streams as u64),
+            (
+                "guard_rails.max_live_streams_per_run",
+                self.max_live_streams_per_run as u64,
+            ),
+        ];
+        for (field, value) in counts {
+            if value == 0 {
+                return invalid(field, "0".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The longest a run may take, whatever its scenarios say: the runner's deadline.
+    #[must_use]
+    pub fn max_duration(&self) -> Duration {
+        Duration::try_from_secs_f64(self.max_duration_s).unwrap_or(Duration::MAX)
     }
 }
 
@@ -138,6 +205,10 @@ impl Serialize for Secret {
 pub struct TargetConfig {
     pub name: String,
     pub url: SecretUrl,
+    /// How long opening a connection may take, handshake included (pools, observer, probe,
+    /// seeding); also how long the observer waits for an answer. 10 s when absent.
+    #[serde(default)]
+    pub connect_timeout_s: Option<f64>,
 }
 
 /// A connection URL that may hold a password: shown and serialised with the password masked.
@@ -283,8 +354,11 @@ impl Config {
             return Err(ConfigError::Invalid {
                 field: "listen",
                 rule: format!(
-                    "must be a loopback address while no operator token is configured \
-                     (access.operator_tokens), got {}",
+                    "must be a loopback address while no operator token is configured, got {}: \
+                     without tokens everyone who reaches the console may trigger load. Add a token \
+                     of 16 characters or more (`[access] operator_tokens = [\"...\"]` in the \
+                     configuration file, or LIFEGUARD_ACCESS__OPERATOR_TOKENS='[\"...\"]'), or \
+                     listen on 127.0.0.1",
                     self.listen
                 ),
             });
@@ -312,6 +386,7 @@ impl Config {
                 ),
             });
         }
+        self.guard_rails.validate()?;
         if self.sandbox.ready_timeout_s == 0 {
             return Err(ConfigError::Invalid {
                 field: "sandbox.ready_timeout_s",
@@ -325,6 +400,18 @@ impl Config {
                     field: "targets.name",
                     rule: format!(
                         "must be unique (and not `sandbox`), `{}` repeats",
+                        target.name
+                    ),
+                });
+            }
+            if let Some(timeout) = target.connect_timeout_s
+                && !(timeout.is_finite() && timeout > 0.0 && timeout <= 600.0)
+            {
+                return Err(ConfigError::Invalid {
+                    field: "targets.connect_timeout_s",
+                    rule: format!(
+                        "must be a number of seconds above 0 and at most 600, got {timeout} for \
+                         target `{}`",
                         target.name
                     ),
                 });
@@ -552,5 +639,41 @@ mod tests {
     fn a_missing_file_is_an_error() {
         let error = Config::load(Some(Path::new("/nonexistent/lifeguard.toml"))).unwrap_err();
         assert!(matches!(error, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn a_public_address_without_tokens_says_why_and_how_to_add_one() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LIFEGUARD_LISTEN", "0.0.0.0:8080");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("`listen` must be a loopback address"),
+                "{error}"
+            );
+            assert!(error.contains("operator_tokens"), "{error}");
+            jail.set_env(
+                "LIFEGUARD_ACCESS__OPERATOR_TOKENS",
+                r#"["operator-token-0123456789"]"#,
+            );
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.access.operator_tokens.len(), 1);
+            assert!(!config.local_mode());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_target_connect_timeout_must_be_positive_and_bounded() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lifeguard.toml",
+                "[[targets]]\nname = \"db\"\nurl = \"postgres://u@h/d\"\nconnect_timeout_s = 0\n",
+            )?;
+            let error = Config::load(Some(Path::new("lifeguard.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("targets.connect_timeout_s"), "{error}");
+            Ok(())
+        });
     }
 }

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use lifeguard_shared::health::ProbeReport;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
+
+use crate::pool::connect::{self, ConnectError, seconds, timeout_of};
 
 /// How many fresh connections are timed.
 const CONNECTS: usize = 5;
@@ -18,8 +20,10 @@ pub enum ProbeError {
     Connect {
         target: String,
         #[source]
-        source: tokio_postgres::Error,
+        source: ConnectError,
     },
+    #[error("target `{target}` gave no answer to the probe within {}", seconds(*.waited))]
+    NoAnswer { target: String, waited: Duration },
     #[error("querying target `{target}` ({what}): {source}")]
     Query {
         target: String,
@@ -36,11 +40,23 @@ pub enum ProbeError {
 }
 
 /// Opens [`CONNECTS`] fresh connections one after another, then times [`ROUND_TRIPS`] round trips
-/// and reads the server's identity on the last one.
+/// and reads the server's identity on the last one. Each connection has the target's connect
+/// deadline, and the whole probe twice that plus one: a target that stops answering is an error
+/// the caller sees in seconds.
 pub async fn probe(
     target: &str,
     config: &tokio_postgres::Config,
 ) -> Result<ProbeReport, ProbeError> {
+    let waited = timeout_of(config) * 2 + Duration::from_secs(1);
+    tokio::time::timeout(waited, measure(target, config))
+        .await
+        .map_err(|_elapsed| ProbeError::NoAnswer {
+            target: target.to_owned(),
+            waited,
+        })?
+}
+
+async fn measure(target: &str, config: &tokio_postgres::Config) -> Result<ProbeReport, ProbeError> {
     let mut connect_ms = Vec::with_capacity(CONNECTS);
     let started = Instant::now();
     let mut client = connect(target, config).await?;
@@ -103,20 +119,12 @@ pub async fn probe(
 }
 
 async fn connect(target: &str, config: &tokio_postgres::Config) -> Result<Client, ProbeError> {
-    let (client, connection) =
-        config
-            .connect(NoTls)
-            .await
-            .map_err(|source| ProbeError::Connect {
-                target: target.to_owned(),
-                source,
-            })?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "probe connection ended");
-        }
-    });
-    Ok(client)
+    connect::connect(config)
+        .await
+        .map_err(|source| ProbeError::Connect {
+            target: target.to_owned(),
+            source,
+        })
 }
 
 fn millis(duration: Duration) -> f64 {

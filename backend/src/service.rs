@@ -3,13 +3,15 @@
 //! each second and each event to the store as it goes and broadcasting them to live followers.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use lifeguard_shared::compare::{Comparison, RunRef};
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::report::RunState;
+use lifeguard_shared::report::{RunState, SecondSample};
 use lifeguard_shared::run::{RunDetail, RunRequest};
 use lifeguard_shared::suite::{Load, Suite};
 use lifeguard_shared::workload::AuthFlow;
@@ -17,16 +19,23 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
 use crate::config::GuardRails;
-use crate::runner::{self, Abort, Progress, RunPlan};
+use crate::runner::{self, Abort, Progress, RunError, RunPlan, SecondHistograms};
 use crate::stats::compare::{CompareSettings, Side, compare as compare_runs};
 use crate::store::{NewRun, Store, StoreError, StoredEvent, now_ms};
 use crate::targets::Targets;
 
-/// Runs a target may have waiting.
-const QUEUE_PER_TARGET: usize = 64;
+/// Most queued updates written in one transaction.
+const WRITE_BATCH: usize = 256;
+/// How long a failed store write is retried.
+const STORE_RETRY_FOR: Duration = Duration::from_mins(2);
+/// ... and once the console is stopping, so that it still stops in seconds.
+const STORE_RETRY_WHEN_STOPPING: Duration = Duration::from_secs(3);
+/// How long an aborted run's engine may take to stop before the run is ended without it.
+const ENGINE_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Why a request to the service failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +95,8 @@ struct Inner {
     guard_rails: GuardRails,
     keep_runs: u64,
     compare: CompareSettings,
+    /// Cancelled when the console stops: store retries shorten.
+    stopping: CancellationToken,
     queues: Mutex<HashMap<String, mpsc::Sender<String>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
     live: Mutex<HashMap<String, Live>>,
@@ -119,6 +130,7 @@ impl RunService {
                 guard_rails,
                 keep_runs,
                 compare,
+                stopping: CancellationToken::new(),
                 queues: Mutex::new(HashMap::new()),
                 workers: Mutex::new(Vec::new()),
                 live: Mutex::new(HashMap::new()),
@@ -139,6 +151,11 @@ impl RunService {
     #[must_use]
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
+    }
+
+    #[must_use]
+    pub fn guard_rails(&self) -> &GuardRails {
+        &self.inner.guard_rails
     }
 
     /// Checks `request` against the configuration and the guard rails, stores it as a queued
@@ -163,6 +180,21 @@ impl RunService {
         let suite = inner.catalog.suite(&request.suite)?;
         let profile = inner.catalog.profile(&request.profile)?;
         check_guard_rails(&suite, &profile, &inner.guard_rails)?;
+        if request.workload.users > inner.guard_rails.max_seeded_users {
+            return Err(Invalid::new(
+                "workload.users",
+                format!(
+                    "must be at most {} (guard_rails.max_seeded_users), got {}",
+                    inner.guard_rails.max_seeded_users, request.workload.users
+                ),
+            )
+            .into());
+        }
+        // A place in the target's queue first: a refused request leaves nothing stored.
+        let queue = self.queue(&request.target);
+        let place = queue
+            .try_reserve()
+            .map_err(|_| ServiceError::QueueFull(request.target.clone()))?;
         let id = runner::new_run_id();
         let stored = StoredPlan {
             suite: suite.clone(),
@@ -189,6 +221,7 @@ impl RunService {
             profile,
             workload: request.workload,
             instrumented: true,
+            max_duration: inner.guard_rails.max_duration(),
         };
         let live = Live {
             abort: Abort::new(),
@@ -199,15 +232,7 @@ impl RunService {
         lock(&inner.live).insert(id.clone(), live.clone());
         self.emit(&id, &live, "state", &json!({ "state": "queued" }))
             .await;
-        let queue = self.queue(&request.target);
-        if queue.try_send(id.clone()).is_err() {
-            lock(&inner.live).remove(&id);
-            inner
-                .store
-                .end_without_report(&id, RunState::Aborted, "the target's queue was full")
-                .await?;
-            return Err(ServiceError::QueueFull(request.target));
-        }
+        place.send(id.clone());
         Ok(id)
     }
 
@@ -301,6 +326,7 @@ impl RunService {
 
     /// Stops every run (they end `aborted`) and waits for the workers.
     pub async fn shutdown(&self) {
+        self.inner.stopping.cancel();
         for live in lock(&self.inner.live).values() {
             live.abort.abort("the console was stopped");
         }
@@ -316,7 +342,7 @@ impl RunService {
         if let Some(queue) = queues.get(target) {
             return queue.clone();
         }
-        let (sender, receiver) = mpsc::channel(QUEUE_PER_TARGET);
+        let (sender, receiver) = mpsc::channel(self.inner.guard_rails.max_queued_runs);
         queues.insert(target.to_owned(), sender.clone());
         let worker = tokio::spawn(self.clone().work(receiver));
         lock(&self.inner.workers).push(worker);
@@ -336,8 +362,8 @@ impl RunService {
         let store = &self.inner.store;
         if live.abort.is_aborted() {
             let reason = live.abort.reason().unwrap_or_default();
-            let ended = store
-                .end_without_report(id, RunState::Aborted, &reason)
+            let ended = self
+                .retried(|| store.end_without_report(id, RunState::Aborted, &reason))
                 .await;
             log_failure(id, ended);
             self.emit(
@@ -350,18 +376,40 @@ impl RunService {
             lock(&self.inner.live).remove(id);
             return;
         }
-        log_failure(id, store.mark_running(id).await);
+        log_failure(id, self.retried(|| store.mark_running(id)).await);
         self.emit(id, &live, "state", &json!({ "state": "running" }))
             .await;
-        let (progress, updates) = mpsc::channel(4096);
-        let writer = tokio::spawn(self.clone().record(id.to_owned(), live.clone(), updates));
-        let outcome = runner::run(live.plan.clone(), Some(progress), live.abort.clone()).await;
-        let _written = writer.await;
+        let (progress, updates) = mpsc::unbounded_channel();
+        let mut writer = tokio::spawn(self.clone().record(id.to_owned(), live.clone(), updates));
+        let running = runner::run(live.plan.clone(), Some(progress), live.abort.clone());
+        // An aborted run stops within a second; one whose engine does not is given up on (its
+        // seconds are stored; the run ends `aborted` without a report) so that a cancel or a
+        // shutdown never waits on it.
+        let (outcome, engine_stopped) = tokio::select! {
+            outcome = running => (outcome, true),
+            () = aborted_for(&live.abort, ENGINE_STOP_GRACE) => (
+                Err(RunError::Stopped(format!(
+                    "{}; the engine did not stop within {}",
+                    live.abort.reason().unwrap_or_default(),
+                    crate::pool::connect::seconds(ENGINE_STOP_GRACE)
+                ))),
+                false,
+            ),
+        };
+        if engine_stopped {
+            let _written = (&mut writer).await;
+        } else if tokio::time::timeout(ENGINE_STOP_GRACE, &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
         let verdict = match outcome {
             Ok(output) => {
                 log_failure(
                     id,
-                    store.finish_run(id, &output.report, &output.blocks).await,
+                    self.retried(|| store.finish_run(id, &output.report, &output.blocks))
+                        .await,
                 );
                 json!({
                     "state": output.report.state,
@@ -374,8 +422,7 @@ impl RunService {
                 let error = error.to_string();
                 log_failure(
                     id,
-                    store
-                        .end_without_report(id, RunState::Aborted, &error)
+                    self.retried(|| store.end_without_report(id, RunState::Aborted, &error))
                         .await,
                 );
                 json!({ "state": "aborted", "passed": false, "error": error })
@@ -388,42 +435,104 @@ impl RunService {
         }
     }
 
-    /// Writes the run's progress to the store and to its followers as it arrives.
-    async fn record(self, id: String, live: Live, mut updates: mpsc::Receiver<Progress>) {
-        while let Some(update) = updates.recv().await {
-            match update {
-                Progress::Phase(name) => {
-                    self.emit(&id, &live, "phase", &json!({ "name": name }))
-                        .await;
-                }
-                Progress::Second(second, histograms) => {
-                    let stored = self
-                        .inner
-                        .store
-                        .append_second(&id, &second, &histograms)
-                        .await;
+    /// Writes the run's progress to the store, then to its followers, as it arrives: every
+    /// second reaches the store once, in order. When the store is slow the queue grows (the run's
+    /// length bounds it) and followers lag; what queued meanwhile is written in one transaction.
+    async fn record(self, id: String, live: Live, mut updates: mpsc::UnboundedReceiver<Progress>) {
+        let store = &self.inner.store;
+        let mut batch = Vec::new();
+        while updates.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+            {
+                let seconds: Vec<(&SecondSample, &[SecondHistograms])> = batch
+                    .iter()
+                    .filter_map(|update| match update {
+                        Progress::Second(second, histograms) => {
+                            Some((second, histograms.as_slice()))
+                        }
+                        Progress::Phase(_) => None,
+                    })
+                    .collect();
+                if !seconds.is_empty() {
+                    let stored = self.retried(|| store.append_seconds(&id, &seconds)).await;
                     log_failure(&id, stored);
-                    self.emit(&id, &live, "progress", &second).await;
                 }
             }
+            let events: Vec<StoredEvent> = batch
+                .drain(..)
+                .map(|update| match update {
+                    Progress::Phase(name) => event(&live, "phase", &json!({ "name": name })),
+                    Progress::Second(second, _) => event(&live, "progress", &second),
+                })
+                .collect();
+            self.publish(&id, &live, events).await;
         }
     }
 
     /// Appends an event to the run's log and sends it to live followers.
     async fn emit(&self, id: &str, live: &Live, kind: &str, data: &impl Serialize) {
-        let event = StoredEvent {
-            seq: live.next_seq.fetch_add(1, Ordering::Relaxed),
-            at: now_ms(),
-            kind: kind.to_owned(),
-            data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
-        };
-        log_failure(id, self.inner.store.append_event(id, &event).await);
-        let _nobody_follows = live.events.send(event);
+        self.publish(id, live, vec![event(live, kind, data)]).await;
+    }
+
+    /// Stores events, then sends them to live followers (who may replay from the log, so the log
+    /// is written first).
+    async fn publish(&self, id: &str, live: &Live, events: Vec<StoredEvent>) {
+        let store = &self.inner.store;
+        log_failure(id, self.retried(|| store.append_events(id, &events)).await);
+        for event in events {
+            let _nobody_follows = live.events.send(event);
+        }
+    }
+
+    /// `write`, retried with growing pauses while the store fails, for up to
+    /// [`STORE_RETRY_FOR`] (a few seconds once the console is stopping): a store that is slow or
+    /// briefly locked loses nothing.
+    async fn retried<F, Fut>(&self, mut write: F) -> Result<(), StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let error = match write().await {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            let budget = if self.inner.stopping.is_cancelled() {
+                STORE_RETRY_WHEN_STOPPING
+            } else {
+                STORE_RETRY_FOR
+            };
+            if started.elapsed() >= budget {
+                return Err(error);
+            }
+            tracing::warn!(%error, "a write to the results store failed; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = self.inner.stopping.cancelled(), if budget == STORE_RETRY_FOR => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
     }
 }
 
-/// A store write that failed is logged; the run goes on (its measurements are still in memory
-/// and its report will be written at the end).
+/// Completes `grace` after `abort` fired.
+async fn aborted_for(abort: &Abort, grace: Duration) {
+    abort.aborted().await;
+    tokio::time::sleep(grace).await;
+}
+
+/// The next event of `live`'s log.
+fn event(live: &Live, kind: &str, data: &impl Serialize) -> StoredEvent {
+    StoredEvent {
+        seq: live.next_seq.fetch_add(1, Ordering::Relaxed),
+        at: now_ms(),
+        kind: kind.to_owned(),
+        data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
+    }
+}
+
+/// A store write that failed even after its retries is logged; the run goes on.
 fn log_failure(id: &str, result: Result<(), StoreError>) {
     if let Err(error) = result {
         tracing::error!(run = id, %error, "writing a run to the store");
@@ -450,7 +559,25 @@ fn check_guard_rails(
             ));
         }
         match scenario.load {
-            Load::Closed { duration_s, .. } => duration += duration_s.unwrap_or(0.0),
+            Load::Closed {
+                users,
+                requests_per_user,
+                duration_s,
+                ..
+            } => {
+                duration += duration_s.unwrap_or(0.0);
+                let requests = u64::from(users) * u64::from(requests_per_user.unwrap_or(0));
+                if requests > rails.max_requests {
+                    return Err(Invalid::new(
+                        "suite",
+                        format!(
+                            "scenario `{}` makes {requests} requests, above the guard rail of {} \
+                             (guard_rails.max_requests)",
+                            scenario.name, rails.max_requests
+                        ),
+                    ));
+                }
+            }
             Load::Open {
                 rate_per_s,
                 duration_s,
@@ -504,6 +631,7 @@ mod tests {
             max_users: 25,
             max_duration_s: 60.0,
             max_rate_per_s: 100.0,
+            ..GuardRails::default()
         };
         let dev = PoolProfile::built_in().remove(1);
         let error = check_guard_rails(&Suite::auth_burst(), &dev, &rails).unwrap_err();

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use lifeguard_shared::run::TargetInfo;
 use tokio_postgres::config::Host;
 
 use crate::config::Config;
+use crate::pool::connect::DEFAULT_CONNECT_TIMEOUT;
 
 /// One target: its name, kind and how to reach it.
 #[derive(Clone)]
@@ -15,7 +17,8 @@ pub struct Target {
     pub name: String,
     /// `sandbox` or `postgres`.
     pub kind: &'static str,
-    /// Holds the password: never log or serialise it.
+    /// Holds the password: never log or serialise it. Its `connect_timeout` is the target's
+    /// deadline for opening a connection (see [`crate::pool::connect`]).
     pub config: tokio_postgres::Config,
 }
 
@@ -86,12 +89,23 @@ impl Targets {
                     name: configured.name.clone(),
                     cause: error.to_string(),
                 })?;
+            let mut config = parsed;
+            match configured.connect_timeout_s {
+                Some(seconds) => {
+                    config.connect_timeout(Duration::from_secs_f64(seconds));
+                }
+                // A URL's own `connect_timeout` stands; else the default deadline.
+                None if config.get_connect_timeout().is_none() => {
+                    config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+                }
+                None => {}
+            }
             by_name.insert(
                 configured.name.clone(),
                 Target {
                     name: configured.name.clone(),
                     kind: "postgres",
-                    config: parsed,
+                    config,
                 },
             );
         }
@@ -134,6 +148,7 @@ mod tests {
         config.targets.push(TargetConfig {
             name: "staging".into(),
             url: SecretUrl::new("postgres://app:hunter2hunter2@db.internal:6432/auth"),
+            connect_timeout_s: None,
         });
         let targets = Targets::new(&config, None).unwrap();
         let infos = targets.infos();

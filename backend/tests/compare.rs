@@ -37,6 +37,7 @@ async fn run_with(sandbox: &Sandbox, suite: &Suite, set: &[&str]) -> RunOutput {
             .unwrap(),
         workload,
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     run(plan, None, Abort::new()).await.unwrap()
 }

@@ -84,6 +84,7 @@ async fn run_on(
         profile,
         workload,
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     run(plan, None, Abort::new()).await.unwrap().report
 }
@@ -293,6 +294,7 @@ async fn a_target_that_dies_mid_run_ends_the_run_aborted_with_what_was_measured(
         profile: profile("current"),
         workload: workload(&[]),
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     let running = tokio::spawn(run(plan, None, Abort::new()));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -348,6 +350,7 @@ async fn a_run_nobody_waits_for_stops_and_closes_its_connections() {
         profile: profile("current"),
         workload: workload(&[]),
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     let abort = Abort::new();
     let waited = tokio::time::timeout(Duration::from_secs(3), run(plan, None, abort.clone())).await;
@@ -379,6 +382,7 @@ async fn an_unreachable_target_is_an_error_before_anything_runs() {
         profile: profile("current"),
         workload: AuthFlow::default(),
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     let error = run(plan, None, Abort::new()).await.unwrap_err().to_string();
     assert!(
@@ -402,6 +406,7 @@ async fn an_invalid_plan_is_refused_before_any_connection_opens() {
         profile: bad,
         workload: AuthFlow::default(),
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     let error = run(plan, None, Abort::new()).await.unwrap_err().to_string();
     assert_eq!(

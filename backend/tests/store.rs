@@ -39,6 +39,7 @@ async fn real_run() -> &'static RunOutput {
                 ..AuthFlow::default()
             },
             instrumented: true,
+            max_duration: lifeguard::config::GuardRails::default().max_duration(),
         };
         let output = run(plan, None, Abort::new()).await.unwrap();
         sandbox.stop().await;

@@ -126,6 +126,34 @@ fn credentials() -> Credentials {
     })
 }
 
+/// `address` without its `token` query parameter (every other parameter kept, in order).
+#[must_use]
+pub fn without_token(address: &str) -> String {
+    let (before_fragment, fragment) = match address.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (address, None),
+    };
+    let mut kept = match before_fragment.split_once('?') {
+        Some((path, query)) => {
+            let rest: Vec<&str> = query
+                .split('&')
+                .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("token"))
+                .collect();
+            if rest.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", rest.join("&"))
+            }
+        }
+        None => before_fragment.to_owned(),
+    };
+    if let Some(fragment) = fragment {
+        kept.push('#');
+        kept.push_str(fragment);
+    }
+    kept
+}
+
 /// `url` as the API should be called from this page (with the page's token or share link).
 fn authorised(url: &str) -> String {
     credentials().apply(url)
@@ -453,6 +481,24 @@ mod tests {
         assert_eq!(
             paged.api_url(),
             "/api/runs?target=sandbox&phase=pre-deploy&offset=40&limit=20"
+        );
+    }
+
+    #[test]
+    fn a_copied_address_carries_no_token() {
+        assert_eq!(
+            without_token("http://h/runs?token=a%2Bb&environment=staging#top"),
+            "http://h/runs?environment=staging#top"
+        );
+        assert_eq!(
+            without_token("http://h/compare/a/b?share=x.y&token=t"),
+            "http://h/compare/a/b?share=x.y"
+        );
+        assert_eq!(without_token("http://h/?token=t"), "http://h/");
+        assert_eq!(without_token("http://h/runs"), "http://h/runs");
+        assert_eq!(
+            without_token("http://h/runs?tokens=1"),
+            "http://h/runs?tokens=1"
         );
     }
 

@@ -187,7 +187,7 @@ pub enum Level {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// `pool_utilization_pct`, `overflow_usage_pct`, `churn_per_s`, `response_time_ms`,
-    /// `exhaustion_events`.
+    /// `exhaustion_events`, `connection_budget_pct`.
     pub metric: String,
     pub peak: f64,
     pub warning: f64,
@@ -200,6 +200,12 @@ pub struct ThresholdResult {
 pub struct ServerReport {
     pub version: String,
     pub max_connections: u32,
+    /// Slots the server keeps for superusers (`superuser_reserved_connections`).
+    #[serde(default)]
+    pub superuser_reserved_connections: u32,
+    /// Client backends of others when the run started: what the pools could not have.
+    #[serde(default)]
+    pub other_backends_at_start: u32,
     /// Most backends of this run at once.
     pub peak_run_backends: u32,
     /// Most client backends of anyone at once.

@@ -149,6 +149,8 @@ pub struct Thresholds {
     pub churn_per_s: Levels,
     /// Response time (the scenario's p95), milliseconds.
     pub response_time_ms: Levels,
+    /// The pools' most connections over what the server can give this client, percent.
+    pub connection_budget_pct: Levels,
 }
 
 impl Default for Thresholds {
@@ -169,6 +171,10 @@ impl Default for Thresholds {
             response_time_ms: Levels {
                 warning: 200.0,
                 critical: 500.0,
+            },
+            connection_budget_pct: Levels {
+                warning: 80.0,
+                critical: 100.0,
             },
         }
     }

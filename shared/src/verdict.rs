@@ -1,9 +1,10 @@
 //! Judging a run: criteria to pass/fail with value and threshold, thresholds to ok/warning/critical
 //! with the metric's peak. Pure functions over the report's numbers.
 
-use crate::pool::PoolSettings;
+use crate::pool::{PoolProfile, PoolSettings};
 use crate::report::{
-    CriterionResult, LeakReport, Level, RecoveryReport, ScenarioReport, ThresholdResult,
+    CriterionResult, LeakReport, Level, RecoveryReport, ScenarioReport, ServerReport,
+    ThresholdResult,
 };
 use crate::suite::{Criteria, Levels, Scenario, Thresholds};
 
@@ -148,6 +149,32 @@ pub fn thresholds(
             },
         ),
     ]
+}
+
+/// The pools' most connections (every pool's size and overflow) against what the server can give
+/// this client at the run's start: `max_connections`, less the superuser reserve, less other
+/// clients' backends. At 100 % the pools can ask for more than the server will open, and checkouts
+/// fail with "too many clients" instead of queueing.
+#[must_use]
+pub fn connection_budget(
+    profile: &PoolProfile,
+    server: &ServerReport,
+    levels: Levels,
+) -> ThresholdResult {
+    let available = server
+        .max_connections
+        .saturating_sub(server.superuser_reserved_connections)
+        .saturating_sub(server.other_backends_at_start);
+    let planned = f64::from(profile.total_capacity());
+    // Nothing left for this client: every planned connection is over the budget.
+    let peak = planned * 100.0 / f64::from(available.max(1));
+    ThresholdResult {
+        metric: "connection_budget_pct".into(),
+        peak,
+        warning: levels.warning,
+        critical: levels.critical,
+        level: level(peak, levels),
+    }
 }
 
 #[cfg(test)]
@@ -297,5 +324,28 @@ mod tests {
         assert_eq!(by("churn_per_s").level, Level::Warning);
         assert_eq!(by("response_time_ms").level, Level::Warning);
         assert_eq!(by("exhaustion_events").level, Level::Critical);
+    }
+
+    #[test]
+    fn the_connection_budget_counts_every_pool_against_what_the_server_can_give() {
+        let current = PoolProfile::built_in().remove(0);
+        assert_eq!(current.total_capacity(), 55);
+        let server = |max, others| ServerReport {
+            max_connections: max,
+            superuser_reserved_connections: 3,
+            other_backends_at_start: others,
+            ..ServerReport::default()
+        };
+        let levels = Suite::auth_burst().thresholds.connection_budget_pct;
+        let roomy = connection_budget(&current, &server(200, 2), levels);
+        assert_eq!(roomy.metric, "connection_budget_pct");
+        assert!((roomy.peak - 55.0 * 100.0 / 195.0).abs() < 1e-9);
+        assert_eq!(roomy.level, Level::Ok);
+        let tight = connection_budget(&current, &server(70, 0), levels);
+        assert_eq!(tight.level, Level::Warning, "{tight:?}");
+        let over = connection_budget(&current, &server(40, 10), levels);
+        assert_eq!(over.level, Level::Critical, "{over:?}");
+        let none = connection_budget(&current, &server(3, 5), levels);
+        assert!((none.peak - 5500.0).abs() < 1e-9);
     }
 }

@@ -19,8 +19,9 @@ pub struct AuthFlow {
     pub leak_on_error: bool,
     /// Share of requests that take the error path.
     pub error_rate: f64,
-    /// When a primary checkout fails or times out, retry on the secondary pool (the analysed
-    /// `get_current_user()` fallback).
+    /// When the primary path fails in any way (a failed or timed-out checkout, a database or
+    /// application error), do the request again on the secondary pool (the analysed
+    /// `get_current_user()` fallback, which caught every exception).
     pub sync_fallback: bool,
     /// Share of validations answered from a token cache, without the database.
     pub token_cache_hit_ratio: f64,

@@ -69,6 +69,7 @@ async fn measure(sandbox: &Sandbox, set: &[&str]) -> anyhow::Result<RunOutput> {
         profile,
         workload,
         instrumented: true,
+        max_duration: lifeguard::config::GuardRails::default().max_duration(),
     };
     Ok(run(plan, None, Abort::new()).await?)
 }

@@ -5,9 +5,12 @@
 //! Tokens come as `Authorization: Bearer T` or `?token=T` (browsers' `EventSource` cannot set
 //! headers); share links as `?share=S`.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::response::IntoResponse as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac as _};
@@ -193,6 +196,79 @@ impl Caller {
     }
 }
 
+/// Which `Host` a request must name. In local mode the console trusts everyone who reaches it, so
+/// it answers only requests addressed to it by a loopback name or address: a web page on another
+/// origin whose name was rebound to 127.0.0.1 (DNS rebinding) names its own host and is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct HostRule {
+    /// `None` when tokens guard the console and any name may reach it.
+    local_to: Option<SocketAddr>,
+}
+
+impl HostRule {
+    #[must_use]
+    pub fn new(local_mode: bool, bound: SocketAddr) -> Self {
+        Self {
+            local_to: local_mode.then_some(bound),
+        }
+    }
+
+    /// Whether a request with this `Host` header may be answered.
+    #[must_use]
+    pub fn allows(&self, host: Option<&str>) -> bool {
+        let Some(bound) = self.local_to else {
+            return true;
+        };
+        let Some(host) = host else {
+            return false;
+        };
+        let name = host_name(host);
+        if name.eq_ignore_ascii_case("localhost")
+            || name.to_ascii_lowercase().ends_with(".localhost")
+        {
+            return true;
+        }
+        name.parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip == bound.ip())
+    }
+}
+
+/// The name of a `Host` header without its port (`[::1]:8080` → `::1`).
+fn host_name(host: &str) -> &str {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Middleware: refuses requests whose `Host` the [`HostRule`] does not allow (421).
+pub async fn check_host(
+    axum::extract::State(rule): axum::extract::State<HostRule>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(ToString::to_string));
+    if rule.allows(host.as_deref()) {
+        return next.run(request).await;
+    }
+    ApiError::Misdirected(format!(
+        "this console is in local mode (no operator tokens) and answers only requests addressed \
+         to localhost or a loopback address, not `{}`; configure access.operator_tokens to serve \
+         it under another name",
+        host.as_deref().unwrap_or("(no Host header)")
+    ))
+    .into_response()
+}
+
 /// `uri` as logs may show it: the values of `token` and `share` replaced by `***`.
 #[must_use]
 pub fn redacted(uri: &axum::http::Uri) -> String {
@@ -209,12 +285,20 @@ pub fn redacted(uri: &axum::http::Uri) -> String {
     format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
-/// `name`'s value in the query string (tokens are URL-safe; no decoding needed).
-fn query_param<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.uri.query()?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key == name && !value.is_empty()).then_some(value)
-    })
+/// `?token=` and `?share=` as a browser sends them: percent-encoded (`+` as `%2B`, `/` as `%2F`).
+#[derive(Debug, Default, Deserialize)]
+struct QueryCredentials {
+    token: Option<String>,
+    share: Option<String>,
+}
+
+impl QueryCredentials {
+    /// The decoded values; a query that does not decode carries none.
+    fn of(parts: &Parts) -> Self {
+        axum::extract::Query::<Self>::try_from_uri(&parts.uri)
+            .map(|query| query.0)
+            .unwrap_or_default()
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -228,9 +312,13 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let token = bearer.or_else(|| query_param(parts, "token"));
+        let query = QueryCredentials::of(parts);
+        let token = bearer.or(query.token.as_deref().filter(|t| !t.is_empty()));
         let role = access.role_of(token)?;
-        let share = query_param(parts, "share")
+        let share = query
+            .share
+            .as_deref()
+            .filter(|s| !s.is_empty())
             .map(|s| access.verify(s))
             .transpose()?;
         Ok(Self { role, share })
@@ -331,5 +419,45 @@ mod tests {
             "/api/runs/x/events?token=***&limit=5&share=***"
         );
         assert_eq!(redacted(&"/api/runs".parse().unwrap()), "/api/runs");
+    }
+
+    #[test]
+    fn local_mode_answers_loopback_names_only() {
+        let bound = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let local = HostRule::new(true, bound);
+        for host in [
+            "localhost:8080",
+            "LOCALHOST",
+            "app.localhost:8080",
+            "127.0.0.1:8080",
+            "127.0.0.2",
+            "[::1]:8080",
+        ] {
+            assert!(local.allows(Some(host)), "{host}");
+        }
+        for host in [
+            "attacker.example",
+            "attacker.example:8080",
+            "localhost.attacker.example",
+            "10.0.0.1:8080",
+            "[2001:db8::1]:8080",
+        ] {
+            assert!(!local.allows(Some(host)), "{host}");
+        }
+        assert!(!local.allows(None));
+        let guarded = HostRule::new(false, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert!(guarded.allows(Some("lifeguard.internal")));
+    }
+
+    #[test]
+    fn query_credentials_are_percent_decoded() {
+        let (parts, ()) = axum::http::Request::builder()
+            .uri("/api/runs?token=a%2Bb%2Fc%3D&share=x.y")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let query = QueryCredentials::of(&parts);
+        assert_eq!(query.token.as_deref(), Some("a+b/c="));
+        assert_eq!(query.share.as_deref(), Some("x.y"));
     }
 }

@@ -38,12 +38,17 @@ pub async fn comparison(
         (None, Some(name)) => BaseRef::Baseline(name.clone()),
         _ => return Err(Invalid::new("base", "give exactly one of `base` and `baseline`").into()),
     };
+    // Who may read is decided before anything is looked up, so a refused caller cannot tell
+    // which runs or baselines exist. Share links name runs, so a baseline needs a reader's role.
+    match &base {
+        BaseRef::Run(id) => caller.reader_of(&Scope::Compare {
+            base: id.clone(),
+            head: head.clone(),
+        })?,
+        BaseRef::Baseline(_) => caller.viewer()?,
+    }
     let service = state.service();
     let (base, baseline) = service.resolve_base(&base).await?;
-    caller.reader_of(&Scope::Compare {
-        base: base.clone(),
-        head: head.clone(),
-    })?;
     Ok(service.compare(&base, &head, baseline).await?)
 }
 

@@ -12,21 +12,24 @@ mod extract;
 mod health;
 mod openapi;
 mod runs;
+mod streams;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use axum::{Router, middleware};
 use tower_http::compression::Compression;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 pub use access::Access;
 pub use baselines::check_name as check_baseline_name;
-pub use error::{ApiError, BODY_LIMIT};
+pub use error::{ApiError, BODY_LIMIT, URI_LIMIT};
+pub use streams::StreamLimits;
 
 use crate::service::RunService;
 
@@ -40,14 +43,26 @@ pub struct AppState {
 struct Inner {
     service: RunService,
     access: Access,
+    streams: StreamLimits,
 }
 
 impl AppState {
     #[must_use]
     pub fn new(service: RunService, access: Access) -> Self {
+        let rails = service.guard_rails();
+        let streams = StreamLimits::new(rails.max_live_streams, rails.max_live_streams_per_run);
         Self {
-            inner: Arc::new(Inner { service, access }),
+            inner: Arc::new(Inner {
+                service,
+                access,
+                streams,
+            }),
         }
+    }
+
+    #[must_use]
+    pub fn streams(&self) -> &StreamLimits {
+        &self.inner.streams
     }
 
     #[must_use]
@@ -90,7 +105,7 @@ fn api() -> Router<AppState> {
 
 /// The whole application: API routes, then the single-page frontend from `frontend_dir` (any other
 /// path answers its `index.html`, so a pasted deep link opens the right view).
-pub fn router(state: AppState, frontend_dir: &Path) -> Router {
+pub fn router(state: AppState, frontend_dir: &Path, bound: SocketAddr) -> Router {
     let app = Router::new()
         .nest("/api", api())
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
@@ -126,5 +141,10 @@ pub fn router(state: AppState, frontend_dir: &Path) -> Router {
             version = ?request.version(),
         )
     });
-    app.layer(traced).with_state(state)
+    let hosts = access::HostRule::new(state.access().local_mode(), bound);
+    app.layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn_with_state(hosts, access::check_host))
+        .layer(middleware::from_fn(error::limit_uri))
+        .layer(traced)
+        .with_state(state)
 }

@@ -196,6 +196,8 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     find(&state, &caller, &id).await?;
+    // Held by the response stream: freed when the reader leaves or the stream ends.
+    let permit = state.streams().open(&id)?;
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -247,7 +249,11 @@ pub async fn events(
             }
         }
     });
-    Ok(Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default()))
+    let stream = ReceiverStream::new(receiver).map(move |event| {
+        let _open = &permit;
+        Ok(event)
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 #[derive(Debug, Deserialize)]

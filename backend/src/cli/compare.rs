@@ -45,7 +45,7 @@ pub enum BaselineCommand {
 
 /// Exit 2 when HEAD regressed against BASE, else 0.
 pub async fn compare(config: &Config, args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let console = Console::open(config, &args.server, None).await?;
+    let console = Console::open(config, &args.server, false).await?;
     let base = args.base.strip_prefix("baseline:").map_or_else(
         || BaseRef::Run(args.base.clone()),
         |name| BaseRef::Baseline(name.to_owned()),
@@ -77,7 +77,7 @@ pub async fn compare(config: &Config, args: CompareArgs) -> anyhow::Result<ExitC
 pub async fn baseline(config: &Config, command: BaselineCommand) -> anyhow::Result<ExitCode> {
     match command {
         BaselineCommand::Set { name, run, server } => {
-            let console = Console::open(config, &server, None).await?;
+            let console = Console::open(config, &server, false).await?;
             let outcome = console.set_baseline(&name, &run).await;
             console.close().await;
             let baseline = outcome?;
@@ -87,7 +87,7 @@ pub async fn baseline(config: &Config, command: BaselineCommand) -> anyhow::Resu
             );
         }
         BaselineCommand::List { server } => {
-            let console = Console::open(config, &server, None).await?;
+            let console = Console::open(config, &server, false).await?;
             let outcome = console.baselines().await;
             console.close().await;
             for baseline in outcome? {

@@ -60,12 +60,12 @@ pub enum Console {
 }
 
 impl Console {
-    /// A remote console when `--server` is given; else a local one, starting a sandbox when
-    /// `sandbox_with_connections` asks for one (sized for that many connections).
+    /// A remote console when `--server` is given; else a local one, starting the configured
+    /// sandbox when `with_sandbox`.
     pub async fn open(
         config: &Config,
         server: &ServerArgs,
-        sandbox_with_connections: Option<u32>,
+        with_sandbox: bool,
     ) -> anyhow::Result<Self> {
         if let Some(base) = &server.server {
             if !base.starts_with("http://") {
@@ -86,17 +86,14 @@ impl Console {
             })?;
         }
         let store = Store::open(&config.store_url()).await?;
-        let sandbox = match sandbox_with_connections {
-            Some(connections) => {
-                let mut options = config.sandbox_options();
-                options.max_connections = options.max_connections.max(connections + 10);
-                Some(
-                    Sandbox::start(&options)
-                        .await
-                        .context("starting the sandbox target")?,
-                )
-            }
-            None => None,
+        let sandbox = if with_sandbox {
+            Some(
+                Sandbox::start(&config.sandbox_options())
+                    .await
+                    .context("starting the sandbox target")?,
+            )
+        } else {
+            None
         };
         let targets = Targets::new(config, sandbox.as_ref().map(Sandbox::connect_config))?;
         let service = RunService::new(

@@ -101,6 +101,8 @@ async fn serve(
     let mut config = Config::load(config_file.as_deref())?;
     config.listen = listen.unwrap_or(config.listen);
     config.frontend_dir = frontend_dir.unwrap_or(config.frontend_dir);
+    // The command line's address passes the same rules as the file's.
+    config.validate()?;
     let app = App::build(&config).await?;
     if config.local_mode() {
         tracing::info!(

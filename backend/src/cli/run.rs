@@ -19,7 +19,6 @@ use serde_json::Value;
 
 use super::console::{Console, ServerArgs};
 use super::{EXIT_COULD_NOT_RUN, EXIT_CRITERIA_FAILED, EXIT_REGRESSED, junit, table};
-use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::service::BaseRef;
 
@@ -87,13 +86,10 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = args.set_baseline.as_deref().or(args.baseline.as_deref()) {
         crate::api::check_baseline_name(name)?;
     }
-    // A local sandbox is sized for the profile's pools (plus the observer and the seeding).
-    let sandbox = if args.server.server.is_none() && args.target == "sandbox" {
-        let profile = Catalog::from_config(config).profile(&args.profile)?;
-        Some(profile.total_capacity())
-    } else {
-        None
-    };
+    // A local sandbox is started as configured (`sandbox.max_connections`): a profile that can
+    // open more connections than it gives is a finding (the report's connection budget), not
+    // something to hide by enlarging the server.
+    let sandbox = args.server.server.is_none() && args.target == "sandbox";
     let console = Console::open(config, &args.server, sandbox).await?;
     let outcome = judge(&console, &args, &request).await;
     console.close().await;

@@ -14,6 +14,7 @@
 //! Every change emits a [`PoolEvent`](events::PoolEvent) with the gauges after it. The state sits
 //! behind a `std::sync::Mutex` held only for a few field updates, never across an await.
 
+pub mod connect;
 mod error;
 pub mod events;
 
@@ -27,13 +28,12 @@ use std::time::{Duration, Instant};
 use lifeguard_shared::pool::{PoolSettings, Reuse};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use connect::ConnectError;
 pub use error::{PoolError, describe};
 use events::{CloseReason, EventKind, EventLog, Gauges, PoolEvent, PoolRole};
 
-/// How long opening one connection may take before it counts as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a pre-ping may take before the connection counts as dead.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -454,26 +454,15 @@ impl Pool {
     /// Opens one connection (its slot is already counted).
     async fn connect(&self) -> Result<Conn, PoolError> {
         let started = Instant::now();
-        let opened =
-            tokio::time::timeout(CONNECT_TIMEOUT, self.shared.connect.connect(NoTls)).await;
-        let result = match opened {
-            Err(_elapsed) => Err(PoolError::ConnectTimeout(CONNECT_TIMEOUT)),
-            Ok(Err(error)) if error::is_too_many_clients(&error) => {
-                Err(PoolError::Refused(error::describe(&error)))
-            }
-            Ok(Err(error)) => Err(PoolError::Connect(error::describe(&error))),
-            Ok(Ok((client, connection))) => {
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "pooled connection ended");
-                    }
-                });
-                Ok(Conn {
-                    client,
-                    created: Instant::now(),
-                    extension: None,
-                })
-            }
+        let result = match connect::connect(&self.shared.connect).await {
+            Err(ConnectError::TimedOut(after)) => Err(PoolError::ConnectTimeout(after)),
+            Err(error) if error.is_too_many_clients() => Err(PoolError::Refused(error.to_string())),
+            Err(error) => Err(PoolError::Connect(error.to_string())),
+            Ok(client) => Ok(Conn {
+                client,
+                created: Instant::now(),
+                extension: None,
+            }),
         };
         let mut state = self.lock();
         match &result {

@@ -379,7 +379,7 @@ impl Second {
     }
 }
 
-/// What the collector publishes while the run goes.
+/// What the collector publishes while the run goes; every second is published exactly once.
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// A phase (scenario or run phase) started.
@@ -404,7 +404,7 @@ pub struct Collector {
     series: Vec<SecondSample>,
     histograms: Vec<SecondHistograms>,
     server: ServerReport,
-    progress: Option<mpsc::Sender<Progress>>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -425,7 +425,7 @@ impl Collector {
         clock: Arc<PhaseClock>,
         pools: Vec<Pool>,
         server: ServerReport,
-        progress: Option<mpsc::Sender<Progress>>,
+        progress: Option<mpsc::UnboundedSender<Progress>>,
     ) -> Self {
         Self {
             started,
@@ -658,10 +658,9 @@ impl Collector {
             }
         }
         if let Some(progress) = &self.progress {
-            // Readers keep up (the store writes a row a second); one that cannot misses a second
-            // rather than slowing the measurements down.
-            let _slow_reader_skips_a_second =
-                progress.try_send(Progress::Second(row.clone(), histograms.clone()));
+            // Unbounded, so the measurements never wait for a slow reader and the reader (the
+            // store) misses no second: the queue is bounded by the run's length (guard rails).
+            let _nobody_listens = progress.send(Progress::Second(row.clone(), histograms.clone()));
         }
         self.histograms.extend(histograms);
         self.series.push(row);

@@ -42,15 +42,22 @@ impl<W> Clone for Users<W> {
 }
 
 impl<W: Workload> Users<W> {
-    /// One request intended to start at `intended`; the sample's latency counts from then.
+    /// One request intended to start at `intended`; the sample's latency counts from then. An
+    /// abort cuts it short wherever it is (waiting for a checkout, in a query, holding its
+    /// connection): it is dropped, its connection goes back to the closed pool, and it is not
+    /// counted (`None`).
     async fn fire(
         &self,
         phase: usize,
         rng: &mut SmallRng,
         hold: Duration,
         intended: Instant,
-    ) -> RequestResult {
-        let result = self.workload.request(&self.pools, rng, hold).await;
+    ) -> Option<RequestResult> {
+        let result = tokio::select! {
+            biased;
+            result = self.workload.request(&self.pools, rng, hold) => result,
+            () = self.abort.aborted() => return None,
+        };
         let finished = Instant::now();
         let sample = Sample {
             phase,
@@ -59,7 +66,7 @@ impl<W: Workload> Users<W> {
             result,
         };
         let _collector_gone = self.samples.send(sample).await;
-        result
+        Some(result)
     }
 
     /// Drives `load` as phase `phase` until it is done or the run is aborted.
@@ -156,15 +163,16 @@ impl<W: Workload> Users<W> {
         }
     }
 
-    /// One request now, held for `hold` (the recovery phase's burst and probes).
+    /// One request now, held for `hold` (the recovery phase's burst and probes); `None` when the
+    /// run was aborted meanwhile.
     pub async fn once(
         &self,
         phase: usize,
         rng: &mut SmallRng,
         hold: Duration,
-    ) -> (RequestResult, Duration) {
+    ) -> Option<(RequestResult, Duration)> {
         let started = Instant::now();
-        let result = self.fire(phase, rng, hold, started).await;
-        (result, started.elapsed())
+        let result = self.fire(phase, rng, hold, started).await?;
+        Some((result, started.elapsed()))
     }
 }

@@ -56,6 +56,9 @@ pub struct RunPlan {
     pub workload: AuthFlow,
     /// Record pool events (off only to measure what instrumentation costs).
     pub instrumented: bool,
+    /// The run's wall-clock limit (`guard_rails.max_duration_s`): past it the run is aborted,
+    /// whatever its scenarios say.
+    pub max_duration: Duration,
 }
 
 /// A run that could not start; nothing was measured.
@@ -70,6 +73,9 @@ pub enum RunError {
     Unreachable { target: String, cause: String },
     #[error("preparing lifeguard's schema on target `{target}`: {cause}")]
     Schema { target: String, cause: String },
+    /// Stopped (cancelled, the console stopping, the deadline) before the load began.
+    #[error("stopped before the load began: {0}")]
+    Stopped(String),
     /// The machine would not give the run its thread or runtime.
     #[error("cannot start the load engine: {0}")]
     Engine(String),
@@ -120,7 +126,7 @@ pub fn new_run_id() -> String {
 /// Runs the `auth-flow` workload of `plan`.
 pub async fn run(
     plan: RunPlan,
-    progress: Option<mpsc::Sender<Progress>>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
     let workload = AuthFlowWorkload::new(plan.workload.clone());
@@ -137,7 +143,7 @@ pub async fn run(
 pub async fn run_with<W: Workload>(
     plan: RunPlan,
     workload: W,
-    progress: Option<mpsc::Sender<Progress>>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
     plan.validate()?;
@@ -199,14 +205,25 @@ impl Drop for AbortOnDrop {
 async fn run_here<W: Workload>(
     plan: RunPlan,
     workload: W,
-    progress: Option<mpsc::Sender<Progress>>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
     let started = Instant::now();
     let started_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let (observer, server) = prepare_target(&plan).await?;
+    let deadline = {
+        let (abort, limit) = (abort.clone(), plan.max_duration);
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            abort.abort(format!(
+                "the run reached its wall-clock limit of {} (guard_rails.max_duration_s)",
+                crate::pool::connect::seconds(limit)
+            ));
+        })
+    };
+    let _deadline_ends_with_the_run = AbortTaskOnDrop(deadline);
+    let (observer, server) = prepare_target(&plan, &abort).await?;
     let pools = open_pools(&plan);
     let phases = Phases::of(&plan.suite);
     let clock = Arc::new(PhaseClock::default());
@@ -275,32 +292,75 @@ async fn run_here<W: Workload>(
     })
 }
 
-/// Connects the observer, reads the server's identity and prepares lifeguard's schema.
-async fn prepare_target(plan: &RunPlan) -> Result<(Observer, ServerReport), RunError> {
-    let unreachable = |error: tokio_postgres::Error| RunError::Unreachable {
+/// Connects the observer, reads the server's identity and prepares lifeguard's schema. Every
+/// step has a deadline or is cut short by `abort`; seeding that is cut short is cancelled on the
+/// server too, so it stops loading the target.
+async fn prepare_target(
+    plan: &RunPlan,
+    abort: &Abort,
+) -> Result<(Observer, ServerReport), RunError> {
+    let stopped = || RunError::Stopped(abort.reason().unwrap_or_default());
+    let unreachable = |cause: String| RunError::Unreachable {
         target: plan.target_name.clone(),
-        cause: describe(&error),
+        cause,
     };
-    let observer = Observer::connect(
-        &plan.target,
-        &format!("lifeguard-observer:{}", plan.run_id),
-        format!("lifeguard:{}:%", plan.run_id),
-    )
-    .await
-    .map_err(unreachable)?;
-    let (version, max_connections) = observer.server_identity().await.map_err(unreachable)?;
-    schema::ensure(observer.client(), plan.workload.users)
-        .await
-        .map_err(|error| RunError::Schema {
-            target: plan.target_name.clone(),
-            cause: describe(&error),
-        })?;
+    let observer_name = format!("lifeguard-observer:{}", plan.run_id);
+    let observer = tokio::select! {
+        connected = Observer::connect(
+            &plan.target,
+            &observer_name,
+            format!("lifeguard:{}:%", plan.run_id),
+        ) => connected.map_err(|e| unreachable(e.to_string()))?,
+        () = abort.aborted() => return Err(stopped()),
+    };
+    let answer_within = crate::pool::connect::timeout_of(&plan.target);
+    let identity = tokio::select! {
+        identity = tokio::time::timeout(answer_within, observer.server_identity()) => match identity {
+            Ok(identity) => identity.map_err(|e| unreachable(describe(&e)))?,
+            Err(_elapsed) => return Err(unreachable(format!(
+                "no answer to the first query within {} (connect_timeout_s)",
+                crate::pool::connect::seconds(answer_within)
+            ))),
+        },
+        () = abort.aborted() => return Err(stopped()),
+    };
+    let cancel = observer.client().cancel_token();
+    tokio::select! {
+        seeded = schema::ensure(observer.client(), plan.workload.users) => {
+            seeded.map_err(|error| RunError::Schema {
+                target: plan.target_name.clone(),
+                cause: describe(&error),
+            })?;
+        }
+        () = abort.aborted() => {
+            let cancelled = tokio::time::timeout(
+                answer_within,
+                cancel.cancel_query(tokio_postgres::NoTls),
+            )
+            .await;
+            if !matches!(cancelled, Ok(Ok(()))) {
+                tracing::warn!(run = %plan.run_id, "the seeding query could not be cancelled");
+            }
+            return Err(stopped());
+        }
+    }
     let server = ServerReport {
-        version,
-        max_connections,
+        version: identity.version,
+        max_connections: identity.max_connections,
+        superuser_reserved_connections: identity.superuser_reserved_connections,
+        other_backends_at_start: identity.other_backends,
         ..ServerReport::default()
     };
     Ok((observer, server))
+}
+
+/// Aborts a helper task (the deadline) when the run it belongs to ends.
+struct AbortTaskOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortTaskOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The profile's pools, their connections named for this run.
@@ -360,14 +420,14 @@ async fn run_phases<W: Workload>(
     users: &Users<W>,
     phases: &Phases,
     clock: &PhaseClock,
-    progress: Option<&mpsc::Sender<Progress>>,
+    progress: Option<&mpsc::UnboundedSender<Progress>>,
     latest: &watch::Receiver<Option<observer::Observation>>,
 ) -> Finished {
     let abort = &users.abort;
     let enter = |index: usize| {
         clock.enter(index);
         if let Some(progress) = progress {
-            let _slow_reader = progress.try_send(Progress::Phase(phases.names[index].clone()));
+            let _nobody_listens = progress.send(Progress::Phase(phases.names[index].clone()));
         }
     };
     enter(phases.prewarm);
@@ -489,7 +549,13 @@ fn assemble(
             _ => {}
         }
     }
-    let thresholds = verdict::thresholds(&scenarios, &plan.profile.primary, &plan.suite.thresholds);
+    let mut thresholds =
+        verdict::thresholds(&scenarios, &plan.profile.primary, &plan.suite.thresholds);
+    thresholds.push(verdict::connection_budget(
+        &plan.profile,
+        &collected.server,
+        plan.suite.thresholds.connection_budget_pct,
+    ));
     let all_passed = scenarios.len() == plan.suite.scenarios.len()
         && scenarios.iter().all(|s| s.passed)
         && criteria.iter().all(|c| c.passed);

@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::abort::Abort;
+use crate::pool::connect::{self, ConnectError};
 use crate::pool::describe;
 
 /// The server side of this run at one instant.
@@ -46,10 +47,10 @@ impl Observer {
         config: &tokio_postgres::Config,
         observer_name: &str,
         pattern: String,
-    ) -> Result<Self, tokio_postgres::Error> {
+    ) -> Result<Self, ConnectError> {
         let mut config = config.clone();
         config.application_name(observer_name);
-        let client = open(&config).await?;
+        let client = connect::connect(&config).await?;
         Ok(Self {
             config,
             pattern,
@@ -63,30 +64,47 @@ impl Observer {
         &self.client
     }
 
-    /// The server's `SHOW server_version` and `max_connections`.
-    pub async fn server_identity(&self) -> Result<(String, u32), tokio_postgres::Error> {
-        let version: String = self
+    /// What the server is and what it can give this client, read before the load: its version,
+    /// `max_connections`, `superuser_reserved_connections`, and the client backends of others.
+    pub async fn server_identity(&self) -> Result<ServerIdentity, tokio_postgres::Error> {
+        let row = self
             .client
-            .query_one("SHOW server_version", &[])
-            .await?
-            .get(0);
-        let max: String = self
-            .client
-            .query_one("SHOW max_connections", &[])
-            .await?
-            .get(0);
-        Ok((version, max.parse().unwrap_or(0)))
+            .query_one(
+                "SELECT current_setting('server_version'),
+                        current_setting('max_connections')::bigint,
+                        current_setting('superuser_reserved_connections')::bigint,
+                        (SELECT count(*) FROM pg_stat_activity
+                          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())",
+                &[],
+            )
+            .await?;
+        let count = |i: usize| u32::try_from(row.get::<_, i64>(i)).unwrap_or(u32::MAX);
+        Ok(ServerIdentity {
+            version: row.get(0),
+            max_connections: count(1),
+            superuser_reserved_connections: count(2),
+            other_backends: count(3),
+        })
     }
 
-    /// One look at `pg_stat_activity`; reconnects once if the connection was lost.
-    pub async fn observe(&mut self) -> Result<Observation, tokio_postgres::Error> {
-        match self.query().await {
-            Ok(observation) => Ok(observation),
-            Err(_) if self.client.is_closed() => {
-                self.client = open(&self.config).await?;
-                self.query().await
+    /// One look at `pg_stat_activity` within the connect deadline; reconnects once if the
+    /// connection was lost.
+    pub async fn observe(&mut self) -> Result<Observation, String> {
+        let deadline = connect::timeout_of(&self.config);
+        let first = tokio::time::timeout(deadline, self.query()).await;
+        match first {
+            Ok(Ok(observation)) => Ok(observation),
+            Ok(Err(_)) if self.client.is_closed() => {
+                self.client = connect::connect(&self.config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match tokio::time::timeout(deadline, self.query()).await {
+                    Ok(answer) => answer.map_err(|e| describe(&e)),
+                    Err(_elapsed) => Err(no_answer(deadline)),
+                }
             }
-            Err(error) => Err(error),
+            Ok(Err(error)) => Err(describe(&error)),
+            Err(_elapsed) => Err(no_answer(deadline)),
         }
     }
 
@@ -120,16 +138,17 @@ impl Observer {
                 () = stop.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            match self.observe().await {
+            let observed = tokio::select! {
+                () = stop.cancelled() => return,
+                observed = self.observe() => observed,
+            };
+            match observed {
                 Ok(observation) => {
                     let _collector_gone = to_collector.try_send(observation);
                     latest.send_replace(Some(observation));
                 }
                 Err(error) => {
-                    abort.abort(format!(
-                        "the target stopped answering: {}",
-                        describe(&error)
-                    ));
+                    abort.abort(format!("the target stopped answering: {error}"));
                     return;
                 }
             }
@@ -137,12 +156,19 @@ impl Observer {
     }
 }
 
-async fn open(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "observer connection ended");
-        }
-    });
-    Ok(client)
+/// The server's identity and what it can give this client, at the run's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerIdentity {
+    pub version: String,
+    pub max_connections: u32,
+    pub superuser_reserved_connections: u32,
+    /// Client backends of everyone else (not the observer itself).
+    pub other_backends: u32,
+}
+
+fn no_answer(deadline: std::time::Duration) -> String {
+    format!(
+        "no answer to the observer's query within {} (connect_timeout_s)",
+        connect::seconds(deadline)
+    )
 }

@@ -39,7 +39,10 @@ pub async fn recovery<W: Workload>(
         let users = users.clone();
         bursting.spawn(async move {
             let mut rng = SmallRng::from_rng(&mut rand::rng());
-            users.once(phase, &mut rng, hold).await.0
+            users
+                .once(phase, &mut rng, hold)
+                .await
+                .map(|(result, _)| result)
         });
     }
     // Probe once the burst has reached the pool (someone queues), or after half a second.
@@ -51,7 +54,9 @@ pub async fn recovery<W: Workload>(
     let mut rng = SmallRng::from_rng(&mut rand::rng());
     let mut recovered = None;
     while Instant::now() < give_up && !users.abort.is_aborted() {
-        let (result, latency) = users.once(phase, &mut rng, Duration::ZERO).await;
+        let Some((result, latency)) = users.once(phase, &mut rng, Duration::ZERO).await else {
+            break;
+        };
         if result.outcome.is_ok()
             && latency.as_secs_f64() * 1000.0 < warning_ms
             && primary.stats().gauges.waiters == 0
@@ -68,7 +73,7 @@ pub async fn recovery<W: Workload>(
     let mut burst_timeouts = 0;
     while let Some(done) = bursting.join_next().await {
         burst_requests += 1;
-        if matches!(done, Ok(result) if result.outcome == Outcome::PoolTimeout) {
+        if matches!(done, Ok(Some(result)) if result.outcome == Outcome::PoolTimeout) {
             burst_timeouts += 1;
         }
     }

@@ -6,11 +6,13 @@
 //! ([`os_user`]), because PostgreSQL refuses root.
 
 mod binaries;
+pub mod orphans;
 mod os_user;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -111,10 +113,18 @@ impl Sandbox {
             }
         })?;
         let account = server_account().map_err(SandboxError::Account)?;
+        // Sandboxes of consoles that were killed go first; nothing else would ever stop them.
+        let _reaped = tokio::task::spawn_blocking(|| orphans::reap(&std::env::temp_dir())).await;
         let root = tempfile::Builder::new()
-            .prefix("lifeguard-sandbox-")
+            .prefix(orphans::DIR_PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(io_error("creating the sandbox directory"))?;
+        if let Some(owner) = orphans::Owner::current() {
+            owner
+                .write_to(root.path())
+                .map_err(io_error("naming the sandbox's owner"))?;
+        }
         let password = Alphanumeric.sample_string(&mut rand::rng(), 24);
         let data_dir = root.path().join("data");
         let socket_dir = root.path().join("socket");
@@ -182,7 +192,7 @@ impl Sandbox {
             .user(SANDBOX_USER)
             .password(&self.password)
             .dbname("postgres")
-            .connect_timeout(Duration::from_secs(5));
+            .connect_timeout(crate::pool::connect::DEFAULT_CONNECT_TIMEOUT);
         config
     }
 
@@ -212,7 +222,7 @@ impl Sandbox {
         account: Option<ServerAccount>,
         settings: &BTreeMap<String, String>,
     ) -> Result<Child, SandboxError> {
-        let log = File::create(&self.log_path).map_err(io_error("creating the server log"))?;
+        let log = private_file(&self.log_path).map_err(io_error("creating the server log"))?;
         let log_err = log
             .try_clone()
             .map_err(io_error("opening the server log"))?;
@@ -223,6 +233,8 @@ impl Sandbox {
             .arg("-p")
             .arg(self.port.to_string())
             .current_dir(self.data_dir.parent().unwrap_or(&self.data_dir))
+            .env_clear()
+            .envs(server_environment())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
@@ -335,7 +347,7 @@ async fn initdb(
 ) -> Result<(), SandboxError> {
     let pwfile = root.join("pwfile");
     {
-        let mut file = File::create(&pwfile).map_err(io_error("writing the password file"))?;
+        let mut file = private_file(&pwfile).map_err(io_error("writing the password file"))?;
         writeln!(file, "{password}").map_err(io_error("writing the password file"))?;
     }
     give_to(account, &pwfile)?;
@@ -347,6 +359,8 @@ async fn initdb(
         .args(["--locale=C", "--no-sync"])
         .arg(format!("--pwfile={}", pwfile.display()))
         .current_dir(root)
+        .env_clear()
+        .envs(server_environment())
         .stdin(Stdio::null())
         .kill_on_drop(true);
     if let Some(account) = account {
@@ -365,6 +379,22 @@ async fn initdb(
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         })
     }
+}
+
+/// The whole environment of `initdb` and the server: none of the console's (its `LIFEGUARD_*`
+/// secrets would otherwise be readable in `/proc/<pid>/environ` by the server's account).
+fn server_environment() -> [(&'static str, &'static str); 2] {
+    [("PATH", "/usr/local/bin:/usr/bin:/bin"), ("LC_ALL", "C")]
+}
+
+/// A new file only its owner may read or write (`0600`), whatever the umask.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Hands `path` to the server's account, so a server running unprivileged can write there.

@@ -148,50 +148,87 @@ impl Store {
         sample: &SecondSample,
         histograms: &[SecondHistograms],
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(sample).map_err(|e| corrupt(id, e))?;
+        self.append_seconds(id, &[(sample, histograms)]).await
+    }
+
+    /// Seconds of a running run, each with the histograms of the phase-seconds that closed with
+    /// it, in one transaction (a store that fell behind catches up in few round trips).
+    /// Idempotent: a second already stored — a retry after a commit whose answer was lost — is
+    /// skipped with its histograms, so each second is stored exactly once.
+    pub async fn append_seconds(
+        &self,
+        id: &str,
+        seconds: &[(&SecondSample, &[SecondHistograms])],
+    ) -> Result<(), StoreError> {
         let mut tx = self
             .pool
             .begin()
             .await
-            .map_err(query_error("storing a second"))?;
-        sqlx::query("INSERT INTO run_seconds (run_id, t, sample) VALUES ($1, $2, $3)")
+            .map_err(query_error("storing seconds"))?;
+        for (sample, histograms) in seconds {
+            let json = serde_json::to_string(sample).map_err(|e| corrupt(id, e))?;
+            let inserted = sqlx::query(
+                "INSERT INTO run_seconds (run_id, t, sample) VALUES ($1, $2, $3) \
+                 ON CONFLICT (run_id, t) DO NOTHING",
+            )
             .bind(id)
             .bind(i64::from(sample.t))
             .bind(json)
             .execute(&mut *tx)
             .await
             .map_err(query_error("storing a second"))?;
-        for h in histograms {
-            sqlx::query(
-                "INSERT INTO run_histograms (run_id, t, phase, latency_histogram, wait_histogram) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(i64::from(h.t))
-            .bind(&h.phase)
-            .bind(BASE64.encode(&h.latency))
-            .bind(BASE64.encode(&h.acquire_wait))
-            .execute(&mut *tx)
-            .await
-            .map_err(query_error("storing histograms"))?;
+            if inserted.rows_affected() == 0 {
+                continue;
+            }
+            for h in *histograms {
+                sqlx::query(
+                    "INSERT INTO run_histograms (run_id, t, phase, latency_histogram, wait_histogram) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(i64::from(h.t))
+                .bind(&h.phase)
+                .bind(BASE64.encode(&h.latency))
+                .bind(BASE64.encode(&h.acquire_wait))
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error("storing histograms"))?;
+            }
         }
-        tx.commit().await.map_err(query_error("storing a second"))?;
+        tx.commit().await.map_err(query_error("storing seconds"))?;
         Ok(())
     }
 
     /// Appends to the run's event log.
     pub async fn append_event(&self, id: &str, event: &StoredEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(to_db(event.seq))
-        .bind(to_db(event.at))
-        .bind(&event.kind)
-        .bind(&event.data)
-        .execute(&self.pool)
-        .await
-        .map_err(query_error("storing a run event"))?;
+        self.append_events(id, std::slice::from_ref(event)).await
+    }
+
+    /// Appends events to the run's event log in one transaction; idempotent like
+    /// [`Store::append_seconds`].
+    pub async fn append_events(&self, id: &str, events: &[StoredEvent]) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query_error("storing run events"))?;
+        for event in events {
+            sqlx::query(
+                "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (run_id, seq) DO NOTHING",
+            )
+            .bind(id)
+            .bind(to_db(event.seq))
+            .bind(to_db(event.at))
+            .bind(&event.kind)
+            .bind(&event.data)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("storing a run event"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(query_error("storing run events"))?;
         Ok(())
     }
 

@@ -4,8 +4,9 @@
 //! touches `last_seen_at`, holds the connection for the simulated application work and commits. A
 //! login looks the user up by email and inserts a session. Statements are prepared once per
 //! connection. The knobs reproduce the analysed defects: `leak_on_error` never returns the
-//! connection on the error path (it stays idle in transaction), `sync_fallback` retries a failed
-//! primary checkout on the secondary pool, `token_cache_hit_ratio` skips the database.
+//! connection on the error path (it stays idle in transaction), `sync_fallback` does a request
+//! whose primary path failed in any way again on the secondary pool, `token_cache_hit_ratio`
+//! skips the database.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use tokio_postgres::Statement;
 
 use super::schema::{seeded_email, seeded_token};
 use super::{Outcome, Pools, RequestResult, Workload};
-use crate::pool::PooledConn;
+use crate::pool::{Pool, PooledConn};
 
 /// Statements prepared once on each connection.
 #[derive(Debug)]
@@ -142,6 +143,80 @@ async fn hold_for(hold: Duration) {
     }
 }
 
+impl AuthFlowWorkload {
+    /// One try of the request on `pool`: check out, run the login or validation, check in (or
+    /// leak, on the error path with `leak_on_error`).
+    async fn attempt(&self, pool: &Pool, what: &Attempt, hold: Duration) -> RequestResult {
+        let asked = Instant::now();
+        let checkout = pool.checkout().await;
+        let acquire_wait = asked.elapsed();
+        let result = |outcome| RequestResult {
+            outcome,
+            acquire_wait,
+            pool: Some(pool.role()),
+        };
+        let mut conn = match checkout {
+            Ok(conn) => conn,
+            Err(error) => return result(Outcome::of_checkout(&error)),
+        };
+        if Self::statements(&mut conn).await.is_err() {
+            conn.mark_broken();
+            return result(Outcome::DbError);
+        }
+        let Some(statements) = conn.extension::<Statements>() else {
+            return result(Outcome::DbError);
+        };
+        let done = match &what.new_token {
+            Some(new_token) => {
+                Self::login(
+                    &conn,
+                    statements,
+                    &seeded_email(what.user),
+                    new_token,
+                    what.fail,
+                    hold,
+                )
+                .await
+            }
+            None => {
+                Self::validate(&conn, statements, &seeded_token(what.user), what.fail, hold).await
+            }
+        };
+        match done {
+            Ok(()) => result(Outcome::Ok),
+            Err(Stop::AppError) if self.knobs.leak_on_error => {
+                conn.leak();
+                result(Outcome::Leaked)
+            }
+            Err(Stop::AppError) => {
+                // The `finally` the analysed service lacked: roll back and return the connection.
+                if conn.client().batch_execute("ROLLBACK").await.is_err() {
+                    conn.mark_broken();
+                }
+                result(Outcome::AppError)
+            }
+            Err(Stop::Db(error)) => {
+                tracing::debug!(error = %crate::pool::describe(&error), "auth-flow statement failed");
+                if conn.client().is_closed()
+                    || conn.client().batch_execute("ROLLBACK").await.is_err()
+                {
+                    conn.mark_broken();
+                }
+                result(Outcome::DbError)
+            }
+        }
+    }
+}
+
+/// What one try of a request does: whose session or login, and whether it takes the error path.
+#[derive(Debug)]
+struct Attempt {
+    user: u32,
+    /// A login's new session token; `None` for a validation.
+    new_token: Option<String>,
+    fail: bool,
+}
+
 impl Workload for AuthFlowWorkload {
     fn hold(&self) -> Duration {
         Duration::from_millis(u64::from(self.knobs.hold_ms))
@@ -166,72 +241,25 @@ impl Workload for AuthFlowWorkload {
                 rng.random::<u64>()
             )
         });
-
-        let asked = Instant::now();
-        let mut served_by = pools.primary.role();
-        let checkout = match pools.primary.checkout().await {
-            Ok(conn) => Ok(conn),
-            Err(error) => match (&pools.secondary, knobs.sync_fallback) {
-                (Some(secondary), true) => {
-                    served_by = secondary.role();
-                    secondary.checkout().await
+        let mut what = Attempt {
+            user,
+            new_token,
+            fail,
+        };
+        let first = self.attempt(&pools.primary, &what, hold).await;
+        match &pools.secondary {
+            // The analysed `get_current_user()` caught any exception of the primary path — a
+            // failed or timed-out checkout, a database error, an application error — and did the
+            // work again on the sync pool (whatever the primary path leaked stays leaked).
+            Some(secondary) if knobs.sync_fallback && !first.outcome.is_ok() => {
+                what.fail = rng.random_bool(knobs.error_rate);
+                let second = self.attempt(secondary, &what, hold).await;
+                RequestResult {
+                    acquire_wait: first.acquire_wait + second.acquire_wait,
+                    ..second
                 }
-                _ => Err(error),
-            },
-        };
-        let acquire_wait = asked.elapsed();
-        let result = |outcome| RequestResult {
-            outcome,
-            acquire_wait,
-            pool: Some(served_by),
-        };
-        let mut conn = match checkout {
-            Ok(conn) => conn,
-            Err(error) => return result(Outcome::of_checkout(&error)),
-        };
-        if Self::statements(&mut conn).await.is_err() {
-            conn.mark_broken();
-            return result(Outcome::DbError);
-        }
-        let Some(statements) = conn.extension::<Statements>() else {
-            return result(Outcome::DbError);
-        };
-        let done = match new_token {
-            Some(new_token) => {
-                Self::login(
-                    &conn,
-                    statements,
-                    &seeded_email(user),
-                    &new_token,
-                    fail,
-                    hold,
-                )
-                .await
             }
-            None => Self::validate(&conn, statements, &seeded_token(user), fail, hold).await,
-        };
-        match done {
-            Ok(()) => result(Outcome::Ok),
-            Err(Stop::AppError) if knobs.leak_on_error => {
-                conn.leak();
-                result(Outcome::Leaked)
-            }
-            Err(Stop::AppError) => {
-                // The `finally` the analysed service lacked: roll back and return the connection.
-                if conn.client().batch_execute("ROLLBACK").await.is_err() {
-                    conn.mark_broken();
-                }
-                result(Outcome::AppError)
-            }
-            Err(Stop::Db(error)) => {
-                tracing::debug!(error = %crate::pool::describe(&error), "auth-flow statement failed");
-                if conn.client().is_closed()
-                    || conn.client().batch_execute("ROLLBACK").await.is_err()
-                {
-                    conn.mark_broken();
-                }
-                result(Outcome::DbError)
-            }
+            _ => first,
         }
     }
 }

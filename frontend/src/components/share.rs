@@ -37,13 +37,15 @@ fn copy_text(text: &str, done: impl FnOnce(bool) + 'static) {
     }
 }
 
-/// "Copy link": the current address to the clipboard (`id="copy-link"`).
+/// "Copy link": the current address to the clipboard (`id="copy-link"`), without the page's
+/// `token`: a token is a credential, and a read-only share link is the way to hand a view on.
 #[component]
 pub fn CopyLink() -> impl IntoView {
     let status = RwSignal::new(None::<String>);
     let copy = move |_| {
         let href = web_sys::window()
             .and_then(|w| w.location().href().ok())
+            .map(|href| api::without_token(&href))
             .unwrap_or_default();
         let shown = href.clone();
         copy_text(&href, move |ok| {
