@@ -188,6 +188,57 @@ fn a_leaking_workload_exits_1_and_names_the_failed_criterion() {
 }
 
 #[test]
+fn the_sandbox_keeps_its_configured_size_and_an_oversized_plan_is_a_critical_finding() {
+    let data = tempfile::tempdir().unwrap();
+    let json = data.path().join("report.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+        .args([
+            "run",
+            "--suite",
+            "auth-burst",
+            "--profile",
+            "current",
+            "--quiet",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("RUST_LOG", "warn")
+        .env("LIFEGUARD_DATA_DIR", data.path())
+        .env("LIFEGUARD_SANDBOX__MAX_CONNECTIONS", "40")
+        .output()
+        .unwrap();
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let server = &report["server"];
+    assert_eq!(server["max_connections"], 40, "as configured: {server}");
+    assert_eq!(server["superuser_reserved_connections"], 3, "{server}");
+    let budget = report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == "connection_budget_pct")
+        .unwrap();
+    // current: async 10 + 20 and sync 10 + 15 = 55 connections, against 40 − 3 − others.
+    let others = server["other_backends_at_start"].as_f64().unwrap();
+    let expected = 55.0 * 100.0 / (37.0 - others);
+    assert!(
+        (budget["peak"].as_f64().unwrap() - expected).abs() < 1e-6,
+        "{budget}"
+    );
+    assert_eq!(budget["level"], "critical", "{budget}");
+    assert!(
+        stdout(&output).contains("connection_budget_pct"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
 fn invalid_input_exits_3_naming_the_field_and_rule() {
     let output = lifeguard(&["run", "--workload", "error_rate=2"]);
     assert_eq!(output.status.code(), Some(3));

@@ -256,6 +256,63 @@ async fn sync_fallback_raises_connections_created_and_churn() {
 }
 
 #[tokio::test]
+async fn sync_fallback_on_application_errors_uses_the_secondary_pool_in_auth_burst() {
+    let sandbox = sandbox().await;
+    let totals = |report: &RunReport| {
+        report.scenarios.iter().fold((0, 0), |(secondary, all), s| {
+            (
+                secondary + s.pool.secondary_connections_created,
+                all + s.pool.connections_created,
+            )
+        })
+    };
+    // The analysis's own profile (async 10+20, sync 10+15) and timeout: no checkout times out in
+    // auth-burst, so only the errors (5 %) can send requests to the sync pool.
+    let without = run_on(
+        &sandbox,
+        Suite::auth_burst(),
+        profile("current"),
+        workload(&["error_rate=0.05"]),
+    )
+    .await;
+    let with = run_on(
+        &sandbox,
+        Suite::auth_burst(),
+        profile("current"),
+        workload(&["error_rate=0.05", "sync_fallback=true"]),
+    )
+    .await;
+    let (secondary_without, created_without) = totals(&without);
+    let (secondary_with, created_with) = totals(&with);
+    assert_eq!(secondary_without, 0, "{without:#?}");
+    assert!(secondary_with > 0, "{with:#?}");
+    eprintln!(
+        "auth-burst, error_rate 0.05: connections created {created_without} without the \
+         fallback, {created_with} with it ({secondary_with} by the sync pool)"
+    );
+    // Churn is connections created: the sync pool's come on top of the async pool's.
+    assert!(
+        created_with > created_without,
+        "connections created: {created_with} with the fallback, {created_without} without"
+    );
+    // The users see fewer errors: the fallback answered most of them.
+    let errors = |report: &RunReport| {
+        report
+            .scenarios
+            .iter()
+            .map(|s| s.outcomes.app_error)
+            .sum::<u64>()
+    };
+    assert!(
+        errors(&with) < errors(&without),
+        "{} vs {}",
+        errors(&with),
+        errors(&without)
+    );
+    sandbox.stop().await;
+}
+
+#[tokio::test]
 async fn a_server_with_too_few_connections_refuses_and_it_is_not_counted_as_pool_timeouts() {
     let sandbox = Sandbox::start(&SandboxOptions {
         max_connections: 6,

@@ -25,6 +25,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The sandbox role's password, to prove it never leaks.
     pub target_password: String,
+    /// The sandbox's connection URL (with the password), for tests that look at the server.
+    pub target_url: String,
+    /// Where the console keeps its SQLite store.
+    pub data_dir: PathBuf,
     /// Sent as `Authorization: Bearer` with every request when set.
     pub token: Option<String>,
     http: reqwest::Client,
@@ -51,6 +55,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> anyhow::Resu
         .sandbox()
         .map(|s| s.password().to_owned())
         .unwrap_or_default();
+    let target_url = app
+        .sandbox()
+        .map(lifeguard::sandbox::Sandbox::url)
+        .unwrap_or_default();
+    let data_dir = config.data_dir.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(app.run_until_stopped(async move {
         let _sender_dropped_or_sent = stopped.await;
@@ -58,6 +67,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> anyhow::Resu
     Ok(TestApp {
         addr,
         target_password,
+        target_url,
+        data_dir,
         token: None,
         http: reqwest::Client::new(),
         stop: Some(stop),
@@ -76,6 +87,12 @@ impl TestApp {
     #[must_use]
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The HTTP client, for requests the helpers below do not cover (own headers, raw answers).
+    #[must_use]
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
