@@ -265,6 +265,46 @@ async fn overview(browser: &Browser, app: &TestApp, base: &str, head: &str) {
             .unwrap();
     }
     browser.screenshot("runs").await.unwrap();
+    copy_link_carries_no_token(browser).await;
+}
+
+/// "Copy link" on a page opened with `?token=` copies the address without the token.
+async fn copy_link_carries_no_token(browser: &Browser) {
+    browser
+        .client
+        .execute(
+            "window.copied = null; navigator.clipboard.writeText = (text) => { \
+             window.copied = text; return Promise.resolve(); };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#copy-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let copied = retry(Duration::from_secs(5), || async move {
+        match browser
+            .client
+            .execute("return window.copied;", vec![])
+            .await
+        {
+            Ok(Value::String(text)) => Ok(text),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+    .unwrap();
+    assert!(copied.contains("/runs?environment=staging"), "{copied}");
+    assert!(
+        !copied.contains("token"),
+        "the copied link carries the token: {copied}"
+    );
+    assert!(!copied.contains(OPERATOR));
 }
 
 /// Points baseline `auth-main` at `run` from `/baselines`, through the confirmation step.
