@@ -156,7 +156,11 @@ pub fn build() -> Value {
                 "403": error_response("The token or share link does not allow this"),
                 "404": error_response("Unknown id or name"),
                 "413": error_response("Body larger than 64 KiB"),
+                "414": error_response("Address longer than 8 KiB"),
+                "421": error_response("Local mode: the Host header is not a loopback name"),
                 "422": error_response("Invalid input; the message names the field and the rule"),
+                "429": error_response("The target's queue is full (Retry-After); nothing was stored"),
+                "503": error_response("Too many live streams (Retry-After)"),
             }
         });
         let entry = paths
