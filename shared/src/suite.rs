@@ -38,6 +38,33 @@ fn default_max_in_flight() -> u32 {
     1000
 }
 
+/// The longest pause a suite may ask for (think time, holds, probe intervals), in milliseconds.
+pub const MAX_PAUSE_MS: u32 = 60_000;
+/// The longest wait a phase may ask for (ramp-up, recovery, leak-check grace), in seconds.
+pub const MAX_PHASE_S: f64 = 3600.0;
+
+fn at_most_ms(field: &str, value: u32) -> Result<(), Invalid> {
+    if value <= MAX_PAUSE_MS {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            field,
+            format!("must be at most {MAX_PAUSE_MS} ms, got {value}"),
+        ))
+    }
+}
+
+fn at_most_s(field: &str, value: f64) -> Result<(), Invalid> {
+    if value <= MAX_PHASE_S {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            field,
+            format!("must be at most {MAX_PHASE_S} s, got {value}"),
+        ))
+    }
+}
+
 impl Load {
     fn validate(&self) -> Result<(), Invalid> {
         match self {
@@ -46,7 +73,7 @@ impl Load {
                 requests_per_user,
                 duration_s,
                 ramp_up_s,
-                ..
+                think_time_ms,
             } => {
                 invalid::at_least("users", *users, 1)?;
                 match (requests_per_user, duration_s) {
@@ -59,13 +86,13 @@ impl Load {
                         ));
                     }
                 }
-                if !(ramp_up_s.is_finite() && *ramp_up_s >= 0.0) {
+                if !(ramp_up_s.is_finite() && (0.0..=MAX_PHASE_S).contains(ramp_up_s)) {
                     return Err(Invalid::new(
                         "ramp_up_s",
-                        format!("must be zero or more seconds, got {ramp_up_s}"),
+                        format!("must be between 0 and {MAX_PHASE_S} seconds, got {ramp_up_s}"),
                     ));
                 }
-                Ok(())
+                at_most_ms("think_time_ms", *think_time_ms)
             }
             Self::Open {
                 rate_per_s,
@@ -307,10 +334,14 @@ impl Suite {
                 ));
             }
             invalid::positive_seconds("recovery.max_wait_s", recovery.max_wait_s)?;
+            at_most_s("recovery.max_wait_s", recovery.max_wait_s)?;
             invalid::at_least("recovery.probe_interval_ms", recovery.probe_interval_ms, 1)?;
+            at_most_ms("recovery.probe_interval_ms", recovery.probe_interval_ms)?;
+            at_most_ms("recovery.hold_ms", recovery.hold_ms)?;
         }
         if let Some(leak) = &self.leak_check {
             invalid::positive_seconds("leak_check.grace_s", leak.grace_s)?;
+            at_most_s("leak_check.grace_s", leak.grace_s)?;
         }
         Ok(())
     }
@@ -430,6 +461,40 @@ mod tests {
             error.contains("`scenarios[0].load.users` must be at least 1"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn pauses_and_waits_have_upper_bounds() {
+        let with = |load: &str, extra: &str| {
+            format!(
+                r#"{{"name":"x","scenarios":[{{"name":"a","min_success_rate":0.9,
+                "load":{{"model":"closed","users":1,"requests_per_user":1{load}}}}}]{extra}}}"#
+            )
+        };
+        for (json, expected) in [
+            (
+                with(r#","think_time_ms":60001"#, ""),
+                "`scenarios[0].load.think_time_ms` must be at most 60000 ms, got 60001",
+            ),
+            (
+                with(r#","ramp_up_s":3601"#, ""),
+                "`scenarios[0].load.ramp_up_s` must be between 0 and 3600 seconds",
+            ),
+            (
+                with("", r#","recovery":{"hold_ms":60001}"#),
+                "`recovery.hold_ms` must be at most 60000 ms",
+            ),
+            (
+                with("", r#","leak_check":{"grace_s":3601}"#),
+                "`leak_check.grace_s` must be at most 3600 s",
+            ),
+        ] {
+            let error = serde_json::from_str::<Suite>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        assert!(serde_json::from_str::<Suite>(&with(r#","think_time_ms":60000"#, "")).is_ok());
     }
 
     #[test]

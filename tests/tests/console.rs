@@ -18,7 +18,10 @@ use lifeguard_tests::browser::retry;
 use lifeguard_tests::{Browser, TestApp, spawn_app_with};
 use serde_json::Value;
 
-const OPERATOR: &str = "operator-token-for-the-console-test";
+/// With the characters a query string encodes (`+ / =`), as generated tokens often have.
+const OPERATOR: &str = "operator+token/for=the-console-test";
+/// The same, percent-encoded as a browser sends it in an address.
+const OPERATOR_IN_QUERY: &str = "operator%2Btoken%2Ffor%3Dthe-console-test";
 const VIEWER: &str = "viewer-token-for-the-console-test";
 
 /// Three seconds of five users: long enough to watch live, short enough for a test.
@@ -95,7 +98,7 @@ async fn run_id_in_address(browser: &Browser) -> String {
 async fn trigger(browser: &Browser, app: &TestApp, version: &str, hold_ms: Option<&str>) -> String {
     browser
         .client
-        .goto(&app.url(&format!("/runs/new?token={OPERATOR}")))
+        .goto(&app.url(&format!("/runs/new?token={OPERATOR_IN_QUERY}")))
         .await
         .unwrap();
     browser.wait_for("#trigger-form").await.unwrap();
@@ -221,7 +224,10 @@ async fn a_baseline_then_a_slower_run_is_shared_as_a_regressed_comparison() {
     open_shared(&app, &link, &base, &head).await;
 
     let logs = lifeguard_tests::captured_logs();
-    let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(OPERATOR)).collect();
+    let leaked: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(OPERATOR) || l.contains(OPERATOR_IN_QUERY))
+        .collect();
     assert!(
         leaked.is_empty(),
         "the operator token was logged: {leaked:?}"
@@ -238,7 +244,7 @@ async fn a_baseline_then_a_slower_run_is_shared_as_a_regressed_comparison() {
 async fn overview(browser: &Browser, app: &TestApp, base: &str, head: &str) {
     browser
         .client
-        .goto(&app.url(&format!("/?token={OPERATOR}")))
+        .goto(&app.url(&format!("/?token={OPERATOR_IN_QUERY}")))
         .await
         .unwrap();
     let group = "[data-target=sandbox][data-environment=staging]";
@@ -255,7 +261,9 @@ async fn overview(browser: &Browser, app: &TestApp, base: &str, head: &str) {
     browser.screenshot("home").await.unwrap();
     browser
         .client
-        .goto(&app.url(&format!("/runs?environment=staging&token={OPERATOR}")))
+        .goto(&app.url(&format!(
+            "/runs?environment=staging&token={OPERATOR_IN_QUERY}"
+        )))
         .await
         .unwrap();
     for run in [base, head] {
@@ -304,7 +312,7 @@ async fn copy_link_carries_no_token(browser: &Browser) {
         !copied.contains("token"),
         "the copied link carries the token: {copied}"
     );
-    assert!(!copied.contains(OPERATOR));
+    assert!(!copied.contains(OPERATOR_IN_QUERY));
 }
 
 /// Points baseline `auth-main` at `run` from `/baselines`, through the confirmation step.
@@ -312,7 +320,7 @@ async fn set_baseline(browser: &Browser, app: &TestApp, run: &str) {
     let base = run;
     browser
         .client
-        .goto(&app.url(&format!("/baselines?token={OPERATOR}")))
+        .goto(&app.url(&format!("/baselines?token={OPERATOR_IN_QUERY}")))
         .await
         .unwrap();
     browser.wait_for("#baseline-form").await.unwrap();
@@ -361,7 +369,9 @@ async fn set_baseline(browser: &Browser, app: &TestApp, run: &str) {
         .unwrap();
     browser.screenshot("baselines").await.unwrap();
     let (status, stored) = app
-        .get(&format!("/api/baselines/auth-main?token={OPERATOR}"))
+        .get(&format!(
+            "/api/baselines/auth-main?token={OPERATOR_IN_QUERY}"
+        ))
         .await
         .unwrap();
     assert_eq!(status, 200, "{stored}");
@@ -373,7 +383,7 @@ async fn share_comparison(browser: &Browser, app: &TestApp, base: &str, head: &s
     browser
         .client
         .goto(&app.url(&format!(
-            "/compare?baseline=auth-main&head={head}&token={OPERATOR}"
+            "/compare?baseline=auth-main&head={head}&token={OPERATOR_IN_QUERY}"
         )))
         .await
         .unwrap();
@@ -388,7 +398,7 @@ async fn share_comparison(browser: &Browser, app: &TestApp, base: &str, head: &s
     if verdict != "regressed" {
         let (_, comparison) = app
             .get(&format!(
-                "/api/compare?base={base}&head={head}&token={OPERATOR}"
+                "/api/compare?base={base}&head={head}&token={OPERATOR_IN_QUERY}"
             ))
             .await
             .unwrap();
@@ -416,7 +426,7 @@ async fn share_comparison(browser: &Browser, app: &TestApp, base: &str, head: &s
         "{link}"
     );
     assert!(
-        !link.contains(OPERATOR),
+        !link.contains(OPERATOR) && !link.contains(OPERATOR_IN_QUERY),
         "the share link carries the token: {link}"
     );
     link
@@ -444,7 +454,7 @@ async fn open_shared(app: &TestApp, link: &str, base: &str, head: &str) {
         .unwrap();
     let (_, comparison) = app
         .get(&format!(
-            "/api/compare?base={base}&head={head}&token={OPERATOR}"
+            "/api/compare?base={base}&head={head}&token={OPERATOR_IN_QUERY}"
         ))
         .await
         .unwrap();
@@ -534,7 +544,7 @@ async fn a_viewer_gets_no_trigger_form() {
     // An operator does get it.
     browser
         .client
-        .goto(&app.url(&format!("/runs/new?token={OPERATOR}")))
+        .goto(&app.url(&format!("/runs/new?token={OPERATOR_IN_QUERY}")))
         .await
         .unwrap();
     browser.wait_for("#trigger-form").await.unwrap();
