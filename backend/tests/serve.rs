@@ -143,34 +143,41 @@ impl Drop for Console {
     }
 }
 
-fn write_config(dir: &Path, port: u16, target_url: &str) -> std::path::PathBuf {
+/// A configuration file in `dir`: the console on `port`, its store in `dir`, then `rest`.
+fn write_config(dir: &Path, port: u16, rest: &str) -> std::path::PathBuf {
     let path = dir.join("lifeguard.toml");
+    let data = dir.join("data");
     std::fs::write(
         &path,
         format!(
-            r#"
-listen = "127.0.0.1:{port}"
-data_dir = "{data}"
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n{rest}",
+            data.display()
+        ),
+    )
+    .unwrap();
+    path
+}
 
-[sandbox]
-enabled = false
-
-[[targets]]
-name = "db"
-url = "{target_url}"
-
+/// A suite of `users` for `seconds`: long enough to be killed or stopped mid-run.
+fn long_suite(users: u32, seconds: u32) -> String {
+    format!(
+        r#"
 [[suites]]
 name = "long"
 [[suites.scenarios]]
 name = "steady"
 min_success_rate = 0.9
-load = {{ model = "closed", users = 5, duration_s = 60, think_time_ms = 20 }}
-"#,
-            data = dir.join("data").display()
-        ),
+load = {{ model = "closed", users = {users}, duration_s = {seconds}, think_time_ms = 20 }}
+"#
     )
-    .unwrap();
-    path
+}
+
+/// Only the configured target `name` at `url` (no sandbox), and the long suite.
+fn external_target(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[sandbox]\nenabled = false\n\n[[targets]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n{}",
+        long_suite(5, 60)
+    )
 }
 
 #[tokio::test]
@@ -178,7 +185,7 @@ async fn a_killed_console_finds_its_run_interrupted_with_seconds_kept_and_sigter
     let target = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(dir.path(), port, &target.url());
+    let config = write_config(dir.path(), port, &external_target("db", &target.url(), ""));
     let run = json!({ "target": "db", "suite": "long", "profile": "recommended-dev", "workload": { "users": 200 } });
 
     let mut console = Console::start(&config, port).await;
@@ -338,35 +345,12 @@ fn as_nobody(command: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn sandbox_config(dir: &Path, port: u16) -> std::path::PathBuf {
-    let path = dir.join("lifeguard.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-listen = "127.0.0.1:{port}"
-data_dir = "{data}"
-
-[[suites]]
-name = "long"
-[[suites.scenarios]]
-name = "steady"
-min_success_rate = 0.9
-load = {{ model = "closed", users = 3, duration_s = 120, think_time_ms = 50 }}
-"#,
-            data = dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
 #[tokio::test]
 async fn the_sandbox_server_inherits_no_secret_and_its_files_are_private() {
     const SECRET: &str = "share-secret-that-must-stay-in-the-console";
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = sandbox_config(dir.path(), port);
+    let config = write_config(dir.path(), port, &long_suite(3, 120));
     let console = Console::start_with(
         &config,
         port,
@@ -437,7 +421,7 @@ async fn a_console_killed_mid_run_leaves_no_sandbox_behind_after_the_next_start(
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o711)).unwrap();
     let tmp_env = [("TMPDIR", tmp.to_str().unwrap())];
     let port = free_port();
-    let config = sandbox_config(dir.path(), port);
+    let config = write_config(dir.path(), port, &long_suite(3, 120));
 
     let mut first = Console::start_with(&config, port, &tmp_env, Stdio::null()).await;
     let run = json!({ "target": "sandbox", "suite": "long", "profile": "recommended-dev", "workload": { "users": 100 } });
@@ -500,26 +484,12 @@ async fn sigterm_stops_the_console_within_ten_seconds_with_a_run_on_a_stuck_targ
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let stuck = stuck_listener();
-    let config = dir.path().join("lifeguard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-listen = "127.0.0.1:{port}"
-data_dir = "{data}"
-
-[sandbox]
-enabled = false
-
-[[targets]]
-name = "stuck"
-url = "postgres://app:secret@127.0.0.1:{stuck}/auth"
-connect_timeout_s = 120
-"#,
-            data = dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
+    let url = format!("postgres://app:secret@127.0.0.1:{stuck}/auth");
+    let config = write_config(
+        dir.path(),
+        port,
+        &external_target("stuck", &url, "connect_timeout_s = 120"),
+    );
     let mut console = Console::start(&config, port).await;
     let run = json!({ "target": "stuck", "suite": "auth-burst", "profile": "current" });
     let id = console.post("/api/runs", &run).await["id"]

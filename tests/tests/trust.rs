@@ -15,6 +15,7 @@ use lifeguard::config::{Config, Secret, SecretUrl, TargetConfig};
 use lifeguard_shared::pool::{PoolProfile, PoolSettings, Reuse};
 use lifeguard_shared::run::{RunDetail, Series};
 use lifeguard_shared::suite::{LeakCheck, Load, Scenario, Suite};
+use lifeguard_tests::browser::retry;
 use lifeguard_tests::{TestApp, spawn_app_with};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -87,6 +88,30 @@ async fn until_final(app: &TestApp, id: &str, within: Duration) -> (Value, Durat
         assert!(started.elapsed() < within, "run {id} is still {state}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Cancels run `id` as an operator; its final detail and how long the cancel took to end it.
+async fn cancel(app: &TestApp, id: &str) -> (Value, Duration) {
+    let (status, _) = app
+        .post(&format!("/api/runs/{id}/cancel"), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    until_final(app, id, Duration::from_secs(10)).await
+}
+
+/// Waits up to `limit` for `condition`; panics saying `what` did not happen.
+async fn wait_until<F, Fut>(limit: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    retry(limit, || {
+        let holds = condition();
+        async move { if holds.await { Ok(()) } else { Err(()) } }
+    })
+    .await
+    .unwrap_or_else(|()| panic!("{what} within {limit:?}"));
 }
 
 /// A TCP listener that accepts connections and never answers.
@@ -208,20 +233,13 @@ async fn cancel_during_seeding_stops_the_run_and_the_seeding_within_a_second() {
             .unwrap()
             .get::<_, i64>(0)
     };
-    let started = Instant::now();
-    while count_seeding().await == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no seeding seen"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (status, _) = app
-        .post(&format!("/api/runs/{id}/cancel"), &json!({}))
-        .await
-        .unwrap();
-    assert_eq!(status, 202);
-    let (detail, took) = until_final(&app, &id, Duration::from_secs(10)).await;
+    wait_until(
+        Duration::from_secs(20),
+        "the seeding query runs",
+        || async { count_seeding().await > 0 },
+    )
+    .await;
+    let (detail, took) = cancel(&app, &id).await;
     eprintln!("cancel during seeding: aborted after {took:?}");
     assert_eq!(detail["state"], "aborted", "{detail}");
     assert!(
@@ -232,14 +250,12 @@ async fn cancel_during_seeding_stops_the_run_and_the_seeding_within_a_second() {
         "{detail}"
     );
     assert!(took < Duration::from_secs(1), "{took:?}");
-    let started = Instant::now();
-    while count_seeding().await > 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "the seeding query still runs on the server"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        Duration::from_secs(2),
+        "the seeding query ends on the server",
+        || async { count_seeding().await == 0 },
+    )
+    .await;
     app.stop().await.unwrap();
 }
 
@@ -261,30 +277,25 @@ async fn cancel_while_a_connection_is_held_for_a_minute_and_others_wait_ends_wit
     .await;
     // One request holds the only connection inside its transaction; three wait for a checkout.
     let pattern = format!("lifeguard:{id}:%");
-    let started = Instant::now();
-    loop {
-        let held: i64 = server
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1 \
+    wait_until(
+        Duration::from_secs(20),
+        "a request holds the connection",
+        || async {
+            let held: i64 = server
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1 \
                  AND state = 'idle in transaction'",
-                &[&pattern],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if held == 1 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "nothing holds");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+                    &[&pattern],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            held == 1
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, _) = app
-        .post(&format!("/api/runs/{id}/cancel"), &json!({}))
-        .await
-        .unwrap();
-    assert_eq!(status, 202);
-    let (detail, took) = until_final(&app, &id, Duration::from_secs(10)).await;
+    let (detail, took) = cancel(&app, &id).await;
     eprintln!("cancel during a 60 s hold with 3 waiting for a checkout: aborted after {took:?}");
     assert_eq!(detail["state"], "aborted", "{detail}");
     assert!(took < Duration::from_secs(1), "{took:?}");
@@ -446,29 +457,18 @@ async fn tokens_are_read_as_browsers_send_them_and_access_is_decided_before_any_
         .unwrap();
     assert_eq!(stream.status().as_u16(), 200);
     drop(stream);
-    let (status, _) = app
-        .put(
-            &format!("/api/baselines/known?token={encoded}"),
-            &json!({ "run_id": id }),
-        )
-        .await
-        .unwrap();
-    assert!(status == 409 || status == 200, "{status}");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        let (status, _) = app
+    // Once it has finished, the run becomes baseline `known`.
+    wait_until(Duration::from_mins(1), "the run finishes", || async {
+        let set = app
             .put(
                 &format!("/api/baselines/known?token={encoded}"),
                 &json!({ "run_id": id }),
             )
             .await
             .unwrap();
-        if status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the run never finished");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        set.0 == 200
+    })
+    .await;
 
     // Anonymous callers learn nothing about what exists.
     for (known, unknown) in [
@@ -509,11 +509,10 @@ async fn a_full_queue_answers_429_with_retry_after_and_stores_nothing() {
     let body = json!({ "target": "sandbox", "suite": "hold", "profile": "recommended-dev",
                        "workload": { "users": 100, "hold_ms": 60000 } });
     let running = trigger(&app, &body).await;
-    let started = Instant::now();
-    while state_of(&app, &running).await.0 != "running" {
-        assert!(started.elapsed() < Duration::from_secs(20));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(Duration::from_secs(20), "the first run starts", || async {
+        state_of(&app, &running).await.0 == "running"
+    })
+    .await;
     let queued = trigger(&app, &body).await;
     let refused = app
         .client()
@@ -582,18 +581,12 @@ async fn live_streams_are_limited_per_run_and_in_all_with_retry_after() {
     let third = open(&c).await.unwrap();
     assert_eq!(third.status().as_u16(), 503, "two streams in all");
     drop(first);
-    let started = Instant::now();
-    loop {
-        let retried = open(&c).await.unwrap();
-        if retried.status().as_u16() == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "a closed stream frees its place"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(
+        Duration::from_secs(5),
+        "a closed stream frees its place",
+        || async { open(&c).await.unwrap().status().as_u16() == 200 },
+    )
+    .await;
     drop(second);
     for id in [&a, &b, &c] {
         app.post(&format!("/api/runs/{id}/cancel"), &json!({}))
