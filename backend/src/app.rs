@@ -1,7 +1,8 @@
 //! Start-up and shut-down of the console: `App::build(config)` → `port()` → `run_until_stopped()`.
 //!
 //! Start-up opens the results store (marking runs a previous process left unfinished as
-//! `interrupted`), starts the sandbox target when enabled, and binds the listener. The caller owns
+//! `interrupted`), starts the sandbox target when enabled — both through [`Services`], which the
+//! local command line opens the same way — and binds the listener. The caller owns
 //! the shutdown signal; on it, in-flight requests finish, running runs end `aborted`, then the
 //! sandbox stops.
 
@@ -43,20 +44,19 @@ pub enum StartupError {
     },
 }
 
-/// A console that is listening but not yet serving.
+/// What the console and the local command line both run on, opened the same way: the results
+/// store (runs a stopped process left unfinished marked `interrupted`), the sandbox target when
+/// asked for, the configured targets, and the run service over them.
 #[derive(Debug)]
-pub struct App {
-    listener: TcpListener,
-    router: axum::Router,
-    service: RunService,
-    /// The embedded target, when enabled; stopped when the app stops.
-    sandbox: Option<Sandbox>,
+pub struct Services {
+    pub service: RunService,
+    /// The embedded target, when started; stopped by [`Services::close`] (or when dropped).
+    pub sandbox: Option<Sandbox>,
 }
 
-impl App {
-    /// Opens the store, starts the sandbox (when enabled) and binds the listener (port 0 picks a
-    /// free port).
-    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+impl Services {
+    /// Checks the configuration's rules, then opens everything; `with_sandbox` starts the sandbox.
+    pub async fn open(config: &Config, with_sandbox: bool) -> Result<Self, StartupError> {
         // However the configuration was put together (file, environment, command line, code),
         // its rules hold before anything starts.
         config.validate()?;
@@ -74,7 +74,7 @@ impl App {
                 "runs left unfinished by a stopped console are now `interrupted`"
             );
         }
-        let sandbox = if config.sandbox.enabled {
+        let sandbox = if with_sandbox {
             let sandbox = Sandbox::start(&config.sandbox_options()).await?;
             tracing::info!(port = sandbox.port(), "sandbox PostgreSQL ready");
             Some(sandbox)
@@ -90,6 +90,33 @@ impl App {
             config.retention.keep_runs,
             config.compare.clone(),
         );
+        Ok(Self { service, sandbox })
+    }
+
+    /// Ends the runs (`aborted`), closes the store, stops the sandbox.
+    pub async fn close(self) {
+        self.service.shutdown().await;
+        self.service.store().close().await;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+            tracing::info!("sandbox stopped");
+        }
+    }
+}
+
+/// A console that is listening but not yet serving.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    services: Services,
+}
+
+impl App {
+    /// Opens the store, starts the sandbox (when enabled) and binds the listener (port 0 picks a
+    /// free port).
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        let services = Services::open(config, config.sandbox.enabled).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -97,7 +124,7 @@ impl App {
                     addr: config.listen,
                     source,
                 })?;
-        let state = AppState::new(service.clone(), Access::new(config.access.clone()));
+        let state = AppState::new(services.service.clone(), Access::new(config.access.clone()));
         let bound = listener
             .local_addr()
             .map_err(|source| StartupError::Listen {
@@ -108,15 +135,14 @@ impl App {
         Ok(Self {
             listener,
             router,
-            service,
-            sandbox,
+            services,
         })
     }
 
     /// The embedded sandbox target, when enabled (tests read its password to prove it never leaks).
     #[must_use]
     pub fn sandbox(&self) -> Option<&Sandbox> {
-        self.sandbox.as_ref()
+        self.services.sandbox.as_ref()
     }
 
     /// The port actually bound.
@@ -138,7 +164,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self.service.clone();
+        let service = self.services.service.clone();
         let stopping = async move {
             shutdown.await;
             // Runs end `aborted` now, so their event streams finish and serving can stop.
@@ -147,11 +173,7 @@ impl App {
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(stopping)
             .await;
-        self.service.store().close().await;
-        if let Some(sandbox) = self.sandbox {
-            sandbox.stop().await;
-            tracing::info!("sandbox stopped");
-        }
+        self.services.close().await;
         served
     }
 }

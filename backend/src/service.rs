@@ -23,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
 use crate::config::GuardRails;
-use crate::runner::{self, Abort, Progress, RunError, RunPlan, SecondHistograms};
+use crate::runner::{self, Abort, Progress, RunError, RunPlan};
 use crate::stats::compare::{CompareSettings, Side, compare as compare_runs};
+use crate::stats::histogram::SecondHistograms;
 use crate::store::{NewRun, Store, StoreError, StoredEvent, now_ms};
 use crate::targets::Targets;
 

@@ -229,8 +229,21 @@ async fn the_sqlite_store_keeps_runs_and_baselines() {
     // Reopening migrates nothing twice and finds the data.
     let again = Store::open(&url).await.unwrap();
     assert!(again.run("b2").await.unwrap().is_some());
+    // WAL mode: writes go to the write-ahead log beside the database while it is open (readers
+    // read the database and never wait for them), and the database file says so in its header
+    // (bytes 18 and 19, the file format's write and read versions, are 2 for WAL and 1 for a
+    // rollback journal).
     assert!(
-        dir.path().join("lifeguard.db-wal").exists() || dir.path().join("lifeguard.db").exists()
+        dir.path().join("lifeguard.db-wal").exists(),
+        "no write-ahead log while the store is open"
+    );
+    again.close().await;
+    let header = std::fs::read(dir.path().join("lifeguard.db")).unwrap();
+    assert_eq!(&header[..16], b"SQLite format 3\0");
+    assert_eq!(
+        (header[18], header[19]),
+        (2, 2),
+        "the database is not in WAL mode"
     );
 }
 

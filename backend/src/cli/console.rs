@@ -12,12 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::catalog::Catalog;
+use crate::app::Services;
 use crate::config::Config;
-use crate::sandbox::Sandbox;
-use crate::service::{BaseRef, RunService};
-use crate::store::Store;
-use crate::targets::Targets;
+use crate::service::BaseRef;
 
 /// A console server to talk to instead of running here.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,11 +32,10 @@ pub struct ServerArgs {
     pub token: Option<String>,
 }
 
-/// Runs here: the run service over the configured store.
+/// Runs here: the run service over the configured store, opened as the console opens it.
 #[derive(Debug)]
 pub struct Local {
-    service: RunService,
-    sandbox: Option<Sandbox>,
+    services: Services,
     /// Where `lifeguard serve` with this configuration would show a view.
     console_url: String,
 }
@@ -80,33 +76,9 @@ impl Console {
                     .context("creating the HTTP client")?,
             }));
         }
-        if config.store_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("creating the data directory {}", config.data_dir.display())
-            })?;
-        }
-        let store = Store::open(&config.store_url()).await?;
-        let sandbox = if with_sandbox {
-            Some(
-                Sandbox::start(&config.sandbox_options())
-                    .await
-                    .context("starting the sandbox target")?,
-            )
-        } else {
-            None
-        };
-        let targets = Targets::new(config, sandbox.as_ref().map(Sandbox::connect_config))?;
-        let service = RunService::new(
-            store,
-            targets,
-            Catalog::from_config(config),
-            config.guard_rails.clone(),
-            config.retention.keep_runs,
-            config.compare.clone(),
-        );
+        let services = Services::open(config, with_sandbox).await?;
         Ok(Self::Local(Box::new(Local {
-            service,
-            sandbox,
+            services,
             console_url: format!("http://{}", config.listen),
         })))
     }
@@ -114,7 +86,7 @@ impl Console {
     /// Queues a run; its id.
     pub async fn submit(&self, request: &RunRequest) -> anyhow::Result<String> {
         match self {
-            Self::Local(local) => Ok(local.service.submit(request.clone()).await?),
+            Self::Local(local) => Ok(local.services.service.submit(request.clone()).await?),
             Self::Remote(remote) => {
                 let created: Value = remote
                     .send(remote.http.post(remote.url("/api/runs")).json(request))
@@ -135,7 +107,7 @@ impl Console {
     ) -> anyhow::Result<()> {
         match self {
             Self::Local(local) => {
-                let Some(mut events) = local.service.follow(id) else {
+                let Some(mut events) = local.services.service.follow(id) else {
                     return Ok(());
                 };
                 loop {
@@ -196,7 +168,7 @@ impl Console {
     pub async fn detail(&self, id: &str, series: bool) -> anyhow::Result<RunDetail> {
         match self {
             Self::Local(local) => {
-                let store = local.service.store();
+                let store = local.services.service.store();
                 let mut detail = store
                     .run(id)
                     .await?
@@ -221,7 +193,7 @@ impl Console {
     pub async fn compare(&self, base: &BaseRef, head: &str) -> anyhow::Result<Option<Comparison>> {
         match self {
             Self::Local(local) => {
-                let service = &local.service;
+                let service = &local.services.service;
                 let resolved = match service.resolve_base(base).await {
                     Ok(resolved) => resolved,
                     Err(crate::service::ServiceError::NotFound(_))
@@ -259,6 +231,7 @@ impl Console {
             Self::Local(local) => {
                 crate::api::check_baseline_name(name)?;
                 Ok(local
+                    .services
                     .service
                     .store()
                     .set_baseline(name, run_id, "cli")
@@ -283,7 +256,7 @@ impl Console {
     /// Every baseline.
     pub async fn baselines(&self) -> anyhow::Result<Vec<Baseline>> {
         match self {
-            Self::Local(local) => Ok(local.service.store().baselines().await?),
+            Self::Local(local) => Ok(local.services.service.store().baselines().await?),
             Self::Remote(remote) => remote.get("/api/baselines").await,
         }
     }
@@ -300,11 +273,7 @@ impl Console {
     /// Stops what this process started.
     pub async fn close(self) {
         if let Self::Local(local) = self {
-            local.service.shutdown().await;
-            local.service.store().close().await;
-            if let Some(sandbox) = local.sandbox {
-                sandbox.stop().await;
-            }
+            local.services.close().await;
         }
     }
 }

@@ -9,7 +9,6 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use lifeguard_shared::report::{
     LatencySummary, OutcomeCounts, PoolSummary, SecondSample, ServerReport, WaitSummary,
 };
@@ -20,6 +19,9 @@ use super::observer::Observation;
 use crate::pool::Pool;
 use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
 use crate::stats::blocks::{self, Block, RawRequest};
+use crate::stats::histogram::{
+    self, SecondHistograms, compress, max_ms, mean_ms, quantile_ms, record,
+};
 use crate::workload::{Outcome, RequestResult};
 
 /// How often pool events are taken from the pools' buffers.
@@ -32,13 +34,18 @@ pub struct PhaseClock {
     switches: Mutex<Vec<(Instant, usize)>>,
 }
 
+/// Now, on tokio's clock (the real one, except in tests that pause it).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl PhaseClock {
     /// Phase `phase` begins now.
     pub fn enter(&self, phase: usize) {
         self.switches
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((Instant::now(), phase));
+            .push((now(), phase));
     }
 
     /// The phase running at `when` (the first phase before any began).
@@ -68,9 +75,6 @@ fn phase_at(switches: &[(Instant, usize)], when: Instant) -> usize {
 /// Requests per phase kept one by one; longer phases use per-second blocks.
 const RAW_LIMIT: usize = 20_000;
 
-/// Largest latency recorded exactly: one hour, in microseconds (longer values are clamped).
-const MAX_MICROS: u64 = 3_600_000_000;
-
 /// One request, as a virtual user reports it.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
@@ -80,16 +84,6 @@ pub struct Sample {
     /// From the request's intended start to its end.
     pub latency: Duration,
     pub result: RequestResult,
-}
-
-/// One phase's latency and acquire-wait histograms for one second, compressed (HdrHistogram V2 +
-/// deflate): merged, they give each phase's latency curve.
-#[derive(Debug, Clone)]
-pub struct SecondHistograms {
-    pub t: u32,
-    pub phase: String,
-    pub latency: Vec<u8>,
-    pub acquire_wait: Vec<u8>,
 }
 
 /// Everything measured in one phase.
@@ -129,26 +123,15 @@ struct PhaseSecond {
 
 impl PhaseSecond {
     fn block(&self) -> Block {
-        let q = |h: &Histogram<u64>, q: f64| {
-            if h.is_empty() {
-                0.0
-            } else {
-                ms(h.value_at_quantile(q))
-            }
-        };
         Block {
             requests: self.requests,
             ok: self.ok,
             seconds: 1.0,
-            mean_ms: if self.latency.is_empty() {
-                0.0
-            } else {
-                self.latency.mean() / 1000.0
-            },
-            p50_ms: q(&self.latency, 0.50),
-            p95_ms: q(&self.latency, 0.95),
-            p99_ms: q(&self.latency, 0.99),
-            wait_p95_ms: q(&self.acquire_wait, 0.95),
+            mean_ms: mean_ms(&self.latency),
+            p50_ms: quantile_ms(&self.latency, 0.50),
+            p95_ms: quantile_ms(&self.latency, 0.95),
+            p99_ms: quantile_ms(&self.latency, 0.99),
+            wait_p95_ms: quantile_ms(&self.acquire_wait, 0.95),
             per_second: true,
         }
     }
@@ -161,20 +144,6 @@ pub struct Collected {
     pub series: Vec<SecondSample>,
     pub histograms: Vec<SecondHistograms>,
     pub server: ServerReport,
-}
-
-fn histogram() -> Histogram<u64> {
-    #[expect(clippy::expect_used, reason = "constant, valid bounds")]
-    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
-}
-
-fn record(histogram: &mut Histogram<u64>, duration: Duration) {
-    let micros = u64::try_from(duration.as_micros()).unwrap_or(MAX_MICROS);
-    histogram.saturating_record(micros.clamp(1, MAX_MICROS));
-}
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
 }
 
 fn peak(into: &mut Gauges, from: Gauges) {
@@ -202,8 +171,8 @@ fn count(outcomes: &mut OutcomeCounts, outcome: Outcome) {
 impl PhaseAggregate {
     fn new() -> Self {
         Self {
-            latency: histogram(),
-            acquire_wait: histogram(),
+            latency: histogram::new(),
+            acquire_wait: histogram::new(),
             outcomes: OutcomeCounts::default(),
             peak: Gauges::default(),
             created: 0,
@@ -244,8 +213,8 @@ impl PhaseAggregate {
         }
         let open = self.open_second.get_or_insert_with(|| PhaseSecond {
             t,
-            latency: histogram(),
-            acquire_wait: histogram(),
+            latency: histogram::new(),
+            acquire_wait: histogram::new(),
             requests: 0,
             ok: 0,
         });
@@ -289,15 +258,12 @@ impl PhaseAggregate {
     #[must_use]
     pub fn latency_summary(&self) -> LatencySummary {
         let h = &self.latency;
-        if h.is_empty() {
-            return LatencySummary::default();
-        }
         LatencySummary {
-            mean: h.mean() / 1000.0,
-            p50: ms(h.value_at_quantile(0.50)),
-            p95: ms(h.value_at_quantile(0.95)),
-            p99: ms(h.value_at_quantile(0.99)),
-            max: ms(h.max()),
+            mean: mean_ms(h),
+            p50: quantile_ms(h, 0.50),
+            p95: quantile_ms(h, 0.95),
+            p99: quantile_ms(h, 0.99),
+            max: max_ms(h),
         }
     }
 
@@ -305,13 +271,10 @@ impl PhaseAggregate {
     #[must_use]
     pub fn wait_summary(&self) -> WaitSummary {
         let h = &self.acquire_wait;
-        if h.is_empty() {
-            return WaitSummary::default();
-        }
         WaitSummary {
-            mean: h.mean() / 1000.0,
-            p95: ms(h.value_at_quantile(0.95)),
-            max: ms(h.max()),
+            mean: mean_ms(h),
+            p95: quantile_ms(h, 0.95),
+            max: max_ms(h),
         }
     }
 
@@ -363,8 +326,8 @@ impl Second {
     fn new(t: u32) -> Self {
         Self {
             t,
-            latency: histogram(),
-            acquire_wait: histogram(),
+            latency: histogram::new(),
+            acquire_wait: histogram::new(),
             requests: 0,
             errors: 0,
             peak: Gauges::default(),
@@ -594,7 +557,7 @@ impl Collector {
     fn close_second_until(&mut self, until: u64) {
         let next = Second::new(self.second.t + 1);
         let second = std::mem::replace(&mut self.second, next);
-        let phase_index = self.bounded(self.clock.at(Instant::now()));
+        let phase_index = self.bounded(self.clock.at(now()));
         let phase_name = self
             .phase_names
             .get(phase_index)
@@ -605,13 +568,6 @@ impl Collector {
             second.peak
         } else {
             self.last_gauges
-        };
-        let quantile = |h: &Histogram<u64>, q: f64| {
-            if h.is_empty() {
-                0.0
-            } else {
-                ms(h.value_at_quantile(q))
-            }
         };
         let (server_backends, idle_in_transaction) = if second.server_backends > 0 {
             (second.server_backends, second.idle_in_transaction)
@@ -624,15 +580,11 @@ impl Collector {
             phase: phase_name,
             requests: second.requests,
             errors: second.errors,
-            latency_p50_ms: quantile(&second.latency, 0.50),
-            latency_p95_ms: quantile(&second.latency, 0.95),
-            latency_p99_ms: quantile(&second.latency, 0.99),
-            latency_max_ms: if second.latency.is_empty() {
-                0.0
-            } else {
-                ms(second.latency.max())
-            },
-            acquire_wait_p95_ms: quantile(&second.acquire_wait, 0.95),
+            latency_p50_ms: quantile_ms(&second.latency, 0.50),
+            latency_p95_ms: quantile_ms(&second.latency, 0.95),
+            latency_p99_ms: quantile_ms(&second.latency, 0.99),
+            latency_max_ms: max_ms(&second.latency),
+            acquire_wait_p95_ms: quantile_ms(&second.acquire_wait, 0.95),
             checked_out: gauges.checked_out,
             idle: self.last_gauges.idle,
             overflow: gauges.overflow,
@@ -667,13 +619,6 @@ impl Collector {
     }
 }
 
-/// HdrHistogram V2 with deflate: a second of latencies in a few hundred bytes.
-fn compress(histogram: &Histogram<u64>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let _never_fails_into_a_vec = V2DeflateSerializer::new().serialize(histogram, &mut bytes);
-    bytes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,7 +627,7 @@ mod tests {
     fn sample(phase: usize, latency_ms: u64, outcome: Outcome) -> Sample {
         Sample {
             phase,
-            finished: Instant::now(),
+            finished: now(),
             latency: Duration::from_millis(latency_ms),
             result: RequestResult {
                 outcome,
@@ -694,7 +639,7 @@ mod tests {
 
     fn event(kind: EventKind, checked_out: u32, waiters: u32) -> PoolEvent {
         PoolEvent {
-            at: Instant::now(),
+            at: now(),
             pool: PoolRole::Primary,
             kind,
             gauges: Gauges {
@@ -707,11 +652,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn samples_and_events_become_phase_summaries_and_seconds() {
+    #[tokio::test(start_paused = true)]
+    async fn samples_and_events_become_phase_summaries_and_seconds() {
         let clock = Arc::new(PhaseClock::default());
         let mut collector = Collector::new(
-            Instant::now(),
+            now(),
             vec!["light".into(), "heavy".into()],
             clock.clone(),
             Vec::new(),
@@ -726,7 +671,7 @@ mod tests {
             connect: Duration::ZERO,
         };
         collector.on_event(0, &event(created, 1, 0));
-        std::thread::sleep(Duration::from_millis(2));
+        tokio::time::advance(Duration::from_millis(2)).await;
         clock.enter(1);
         collector.on_sample(&sample(1, 900, Outcome::PoolTimeout));
         collector.on_event(1, &event(EventKind::Exhausted, 3, 2));

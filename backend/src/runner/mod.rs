@@ -28,14 +28,15 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use abort::Abort;
+pub use collector::Progress;
 use collector::{Collected, Collector, PhaseClock};
-pub use collector::{Progress, SecondHistograms};
 use load::Users;
 use observer::Observer;
 
 use crate::pool::events::PoolRole;
 use crate::pool::{Pool, describe};
 use crate::stats::blocks::Block;
+use crate::stats::histogram::SecondHistograms;
 use crate::workload::auth_flow::AuthFlowWorkload;
 use crate::workload::{Pools, Workload, schema};
 

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
 use lifeguard_shared::run::{PercentilePoint, PhaseDistribution};
 
-use crate::runner::SecondHistograms;
+use super::histogram::{Decoder, SecondHistograms};
 
 /// Percentiles 0, 50, 75, 87.5 … up to 99.9999 (each halving the distance to 100), and 100.
 fn percentiles() -> Vec<f64> {
@@ -27,11 +26,9 @@ fn percentiles() -> Vec<f64> {
 pub fn by_phase(seconds: &[SecondHistograms]) -> Vec<PhaseDistribution> {
     let mut order: Vec<String> = Vec::new();
     let mut merged: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-    let mut deserializer = Deserializer::new();
+    let mut decoder = Decoder::new();
     for second in seconds {
-        let decoded: Result<Histogram<u64>, _> =
-            deserializer.deserialize(&mut second.latency.as_slice());
-        let Ok(histogram) = decoded else {
+        let Some(histogram) = decoder.decode(&second.latency) else {
             tracing::warn!(t = second.t, "skipping an undecodable histogram");
             continue;
         };
@@ -66,17 +63,14 @@ pub fn by_phase(seconds: &[SecondHistograms]) -> Vec<PhaseDistribution> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+    use crate::stats::histogram;
 
     fn second(t: u32, phase: &str, micros: &[u64]) -> SecondHistograms {
-        let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        let mut h = histogram::new();
         for m in micros {
-            histogram.record(*m).unwrap();
+            histogram::record(&mut h, std::time::Duration::from_micros(*m));
         }
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&histogram, &mut bytes)
-            .unwrap();
+        let bytes = histogram::compress(&h);
         SecondHistograms {
             t,
             phase: phase.into(),

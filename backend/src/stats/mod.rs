@@ -1,8 +1,10 @@
-//! Pure statistics: no I/O, no async. Blocks of measurements, the Mann-Whitney test on them, the
-//! comparison of two runs built on both, percentile curves and series downsampling for charts.
+//! Pure statistics: no I/O, no async. Histograms of latencies, blocks of measurements, the
+//! Mann-Whitney test on them, the comparison of two runs built on both, percentile curves and
+//! series downsampling for charts.
 
 pub mod blocks;
 pub mod compare;
 pub mod distribution;
+pub mod histogram;
 pub mod mann_whitney;
 pub mod series;

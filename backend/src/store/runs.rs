@@ -11,8 +11,8 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, from_db, now_ms, query_error, to_db};
-use crate::runner::SecondHistograms;
 use crate::stats::blocks::Block;
+use crate::stats::histogram::SecondHistograms;
 
 /// A run as it is queued.
 #[derive(Debug, Clone)]
