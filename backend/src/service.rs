@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lifeguard_shared::compare::{Comparison, RunRef};
+use lifeguard_shared::event::{PhaseStart, RunEvent, RunVerdict, StateChange};
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::report::{RunState, SecondSample};
@@ -16,7 +17,6 @@ use lifeguard_shared::run::{RunDetail, RunRequest};
 use lifeguard_shared::suite::{Load, Suite};
 use lifeguard_shared::workload::AuthFlow;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -231,8 +231,7 @@ impl RunService {
             plan,
         };
         lock(&inner.live).insert(id.clone(), live.clone());
-        self.emit(&id, &live, "state", &json!({ "state": "queued" }))
-            .await;
+        self.emit(&id, &live, state_change(RunState::Queued)).await;
         place.send(id.clone());
         Ok(id)
     }
@@ -367,19 +366,12 @@ impl RunService {
                 .retried(|| store.end_without_report(id, RunState::Aborted, &reason))
                 .await;
             log_failure(id, ended);
-            self.emit(
-                id,
-                &live,
-                "verdict",
-                &json!({ "state": "aborted", "passed": false, "error": reason }),
-            )
-            .await;
+            self.emit(id, &live, aborted(reason)).await;
             lock(&self.inner.live).remove(id);
             return;
         }
         log_failure(id, self.retried(|| store.mark_running(id)).await);
-        self.emit(id, &live, "state", &json!({ "state": "running" }))
-            .await;
+        self.emit(id, &live, state_change(RunState::Running)).await;
         let (progress, updates) = mpsc::unbounded_channel();
         let mut writer = tokio::spawn(self.clone().record(id.to_owned(), live.clone(), updates));
         let running = runner::run(live.plan.clone(), Some(progress), live.abort.clone());
@@ -412,11 +404,11 @@ impl RunService {
                     self.retried(|| store.finish_run(id, &output.report, &output.blocks))
                         .await,
                 );
-                json!({
-                    "state": output.report.state,
-                    "passed": output.report.passed,
-                    "error": output.report.error,
-                    "failed_criteria": output.report.failed_criteria(),
+                RunEvent::Verdict(RunVerdict {
+                    state: output.report.state,
+                    passed: output.report.passed,
+                    error: output.report.error.clone(),
+                    failed_criteria: output.report.failed_criteria(),
                 })
             }
             Err(error) => {
@@ -426,10 +418,10 @@ impl RunService {
                     self.retried(|| store.end_without_report(id, RunState::Aborted, &error))
                         .await,
                 );
-                json!({ "state": "aborted", "passed": false, "error": error })
+                aborted(error)
             }
         };
-        self.emit(id, &live, "verdict", &verdict).await;
+        self.emit(id, &live, verdict).await;
         lock(&self.inner.live).remove(id);
         if let Err(error) = store.prune(self.inner.keep_runs).await {
             tracing::warn!(%error, "pruning old runs");
@@ -461,8 +453,8 @@ impl RunService {
             let events: Vec<StoredEvent> = batch
                 .drain(..)
                 .map(|update| match update {
-                    Progress::Phase(name) => event(&live, "phase", &json!({ "name": name })),
-                    Progress::Second(second, _) => event(&live, "progress", &second),
+                    Progress::Phase(name) => event(&live, &RunEvent::Phase(PhaseStart { name })),
+                    Progress::Second(second, _) => event(&live, &RunEvent::Progress(second)),
                 })
                 .collect();
             self.publish(&id, &live, events).await;
@@ -470,8 +462,8 @@ impl RunService {
     }
 
     /// Appends an event to the run's log and sends it to live followers.
-    async fn emit(&self, id: &str, live: &Live, kind: &str, data: &impl Serialize) {
-        self.publish(id, live, vec![event(live, kind, data)]).await;
+    async fn emit(&self, id: &str, live: &Live, run_event: RunEvent) {
+        self.publish(id, live, vec![event(live, &run_event)]).await;
     }
 
     /// Stores events, then sends them to live followers (who may replay from the log, so the log
@@ -524,13 +516,27 @@ async fn aborted_for(abort: &Abort, grace: Duration) {
 }
 
 /// The next event of `live`'s log.
-fn event(live: &Live, kind: &str, data: &impl Serialize) -> StoredEvent {
+fn event(live: &Live, run_event: &RunEvent) -> StoredEvent {
     StoredEvent {
         seq: live.next_seq.fetch_add(1, Ordering::Relaxed),
         at: now_ms(),
-        kind: kind.to_owned(),
-        data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
+        kind: run_event.kind().to_owned(),
+        data: run_event.data(),
     }
+}
+
+fn state_change(state: RunState) -> RunEvent {
+    RunEvent::State(StateChange { state })
+}
+
+/// The verdict of a run that ended without a report.
+fn aborted(error: String) -> RunEvent {
+    RunEvent::Verdict(RunVerdict {
+        state: RunState::Aborted,
+        passed: false,
+        error: Some(error),
+        failed_criteria: Vec::new(),
+    })
 }
 
 /// A store write that failed even after its retries is logged; the run goes on.

@@ -1,28 +1,16 @@
 //! Following a queued or running run: its Server-Sent Events folded into a [`LiveRun`] (pure,
 //! tested natively) and the browser's `EventSource` that delivers them ([`EventStream`]).
 //!
-//! The API sends `state`, `phase`, `progress` (one [`SecondSample`] a second) and `verdict` last.
-//! `EventSource` reconnects by itself and resumes with `Last-Event-ID`; after the verdict the
-//! stream is closed so it does not.
+//! The API sends the [`RunEvent`]s of `lifeguard_shared::event`: `state`, `phase`, `progress` (one
+//! [`SecondSample`] a second) and `verdict` last. `EventSource` reconnects by itself and resumes
+//! with `Last-Event-ID`; after the verdict the stream is closed so it does not.
 
 use std::rc::Rc;
 
+use lifeguard_shared::event::{RunEvent, RunVerdict};
 use lifeguard_shared::report::{RunState, SecondSample};
-use serde::Deserialize;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::closure::Closure;
-
-/// The last event of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LiveVerdict {
-    pub state: RunState,
-    pub passed: bool,
-    #[serde(default)]
-    pub error: Option<String>,
-    /// `scenario/criterion` names of what failed.
-    #[serde(default)]
-    pub failed_criteria: Vec<String>,
-}
 
 /// What the events said so far.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,44 +19,24 @@ pub struct LiveRun {
     /// The phase (scenario) running now.
     pub phase: Option<String>,
     pub seconds: Vec<SecondSample>,
-    pub verdict: Option<LiveVerdict>,
+    pub verdict: Option<RunVerdict>,
 }
-
-/// The event names the stream carries.
-pub const EVENT_KINDS: [&str; 4] = ["state", "phase", "progress", "verdict"];
 
 impl LiveRun {
     /// Folds one event in; an event this page cannot read is an error naming it.
     pub fn apply(&mut self, kind: &str, data: &str) -> Result<(), String> {
-        #[derive(Deserialize)]
-        struct State {
-            state: RunState,
-        }
-        #[derive(Deserialize)]
-        struct Phase {
-            name: String,
-        }
-        let unreadable = |e: serde_json::Error| format!("unreadable `{kind}` event: {e}");
-        match kind {
-            "state" => {
-                let event: State = serde_json::from_str(data).map_err(unreadable)?;
-                self.state = Some(event.state);
-            }
-            "phase" => {
-                let event: Phase = serde_json::from_str(data).map_err(unreadable)?;
-                self.phase = Some(event.name);
-            }
-            "progress" => {
-                let second: SecondSample = serde_json::from_str(data).map_err(unreadable)?;
+        match RunEvent::parse(kind, data).map_err(|e| e.to_string())? {
+            Some(RunEvent::State(change)) => self.state = Some(change.state),
+            Some(RunEvent::Phase(phase)) => self.phase = Some(phase.name),
+            Some(RunEvent::Progress(second)) => {
                 self.phase = Some(second.phase.clone());
                 self.seconds.push(second);
             }
-            "verdict" => {
-                let verdict: LiveVerdict = serde_json::from_str(data).map_err(unreadable)?;
+            Some(RunEvent::Verdict(verdict)) => {
                 self.state = Some(verdict.state);
                 self.verdict = Some(verdict);
             }
-            _ => {}
+            None => {}
         }
         Ok(())
     }
@@ -154,7 +122,7 @@ impl EventStream {
             web_sys::EventSource::new(url).map_err(|e| format!("cannot follow the run: {e:?}"))?;
         let on_event: OnEvent = Rc::new(on_event);
         let mut listeners = Vec::new();
-        for kind in EVENT_KINDS {
+        for kind in RunEvent::KINDS {
             let on_event = Rc::clone(&on_event);
             let listener: Listener = Closure::new(move |event: web_sys::MessageEvent| {
                 let data = event.data().as_string().unwrap_or_default();

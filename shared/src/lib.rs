@@ -5,6 +5,7 @@
 //!
 //! Layout:
 //! - [`error`]: the `{code, message}` body of every API error.
+//! - [`event`]: a run's live events, as the console streams and stores them and followers read them.
 //! - [`health`]: the console's liveness answer and what it measured of its target.
 //! - [`invalid`]: the error for input that breaks a rule, naming the field and the rule.
 //! - [`pool`]: pool profiles (QueuePool settings) and the built-in ones from the analysis.
@@ -17,6 +18,7 @@
 
 pub mod compare;
 pub mod error;
+pub mod event;
 pub mod health;
 pub mod invalid;
 pub mod pool;

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::report::RunState;
 use lifeguard_shared::run::{
@@ -222,7 +223,7 @@ pub async fn events(
         loop {
             match live.recv().await {
                 Ok(event) => {
-                    let last = event.kind == "verdict";
+                    let last = RunEvent::is_last_kind(&event.kind);
                     if let Some(message) = cursor.next(&event)
                         && sender.send(message).await.is_err()
                     {

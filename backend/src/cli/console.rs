@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::error::ErrorBody;
-use lifeguard_shared::run::{Baseline, RunDetail, RunRequest, SetBaseline};
+use lifeguard_shared::event::RunEvent;
+use lifeguard_shared::run::{Baseline, RunCreated, RunDetail, RunRequest, SetBaseline};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::Services;
@@ -88,23 +88,30 @@ impl Console {
         match self {
             Self::Local(local) => Ok(local.services.service.submit(request.clone()).await?),
             Self::Remote(remote) => {
-                let created: Value = remote
+                let created: RunCreated = remote
                     .send(remote.http.post(remote.url("/api/runs")).json(request))
                     .await?;
-                created["id"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .context("the server answered no run id")
+                Ok(created.id)
             }
         }
     }
 
-    /// Calls `on_event(kind, data)` for each event of the run until its verdict (or its end).
+    /// Calls `on_event` for each event of the run until its verdict (or the stream's end); an
+    /// event that does not read as its kind says is an error.
     pub async fn follow(
         &self,
         id: &str,
-        mut on_event: impl FnMut(&str, &Value),
+        mut on_event: impl FnMut(&RunEvent),
     ) -> anyhow::Result<()> {
+        let mut deliver = |kind: &str, data: &str| -> anyhow::Result<bool> {
+            Ok(match RunEvent::parse(kind, data)? {
+                Some(event) => {
+                    on_event(&event);
+                    event.is_last()
+                }
+                None => false,
+            })
+        };
         match self {
             Self::Local(local) => {
                 let Some(mut events) = local.services.service.follow(id) else {
@@ -113,10 +120,7 @@ impl Console {
                 loop {
                     match events.recv().await {
                         Ok(event) => {
-                            let data: Value =
-                                serde_json::from_str(&event.data).unwrap_or(Value::Null);
-                            on_event(&event.kind, &data);
-                            if event.kind == "verdict" {
+                            if deliver(&event.kind, &event.data)? {
                                 return Ok(());
                             }
                         }
@@ -150,11 +154,7 @@ impl Console {
                                 data.push_str(v.trim());
                             }
                         }
-                        if kind.is_empty() {
-                            continue;
-                        }
-                        on_event(&kind, &serde_json::from_str(&data).unwrap_or(Value::Null));
-                        if kind == "verdict" {
+                        if !kind.is_empty() && deliver(&kind, &data)? {
                             return Ok(());
                         }
                     }

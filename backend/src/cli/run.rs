@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 use lifeguard_shared::compare::{Comparison, Verdict};
+use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::report::{RunReport, RunState};
 use lifeguard_shared::run::{RunLabels, RunRequest};
 use lifeguard_shared::workload::AuthFlow;
-use serde_json::Value;
 
 use super::console::{Console, ServerArgs};
 use super::{EXIT_COULD_NOT_RUN, EXIT_CRITERIA_FAILED, EXIT_REGRESSED, junit, table};
@@ -105,7 +105,7 @@ async fn judge(
     eprintln!("run {id} queued");
     let quiet = args.quiet;
     console
-        .follow(&id, |kind, data| print_event(kind, data, quiet))
+        .follow(&id, |event| print_event(event, quiet))
         .await?;
     let detail = console.detail(&id, args.json.is_some()).await?;
     let Some(report) = detail.report else {
@@ -166,25 +166,26 @@ fn exit_code(report: &RunReport, comparison: Option<&Comparison>) -> u8 {
     }
 }
 
-fn print_event(kind: &str, data: &Value, quiet: bool) {
-    match kind {
-        "phase" => eprintln!("▸ {}", data["name"].as_str().unwrap_or_default()),
-        "progress" if !quiet && data["requests"].as_u64().unwrap_or(0) > 0 => eprintln!(
+fn print_event(event: &RunEvent, quiet: bool) {
+    match event {
+        RunEvent::Phase(phase) => eprintln!("▸ {}", phase.name),
+        RunEvent::Progress(s) if !quiet && s.requests > 0 => eprintln!(
             "  {:>4}s {:<10} {:>6} req  p95 {:>8.1} ms  errors {:>4}  checked out {:>3}  waiters {:>3}  backends {:>3}",
-            data["t"].as_u64().unwrap_or(0) + 1,
-            data["phase"].as_str().unwrap_or_default(),
-            data["requests"].as_u64().unwrap_or(0),
-            data["latency_p95_ms"].as_f64().unwrap_or(0.0),
-            data["errors"].as_u64().unwrap_or(0),
-            data["checked_out"].as_u64().unwrap_or(0),
-            data["waiters"].as_u64().unwrap_or(0),
-            data["server_backends"].as_u64().unwrap_or(0)
+            s.t + 1,
+            s.phase,
+            s.requests,
+            s.latency_p95_ms,
+            s.errors,
+            s.checked_out,
+            s.waiters,
+            s.server_backends
         ),
-        "verdict" => eprintln!(
+        RunEvent::Verdict(verdict) => eprintln!(
             "■ {}{}",
-            data["state"].as_str().unwrap_or_default(),
-            data["error"]
-                .as_str()
+            verdict.state.as_str(),
+            verdict
+                .error
+                .as_ref()
                 .map(|e| format!(" — {e}"))
                 .unwrap_or_default()
         ),
