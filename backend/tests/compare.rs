@@ -90,7 +90,7 @@ fn regressed(comparison: &Comparison) -> Vec<String> {
                 .run
                 .iter()
                 .filter(|m| m.verdict == Verdict::Regressed)
-                .map(|m| m.metric.clone()),
+                .map(|m| m.metric.to_string()),
         )
         .collect()
 }

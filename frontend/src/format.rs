@@ -1,67 +1,27 @@
-//! Numbers and times as a person reads them: units by metric name, times in the viewer's zone.
+//! Numbers and times as a person reads them: metrics in their units (the shared [`Metric`]
+//! vocabulary), times in the viewer's zone.
 
-/// Milliseconds with a precision that fits their size.
-#[must_use]
-pub fn ms(value: f64) -> String {
-    if value >= 100.0 {
-        format!("{value:.0} ms")
-    } else if value >= 10.0 {
-        format!("{value:.1} ms")
-    } else {
-        format!("{value:.2} ms")
-    }
-}
+use lifeguard_shared::metric::Metric;
 
-/// A share (0..=1) as a percentage.
-#[must_use]
-pub fn share(value: f64) -> String {
-    format!("{:.1} %", value * 100.0)
-}
+pub use lifeguard_shared::metric::{ms, number, share};
 
-/// A plain number without needless decimals.
+/// A metric's value with its unit ([`Metric::format`]).
 #[must_use]
-pub fn number(value: f64) -> String {
-    if value.fract().abs() < 1e-9 && value.abs() < 1e15 {
-        format!("{value:.0}")
-    } else if value.abs() >= 100.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
-    }
-}
-
-/// A metric's value with its unit, by the metric's name (`*_ms`, `*_s`, `*_rps`, `*_pct`,
-/// `success_rate`, counts).
-#[must_use]
-pub fn metric(name: &str, value: f64) -> String {
-    if name == "success_rate" {
-        share(value)
-    } else if name.ends_with("_ms") {
-        ms(value)
-    } else if name.ends_with("_pct") {
-        format!("{value:.1} %")
-    } else if name.ends_with("_rps") {
-        format!("{value:.1} req/s")
-    } else if name.ends_with("_per_s") {
-        format!("{} /s", number(value))
-    } else if name.ends_with("_s") {
-        format!("{value:.2} s")
-    } else {
-        number(value)
-    }
+pub fn metric(metric: Metric, value: f64) -> String {
+    metric.format(value)
 }
 
 /// An optional metric value; a dash when it could not be measured.
 #[must_use]
-pub fn maybe_metric(name: &str, value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_owned(), |v| metric(name, v))
+pub fn maybe_metric(metric: Metric, value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| metric.format(v))
 }
 
 /// A signed difference with the metric's unit.
 #[must_use]
-pub fn delta(name: &str, value: f64) -> String {
+pub fn delta(metric: Metric, value: f64) -> String {
     let sign = if value > 0.0 { "+" } else { "" };
-    format!("{sign}{}", metric(name, value))
+    format!("{sign}{}", metric.format(value))
 }
 
 /// A relative change as a signed percentage.
@@ -71,18 +31,10 @@ pub fn relative(value: f64) -> String {
     format!("{sign}{:.1} %", value * 100.0)
 }
 
-/// `snake_case` metric names as words: `p95_latency_ms` → `p95 latency (ms)`.
+/// A metric in words with its unit: `p95 latency (ms)` ([`Metric::titled`]).
 #[must_use]
-pub fn metric_label(name: &str) -> String {
-    let (stem, unit) = [("_ms", "ms"), ("_rps", "req/s"), ("_pct", "%"), ("_s", "s")]
-        .iter()
-        .find_map(|(suffix, unit)| name.strip_suffix(suffix).map(|stem| (stem, Some(*unit))))
-        .unwrap_or((name, None));
-    let words = stem.replace('_', " ");
-    match unit {
-        Some(unit) => format!("{words} ({unit})"),
-        None => words,
-    }
+pub fn metric_label(metric: Metric) -> String {
+    metric.titled()
 }
 
 /// A calendar date and wall-clock time.
@@ -176,29 +128,29 @@ mod tests {
 
     #[test]
     fn metrics_carry_their_units() {
-        assert_eq!(metric("p95_latency_ms", 12.345), "12.3 ms");
-        assert_eq!(metric("success_rate", 0.95), "95.0 %");
-        assert_eq!(metric("throughput_rps", 812.04), "812.0 req/s");
-        assert_eq!(metric("recovery_s", 3.5), "3.50 s");
-        assert_eq!(metric("leaks", 0.0), "0");
-        assert_eq!(metric("pool_utilization_pct", 72.0), "72.0 %");
-        assert_eq!(metric("churn_per_s", 5.0), "5 /s");
-        assert_eq!(maybe_metric("recovery_s", None), "–");
+        assert_eq!(metric(Metric::P95LatencyMs, 12.345), "12.3 ms");
+        assert_eq!(metric(Metric::SuccessRate, 0.95), "95.0 %");
+        assert_eq!(metric(Metric::ThroughputRps, 812.04), "812.0 req/s");
+        assert_eq!(metric(Metric::RecoveryS, 3.5), "3.50 s");
+        assert_eq!(metric(Metric::Leaks, 0.0), "0");
+        assert_eq!(metric(Metric::PoolUtilizationPct, 72.0), "72.0 %");
+        assert_eq!(metric(Metric::ChurnPerS, 5.0), "5 /s");
+        assert_eq!(maybe_metric(Metric::RecoveryS, None), "–");
     }
 
     #[test]
     fn deltas_and_relative_changes_are_signed() {
-        assert_eq!(delta("p95_latency_ms", 4.0), "+4.00 ms");
-        assert_eq!(delta("p95_latency_ms", -4.0), "-4.00 ms");
+        assert_eq!(delta(Metric::P95LatencyMs, 4.0), "+4.00 ms");
+        assert_eq!(delta(Metric::P95LatencyMs, -4.0), "-4.00 ms");
         assert_eq!(relative(0.123), "+12.3 %");
         assert_eq!(relative(-0.05), "-5.0 %");
     }
 
     #[test]
     fn metric_names_read_as_words() {
-        assert_eq!(metric_label("p95_latency_ms"), "p95 latency (ms)");
-        assert_eq!(metric_label("success_rate"), "success rate");
-        assert_eq!(metric_label("recovery_s"), "recovery (s)");
+        assert_eq!(metric_label(Metric::P95LatencyMs), "p95 latency (ms)");
+        assert_eq!(metric_label(Metric::SuccessRate), "success rate");
+        assert_eq!(metric_label(Metric::RecoveryS), "recovery (s)");
     }
 
     #[test]

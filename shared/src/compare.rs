@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric::Metric;
+
 /// What a metric's change means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,7 +27,7 @@ pub enum Better {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
     /// e.g. `p95_latency_ms`, `success_rate`, `throughput_rps`, `recovery_s`, `leaks`.
-    pub metric: String,
+    pub metric: Metric,
     pub better: Better,
     pub base: Option<f64>,
     pub head: Option<f64>,

@@ -8,6 +8,7 @@
 //! - [`event`]: a run's live events, as the console streams and stores them and followers read them.
 //! - [`health`]: the console's liveness answer and what it measured of its target.
 //! - [`invalid`]: the error for input that breaks a rule, naming the field and the rule.
+//! - [`metric`]: the metrics runs are judged and compared by — name, unit, direction, defaults.
 //! - [`pool`]: pool profiles (QueuePool settings) and the built-in ones from the analysis.
 //! - [`workload`]: the `auth-flow` workload's knobs.
 //! - [`suite`]: scenarios, criteria, thresholds and the built-in suites.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod event;
 pub mod health;
 pub mod invalid;
+pub mod metric;
 pub mod pool;
 pub mod report;
 pub mod run;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric::Metric;
 use crate::pool::PoolProfile;
 use crate::workload::AuthFlow;
 
@@ -121,8 +122,8 @@ pub struct PoolSummary {
 /// One pass/fail rule applied to one measured value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CriterionResult {
-    /// e.g. `success_rate`, `mean_latency_ms`, `p95_latency_ms`, `recovery_s`, `leaks`.
-    pub name: String,
+    /// `success_rate`, `mean_latency_ms`, `p95_latency_ms` (per scenario), `recovery_s`, `leaks`.
+    pub name: Metric,
     pub threshold: f64,
     /// The measured value; `null` when it could not be measured (then the criterion failed).
     pub value: Option<f64>,
@@ -174,6 +175,17 @@ pub struct LeakReport {
     pub passed: bool,
 }
 
+impl LeakReport {
+    /// Connections leaked: the larger of those still checked out and the backends idle in a
+    /// transaction (a leaked connection is usually both), or the backends beyond the kept ones.
+    #[must_use]
+    pub fn count(&self) -> u32 {
+        self.checked_out_after
+            .max(self.idle_in_transaction)
+            .max(self.server_backends.saturating_sub(self.allowed_backends))
+    }
+}
+
 /// Level of an alert threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,7 +200,7 @@ pub enum Level {
 pub struct ThresholdResult {
     /// `pool_utilization_pct`, `overflow_usage_pct`, `churn_per_s`, `response_time_ms`,
     /// `exhaustion_events`, `connection_budget_pct`.
-    pub metric: String,
+    pub metric: Metric,
     pub peak: f64,
     pub warning: f64,
     pub critical: f64,
@@ -278,7 +290,7 @@ impl RunReport {
             .criteria
             .iter()
             .filter(|c| !c.passed)
-            .map(|c| c.name.clone());
+            .map(|c| c.name.to_string());
         scenario.chain(run).collect()
     }
 }

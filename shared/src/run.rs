@@ -17,6 +17,9 @@ pub enum DeployPhase {
 }
 
 impl DeployPhase {
+    /// Every phase, in the order forms offer them.
+    pub const ALL: [Self; 3] = [Self::PreDeploy, Self::PostDeploy, Self::AdHoc];
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

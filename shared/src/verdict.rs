@@ -1,6 +1,7 @@
 //! Judging a run: criteria to pass/fail with value and threshold, thresholds to ok/warning/critical
 //! with the metric's peak. Pure functions over the report's numbers.
 
+use crate::metric::Metric;
 use crate::pool::{PoolProfile, PoolSettings};
 use crate::report::{
     CriterionResult, LeakReport, Level, RecoveryReport, ScenarioReport, ServerReport,
@@ -8,9 +9,9 @@ use crate::report::{
 };
 use crate::suite::{Criteria, Levels, Scenario, Thresholds};
 
-fn at_least(name: &str, value: Option<f64>, threshold: f64) -> CriterionResult {
+fn at_least(name: Metric, value: Option<f64>, threshold: f64) -> CriterionResult {
     CriterionResult {
-        name: name.into(),
+        name,
         threshold,
         value,
         rule: ">=".into(),
@@ -18,9 +19,9 @@ fn at_least(name: &str, value: Option<f64>, threshold: f64) -> CriterionResult {
     }
 }
 
-fn below(name: &str, value: Option<f64>, threshold: f64) -> CriterionResult {
+fn below(name: Metric, value: Option<f64>, threshold: f64) -> CriterionResult {
     CriterionResult {
-        name: name.into(),
+        name,
         threshold,
         value,
         rule: "<".into(),
@@ -40,55 +41,50 @@ pub fn scenario_criteria(
     let latency = |v: f64| measured.then_some(v);
     vec![
         at_least(
-            "success_rate",
+            Metric::SuccessRate,
             Some(report.success_rate),
             scenario.min_success_rate,
         ),
         below(
-            "mean_latency_ms",
+            Metric::MeanLatencyMs,
             latency(report.latency_ms.mean),
             criteria.mean_latency_ms,
         ),
         below(
-            "p95_latency_ms",
+            Metric::P95LatencyMs,
             latency(report.latency_ms.p95),
             criteria.p95_latency_ms,
         ),
     ]
 }
 
-/// Run-level criteria: recovery under the limit, leaks within tolerance.
+/// Run-level criteria: recovery under the limit, leaks within tolerance. The phases' `passed`
+/// is decided here and only here, and written back into their reports.
 #[must_use]
 pub fn run_criteria(
-    recovery: Option<&RecoveryReport>,
-    leaks: Option<&LeakReport>,
+    recovery: Option<&mut RecoveryReport>,
+    leaks: Option<&mut LeakReport>,
     criteria: &Criteria,
 ) -> Vec<CriterionResult> {
     let mut results = Vec::new();
     if let Some(recovery) = recovery {
-        results.push(below("recovery_s", recovery.seconds, criteria.recovery_s));
+        let criterion = below(Metric::RecoveryS, recovery.seconds, criteria.recovery_s);
+        recovery.passed = criterion.passed;
+        results.push(criterion);
     }
     if let Some(leaks) = leaks {
-        results.push(leak_criterion(leaks, criteria.max_leaks));
+        let count = leaks.count();
+        let criterion = CriterionResult {
+            name: Metric::Leaks,
+            threshold: f64::from(criteria.max_leaks),
+            value: Some(f64::from(count)),
+            rule: "<=".into(),
+            passed: count <= criteria.max_leaks,
+        };
+        leaks.passed = criterion.passed;
+        results.push(criterion);
     }
     results
-}
-
-/// Leaks counted as the larger of connections still checked out and backends idle in a
-/// transaction (a leaked connection is usually both), plus backends beyond the kept ones.
-fn leak_criterion(leaks: &LeakReport, max_leaks: u32) -> CriterionResult {
-    let surplus = leaks.server_backends.saturating_sub(leaks.allowed_backends);
-    let count = leaks
-        .checked_out_after
-        .max(leaks.idle_in_transaction)
-        .max(surplus);
-    CriterionResult {
-        name: "leaks".into(),
-        threshold: f64::from(max_leaks),
-        value: Some(f64::from(count)),
-        rule: "<=".into(),
-        passed: count <= max_leaks,
-    }
 }
 
 /// Where `value` falls between the levels.
@@ -120,8 +116,8 @@ pub fn thresholds(
     let churn = peak(&|s| s.pool.peak_churn_per_s);
     let response = peak(&|s| s.latency_ms.p95);
     let exhaustion = peak(&|s| s.pool.exhaustion_events as f64);
-    let result = |metric: &str, peak: f64, levels: Levels| ThresholdResult {
-        metric: metric.into(),
+    let result = |metric: Metric, peak: f64, levels: Levels| ThresholdResult {
+        metric,
         peak,
         warning: levels.warning,
         critical: levels.critical,
@@ -129,19 +125,23 @@ pub fn thresholds(
     };
     vec![
         result(
-            "pool_utilization_pct",
+            Metric::PoolUtilizationPct,
             utilization,
             thresholds.pool_utilization_pct,
         ),
         result(
-            "overflow_usage_pct",
+            Metric::OverflowUsagePct,
             overflow,
             thresholds.overflow_usage_pct,
         ),
-        result("churn_per_s", churn, thresholds.churn_per_s),
-        result("response_time_ms", response, thresholds.response_time_ms),
+        result(Metric::ChurnPerS, churn, thresholds.churn_per_s),
         result(
-            "exhaustion_events",
+            Metric::ResponseTimeMs,
+            response,
+            thresholds.response_time_ms,
+        ),
+        result(
+            Metric::ExhaustionEvents,
             exhaustion,
             Levels {
                 warning: 1.0,
@@ -169,7 +169,7 @@ pub fn connection_budget(
     // Nothing left for this client: every planned connection is over the budget.
     let peak = planned * 100.0 / f64::from(available.max(1));
     ThresholdResult {
-        metric: "connection_budget_pct".into(),
+        metric: Metric::ConnectionBudgetPct,
         peak,
         warning: levels.warning,
         critical: levels.critical,
@@ -229,7 +229,7 @@ mod tests {
         let failed: Vec<&str> = results
             .iter()
             .filter(|c| !c.passed)
-            .map(|c| c.name.as_str())
+            .map(|c| c.name.name())
             .collect();
         assert_eq!(failed, ["success_rate", "mean_latency_ms"]);
         // 94 % is enough for heavy (90 %) but not for light (95 %).
@@ -264,33 +264,38 @@ mod tests {
 
     #[test]
     fn an_unrecovered_pool_and_a_leak_fail_the_run_criteria() {
-        let recovery = RecoveryReport {
+        let mut recovery = RecoveryReport {
             seconds: None,
-            passed: false,
+            passed: true,
             burst_requests: 60,
             burst_timeouts: 3,
             exhaustion_events: 30,
         };
-        let leaks = LeakReport {
+        let mut leaks = LeakReport {
             checked_out_after: 2,
             idle_in_transaction: 2,
             server_backends: 12,
             allowed_backends: 20,
-            passed: false,
+            passed: true,
         };
-        let results = run_criteria(Some(&recovery), Some(&leaks), &Criteria::default());
+        let results = run_criteria(Some(&mut recovery), Some(&mut leaks), &Criteria::default());
         assert_eq!(results[0].name, "recovery_s");
         assert!(!results[0].passed);
         assert_eq!(results[1].name, "leaks");
         assert_eq!(results[1].value, Some(2.0));
         assert!(!results[1].passed);
-        let clean = LeakReport {
+        assert!(
+            !recovery.passed && !leaks.passed,
+            "decided once, written back"
+        );
+        let mut clean = LeakReport {
             checked_out_after: 0,
             idle_in_transaction: 0,
             server_backends: 20,
             ..leaks
         };
-        assert!(run_criteria(None, Some(&clean), &Criteria::default())[0].passed);
+        assert!(run_criteria(None, Some(&mut clean), &Criteria::default())[0].passed);
+        assert!(clean.passed);
     }
 
     #[test]

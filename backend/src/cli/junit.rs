@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use lifeguard_shared::compare::{Comparison, Verdict};
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::report::{CriterionResult, RunReport};
 
 fn escape(text: &str) -> String {
@@ -14,8 +15,9 @@ fn escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-fn number(value: Option<f64>) -> String {
-    value.map_or_else(|| "not measured".to_owned(), |v| format!("{v:.3}"))
+/// `value` in `metric`'s unit.
+fn value(metric: Metric, value: Option<f64>) -> String {
+    value.map_or_else(|| "not measured".to_owned(), |v| metric.format(v))
 }
 
 fn criterion_case(out: &mut String, class: &str, criterion: &CriterionResult) -> bool {
@@ -23,15 +25,15 @@ fn criterion_case(out: &mut String, class: &str, criterion: &CriterionResult) ->
         out,
         "    <testcase classname=\"{}\" name=\"{}\">",
         escape(class),
-        escape(&criterion.name)
+        criterion.name
     );
     if !criterion.passed {
         let message = format!(
             "{} = {}, must be {} {}",
             criterion.name,
-            number(criterion.value),
+            value(criterion.name, criterion.value),
             criterion.rule,
-            criterion.threshold
+            criterion.name.format(criterion.threshold)
         );
         let _ = write!(out, "<failure message=\"{}\"/>", escape(&message));
     }
@@ -92,17 +94,19 @@ fn comparison_cases(comparison: &Comparison) -> Cases {
             cases.xml,
             "    <testcase classname=\"lifeguard.compare.{}\" name=\"{}\">",
             escape(scenario),
-            escape(&metric.metric)
+            metric.metric
         );
         let detail = format!(
             "base {} → head {} ({}; p = {})",
-            number(metric.base),
-            number(metric.head),
+            value(metric.metric, metric.base),
+            value(metric.metric, metric.head),
             metric.relative.map_or_else(
                 || "no relative change".to_owned(),
                 |r| format!("{:+.1} %", r * 100.0)
             ),
-            number(metric.p_value)
+            metric
+                .p_value
+                .map_or_else(|| "not tested".to_owned(), |p| format!("{p:.3}"))
         );
         match metric.verdict {
             Verdict::Regressed => {

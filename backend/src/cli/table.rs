@@ -58,9 +58,9 @@ fn scenario_rows(out: &mut String, report: &RunReport) {
                 "  ✗ {} = {} (must be {} {})",
                 c.name,
                 c.value
-                    .map_or_else(|| "not measured".into(), |v| format!("{v:.3}")),
+                    .map_or_else(|| "not measured".into(), |v| c.name.format(v)),
                 c.rule,
-                c.threshold
+                c.name.format(c.threshold)
             );
         }
     }
@@ -101,8 +101,11 @@ fn run_rows(out: &mut String, report: &RunReport) {
                 "warning"
             };
             format!(
-                "{level}: {} peaked at {:.1} (warning {}, critical {})",
-                t.metric, t.peak, t.warning, t.critical
+                "{level}: {} peaked at {} (warning {}, critical {})",
+                t.metric,
+                t.metric.format(t.peak),
+                t.metric.format(t.warning),
+                t.metric.format(t.critical)
             )
         })
         .collect();
@@ -156,12 +159,12 @@ pub fn render_comparison(comparison: &Comparison) -> String {
             continue;
         }
         shown += 1;
-        let value = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"));
+        let value = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| m.metric.format(v));
         let _ = writeln!(
             out,
             "{:<12} {:<22} {:>12} {:>12} {:>9} {:>9} {:>13}",
             scenario,
-            m.metric,
+            m.metric.name(),
             value(m.base),
             value(m.head),
             m.relative

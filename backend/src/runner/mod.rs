@@ -466,7 +466,6 @@ async fn run_phases<W: Workload>(
                 index,
                 settings,
                 plan.suite.thresholds.response_time_ms.warning,
-                plan.suite.criteria.recovery_s,
             )
             .await,
         );
@@ -534,22 +533,7 @@ fn assemble(
             report
         })
         .collect();
-    let criteria = verdict::run_criteria(recovery.as_ref(), leaks.as_ref(), &plan.suite.criteria);
-    for criterion in &criteria {
-        match criterion.name.as_str() {
-            "recovery_s" => {
-                if let Some(r) = recovery.as_mut() {
-                    r.passed = criterion.passed;
-                }
-            }
-            "leaks" => {
-                if let Some(l) = leaks.as_mut() {
-                    l.passed = criterion.passed;
-                }
-            }
-            _ => {}
-        }
-    }
+    let criteria = verdict::run_criteria(recovery.as_mut(), leaks.as_mut(), &plan.suite.criteria);
     let mut thresholds =
         verdict::thresholds(&scenarios, &plan.profile.primary, &plan.suite.thresholds);
     thresholds.push(verdict::connection_budget(

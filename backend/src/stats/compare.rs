@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use lifeguard_shared::compare::{
     Better, Comparison, MetricComparison, RunRef, ScenarioComparison, Verdict, combine,
 };
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::report::{RunReport, ScenarioReport};
 use serde::{Deserialize, Serialize};
 
@@ -37,54 +38,52 @@ use super::mann_whitney;
 /// Significance level of the block test.
 pub const ALPHA: f64 = 0.01;
 
-/// Practical thresholds (shares: 0.10 = 10 %) and absolute floors, by metric.
+/// Practical thresholds (shares: 0.10 = 10 %) and absolute floors, by metric; the defaults are
+/// each [`Metric`]'s own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompareSettings {
     /// Relative change that counts, unless `per_metric` says otherwise.
     pub practical_threshold: f64,
-    /// Relative thresholds by metric name.
-    pub per_metric: BTreeMap<String, f64>,
-    /// Smallest absolute change that counts, by metric name (in the metric's unit).
-    pub min_effect: BTreeMap<String, f64>,
+    /// Relative thresholds by metric (a name that is no metric is refused).
+    pub per_metric: BTreeMap<Metric, f64>,
+    /// Smallest absolute change that counts, by metric (in the metric's unit).
+    pub min_effect: BTreeMap<Metric, f64>,
 }
 
 impl Default for CompareSettings {
     fn default() -> Self {
-        // Floors are 5 % of the analysis's limits (mean 200 ms, P95 500 ms): a change that moves
-        // a metric by less than that does not threaten the criterion, whatever its relative size.
-        let floors = [
-            ("mean_latency_ms", 10.0),
-            ("p50_latency_ms", 10.0),
-            ("p95_latency_ms", 25.0),
-            ("p99_latency_ms", 25.0),
-            ("acquire_wait_p95_ms", 10.0),
-            ("success_rate", 0.01),
-        ];
+        let general = 0.10;
+        let metrics = Metric::PER_SCENARIO
+            .into_iter()
+            .chain([Metric::RecoveryS, Metric::Leaks]);
         Self {
-            practical_threshold: 0.10,
-            // At a fixed number of users throughput follows latency; it has to move more to count.
-            per_metric: [("throughput_rps".to_owned(), 0.25)].into(),
-            min_effect: floors.into_iter().map(|(m, v)| (m.to_owned(), v)).collect(),
+            practical_threshold: general,
+            per_metric: metrics
+                .clone()
+                .filter(|m| (m.default_threshold() - general).abs() > f64::EPSILON)
+                .map(|m| (m, m.default_threshold()))
+                .collect(),
+            min_effect: metrics
+                .filter(|m| m.default_floor() > 0.0)
+                .map(|m| (m, m.default_floor()))
+                .collect(),
         }
     }
 }
 
 impl CompareSettings {
-    fn threshold(&self, metric: &str) -> f64 {
+    fn threshold(&self, metric: Metric) -> f64 {
         self.per_metric
-            .get(metric)
+            .get(&metric)
             .copied()
             .unwrap_or(self.practical_threshold)
     }
 
-    fn floor(&self, metric: &str) -> f64 {
-        self.min_effect.get(metric).copied().unwrap_or(0.0)
+    fn floor(&self, metric: Metric) -> f64 {
+        self.min_effect.get(&metric).copied().unwrap_or(0.0)
     }
 }
-
-/// Metrics whose every change decides, being a defect rather than a measurement.
-const DETERMINISTIC: &[&str] = &["leaks"];
 
 /// One side of a comparison: the run's report, its blocks per scenario, and how to name it.
 #[derive(Debug, Clone)]
@@ -96,78 +95,27 @@ pub struct Side<'a> {
 
 type BlockValue = fn(&Block) -> Option<f64>;
 
-/// The metrics compared per scenario: name, better direction, the scenario's value, the block value.
-/// A scenario metric: name, better direction, the scenario's value, the block value (if sampled).
-type ScenarioMetric = (
-    &'static str,
-    Better,
-    fn(&ScenarioReport) -> f64,
-    Option<BlockValue>,
-);
-
-fn scenario_metrics() -> Vec<ScenarioMetric> {
-    vec![
-        (
-            "success_rate",
-            Better::Higher,
-            |s| s.success_rate,
-            Some(|b| Some(b.success_rate())),
-        ),
-        (
-            "mean_latency_ms",
-            Better::Lower,
-            |s| s.latency_ms.mean,
-            Some(|b| Some(b.mean_ms)),
-        ),
-        (
-            "p50_latency_ms",
-            Better::Lower,
-            |s| s.latency_ms.p50,
-            Some(|b| Some(b.p50_ms)),
-        ),
-        (
-            "p95_latency_ms",
-            Better::Lower,
-            |s| s.latency_ms.p95,
-            Some(|b| Some(b.p95_ms)),
-        ),
-        (
-            "p99_latency_ms",
-            Better::Lower,
-            |s| s.latency_ms.p99,
-            Some(|b| Some(b.p99_ms)),
-        ),
-        (
-            "acquire_wait_p95_ms",
-            Better::Lower,
-            |s| s.acquire_wait_ms.p95,
-            Some(|b| Some(b.wait_p95_ms)),
-        ),
-        (
-            "throughput_rps",
-            Better::Higher,
-            |s| s.throughput_rps,
-            Some(Block::throughput),
-        ),
-        (
-            "peak_utilization",
-            Better::Lower,
-            |s| s.pool.peak_utilization,
-            None,
-        ),
-        (
-            "churn_per_s",
-            Better::Lower,
-            |s| s.pool.peak_churn_per_s,
-            None,
-        ),
-        (
-            "exhaustion_events",
-            Better::Lower,
-            |s| s.pool.exhaustion_events as f64,
-            None,
-        ),
-    ]
+/// A scenario's value of `metric`, and its value in one block when the metric is sampled.
+fn scenario_value(metric: Metric) -> (fn(&ScenarioReport) -> f64, Option<BlockValue>) {
+    match metric {
+        Metric::SuccessRate => (|s| s.success_rate, Some(|b| Some(b.success_rate()))),
+        Metric::MeanLatencyMs => (|s| s.latency_ms.mean, Some(|b| Some(b.mean_ms))),
+        Metric::P50LatencyMs => (|s| s.latency_ms.p50, Some(|b| Some(b.p50_ms))),
+        Metric::P95LatencyMs => (|s| s.latency_ms.p95, Some(|b| Some(b.p95_ms))),
+        Metric::P99LatencyMs => (|s| s.latency_ms.p99, Some(|b| Some(b.p99_ms))),
+        Metric::AcquireWaitP95Ms => (|s| s.acquire_wait_ms.p95, Some(|b| Some(b.wait_p95_ms))),
+        Metric::ThroughputRps => (|s| s.throughput_rps, Some(Block::throughput)),
+        Metric::PeakUtilization => (|s| s.pool.peak_utilization, None),
+        Metric::ChurnPerS => (|s| s.pool.peak_churn_per_s, None),
+        Metric::ExhaustionEvents => (|s| s.pool.exhaustion_events as f64, None),
+        // Not a scenario's: judged for the run, or a threshold.
+        Metric::RecoveryS
+        | Metric::Leaks
+        | Metric::PoolUtilizationPct
+        | Metric::OverflowUsagePct
+        | Metric::ResponseTimeMs
+        | Metric::ConnectionBudgetPct => (|_| f64::NAN, None),
+    }
 }
 
 /// Relative change signed so that positive is worse; `None` when the base is zero.
@@ -183,8 +131,7 @@ fn worse_by(better: Better, base: f64, head: f64) -> Option<f64> {
 }
 
 fn judge(
-    metric: &str,
-    better: Better,
+    metric: Metric,
     base: Option<f64>,
     head: Option<f64>,
     blocks: Option<(&[f64], &[f64])>,
@@ -207,6 +154,7 @@ fn judge(
         )
     });
     let floor = settings.floor(metric);
+    let better = metric.better();
     let verdict = match (base, head) {
         (Some(b), Some(h)) => {
             let worse = match better {
@@ -222,7 +170,7 @@ fn judge(
                 || worse_by(better, b, h).is_some_and(|effect| effect.abs() < threshold)
             {
                 Verdict::Unchanged
-            } else if DETERMINISTIC.contains(&metric)
+            } else if metric.any_change_decides()
                 || (blocks.is_some() && p_value.is_some_and(|p| p < ALPHA))
             {
                 // Provisional for block-tested metrics: `holm` may take the support back.
@@ -234,7 +182,7 @@ fn judge(
         _ => Verdict::Inconclusive,
     };
     MetricComparison {
-        metric: metric.to_owned(),
+        metric,
         better,
         base,
         head,
@@ -261,19 +209,19 @@ fn scenario(
     let timed_by_seconds = [base_blocks, head_blocks]
         .iter()
         .all(|blocks| !blocks.is_empty() && blocks.iter().all(|b| b.per_second));
-    scenario_metrics()
+    Metric::PER_SCENARIO
         .into_iter()
-        .map(|(metric, better, value, block_value)| {
+        .map(|metric| {
+            let (value, block_value) = scenario_value(metric);
             let values = |blocks: &[Block], f: BlockValue| -> Vec<f64> {
                 blocks.iter().filter_map(f).collect()
             };
             let block_value =
-                block_value.filter(|_| metric != "throughput_rps" || timed_by_seconds);
+                block_value.filter(|_| metric != Metric::ThroughputRps || timed_by_seconds);
             let block_values =
                 block_value.map(|f| (values(base_blocks, f), values(head_blocks, f)));
             judge(
                 metric,
-                better,
                 base.map(value),
                 head.map(value),
                 block_values
@@ -331,34 +279,18 @@ pub fn compare(
         scenario.verdict = combine(scenario.metrics.iter().map(|m| m.verdict));
     }
     let recovery = |side: &Side<'_>| side.report.recovery.as_ref().and_then(|r| r.seconds);
-    let leaks = |side: &Side<'_>| {
-        side.report.leaks.as_ref().map(|l| {
-            f64::from(
-                l.checked_out_after
-                    .max(l.idle_in_transaction)
-                    .max(l.server_backends.saturating_sub(l.allowed_backends)),
-            )
-        })
-    };
+    let leaks = |side: &Side<'_>| side.report.leaks.as_ref().map(|l| f64::from(l.count()));
     // A run-level metric neither run measured (no recovery phase, no leak check) is left out:
     // there is nothing to judge, and calling it inconclusive would cloud the verdict.
     let run: Vec<MetricComparison> = [
         judge(
-            "recovery_s",
-            Better::Lower,
+            Metric::RecoveryS,
             recovery(base),
             recovery(head),
             None,
             settings,
         ),
-        judge(
-            "leaks",
-            Better::Lower,
-            leaks(base),
-            leaks(head),
-            None,
-            settings,
-        ),
+        judge(Metric::Leaks, leaks(base), leaks(head), None, settings),
     ]
     .into_iter()
     .filter(|m| m.base.is_some() || m.head.is_some())
@@ -394,7 +326,7 @@ fn holm<'a>(metrics: impl Iterator<Item = &'a mut MetricComparison>) {
         metric.p_value = Some(running_max);
         if running_max >= ALPHA
             && matches!(metric.verdict, Verdict::Regressed | Verdict::Improved)
-            && !DETERMINISTIC.contains(&metric.metric.as_str())
+            && !metric.metric.any_change_decides()
         {
             metric.verdict = Verdict::Inconclusive;
         }
@@ -439,8 +371,7 @@ mod tests {
         let (a, b) = (blocks(base), blocks(head));
         let values = |bs: &[Block]| bs.iter().map(|b| b.mean_ms).collect::<Vec<_>>();
         judge(
-            "mean_latency_ms",
-            Better::Lower,
+            Metric::MeanLatencyMs,
             Some(mean_of(base)),
             Some(mean_of(head)),
             Some((&values(&a), &values(&b))),
@@ -487,39 +418,15 @@ mod tests {
     fn counts_from_zero_change_verdict_on_any_difference() {
         let settings = CompareSettings::default();
         assert_eq!(
-            judge(
-                "leaks",
-                Better::Lower,
-                Some(3.0),
-                Some(0.0),
-                None,
-                &settings
-            )
-            .verdict,
+            judge(Metric::Leaks, Some(3.0), Some(0.0), None, &settings).verdict,
             Verdict::Improved
         );
         assert_eq!(
-            judge(
-                "leaks",
-                Better::Lower,
-                Some(0.0),
-                Some(2.0),
-                None,
-                &settings
-            )
-            .verdict,
+            judge(Metric::Leaks, Some(0.0), Some(2.0), None, &settings).verdict,
             Verdict::Regressed
         );
         assert_eq!(
-            judge(
-                "leaks",
-                Better::Lower,
-                Some(0.0),
-                Some(0.0),
-                None,
-                &settings
-            )
-            .verdict,
+            judge(Metric::Leaks, Some(0.0), Some(0.0), None, &settings).verdict,
             Verdict::Unchanged
         );
     }
@@ -528,22 +435,14 @@ mod tests {
     fn per_metric_thresholds_override_the_default() {
         let settings = CompareSettings {
             practical_threshold: 0.10,
-            per_metric: [("recovery_s".to_owned(), 0.5)].into(),
+            per_metric: [(Metric::RecoveryS, 0.5)].into(),
             ..CompareSettings::default()
         };
-        let m = judge(
-            "recovery_s",
-            Better::Lower,
-            Some(2.0),
-            Some(2.6),
-            None,
-            &settings,
-        );
+        let m = judge(Metric::RecoveryS, Some(2.0), Some(2.6), None, &settings);
         assert_eq!(m.verdict, Verdict::Unchanged);
         assert!((m.practical_threshold - 0.5).abs() < f64::EPSILON);
         let m = judge(
-            "recovery_s",
-            Better::Lower,
+            Metric::RecoveryS,
             Some(2.0),
             Some(2.6),
             None,
@@ -576,8 +475,7 @@ mod tests {
         let a: Vec<f64> = vec![1.0; 10];
         let b: Vec<f64> = vec![0.5; 10];
         let m = judge(
-            "success_rate",
-            Better::Higher,
+            Metric::SuccessRate,
             Some(1.0),
             Some(0.5),
             Some((&a, &b)),
@@ -586,9 +484,9 @@ mod tests {
         assert_eq!(m.verdict, Verdict::Regressed);
     }
 
-    fn tested(metric: &str, p: f64, verdict: Verdict) -> MetricComparison {
+    fn tested(metric: Metric, p: f64, verdict: Verdict) -> MetricComparison {
         MetricComparison {
-            metric: metric.into(),
+            metric,
             better: Better::Lower,
             base: Some(10.0),
             head: Some(20.0),
@@ -605,10 +503,10 @@ mod tests {
     #[test]
     fn holm_takes_back_support_that_only_one_test_of_many_would_give() {
         let mut metrics = [
-            tested("a", 0.004, Verdict::Regressed),
-            tested("b", 0.0001, Verdict::Regressed),
-            tested("c", 0.5, Verdict::Unchanged),
-            tested("d", 0.004, Verdict::Improved),
+            tested(Metric::MeanLatencyMs, 0.004, Verdict::Regressed),
+            tested(Metric::P50LatencyMs, 0.0001, Verdict::Regressed),
+            tested(Metric::P95LatencyMs, 0.5, Verdict::Unchanged),
+            tested(Metric::P99LatencyMs, 0.004, Verdict::Improved),
         ];
         holm(metrics.iter_mut());
         let verdicts: Vec<Verdict> = metrics.iter().map(|m| m.verdict).collect();

@@ -4,3 +4,4 @@ pub mod badges;
 pub mod chart;
 pub mod share;
 pub mod status;
+pub mod table;

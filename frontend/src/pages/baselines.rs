@@ -3,11 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::run::{Baseline, RunSummary};
 
 use crate::api::{self, ApiFailure, RunFilter};
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
+use crate::components::table::Table;
 use crate::format::{local_time, maybe_metric};
 
 /// Finished runs offered as baselines.
@@ -128,22 +130,7 @@ fn Baselines(
         .into_any()
     } else {
         view! {
-            <div class="table-wrap">
-                <table class="table" id="baselines">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Target"</th>
-                            <th scope="col">"Environment"</th>
-                            <th scope="col">"Run"</th>
-                            <th scope="col">"Set"</th>
-                            <th scope="col">"History"</th>
-                            <th scope="col"></th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <Table id="baselines" headers=&["Name", "Target", "Environment", "Run", "Set", "History", ""]>{rows}</Table>
         }
         .into_any()
     };
@@ -196,7 +183,7 @@ fn ChangeForm(
                         },
                         r.labels.version,
                         local_time(r.created_at),
-                        maybe_metric("p95_latency_ms", r.p95_ms)
+                        maybe_metric(Metric::P95LatencyMs, r.p95_ms)
                     )
                 },
             )

@@ -13,6 +13,7 @@ use crate::components::badges::VerdictBadge;
 use crate::components::chart::EChart;
 use crate::components::share::{CopyLink, ShareButton};
 use crate::components::status::{Failure, Loading, Missing};
+use crate::components::table::Table;
 use crate::format::{self, maybe_metric, metric_label};
 
 /// The comparison a route asks for: path parameters first, else the query.
@@ -110,16 +111,16 @@ fn metric_rows(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + 
         .map(|m| {
             let delta = m
                 .delta
-                .map_or_else(|| "–".to_owned(), |d| format::delta(&m.metric, d));
+                .map_or_else(|| "–".to_owned(), |d| format::delta(m.metric, d));
             let relative = m.relative.map_or_else(|| "–".to_owned(), format::relative);
             let p = m
                 .p_value
                 .map_or_else(|| "–".to_owned(), |p| format!("{p:.3}"));
             view! {
-                <tr data-scenario=scenario.clone() data-metric=m.metric.clone()>
-                    <th scope="row">{metric_label(&m.metric)}</th>
-                    <td class="num">{maybe_metric(&m.metric, m.base)}</td>
-                    <td class="num">{maybe_metric(&m.metric, m.head)}</td>
+                <tr data-scenario=scenario.clone() data-metric=m.metric.name()>
+                    <th scope="row">{metric_label(m.metric)}</th>
+                    <td class="num">{maybe_metric(m.metric, m.base)}</td>
+                    <td class="num">{maybe_metric(m.metric, m.head)}</td>
                     <td class="num">{delta}</td>
                     <td class="num">{relative}</td>
                     <td class="num">{p}</td>
@@ -133,23 +134,11 @@ fn metric_rows(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + 
 }
 
 fn metric_table(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + use<> {
+    let rows = metric_rows(scenario, metrics);
     view! {
-        <div class="table-wrap">
-            <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Metric"</th>
-                        <th scope="col">"Base"</th>
-                        <th scope="col">"Head"</th>
-                        <th scope="col">"Change"</th>
-                        <th scope="col">"Relative"</th>
-                        <th scope="col">"p-value"</th>
-                        <th scope="col">"Verdict"</th>
-                    </tr>
-                </thead>
-                <tbody>{metric_rows(scenario, metrics)}</tbody>
-            </table>
-        </div>
+        <Table headers=&["Metric", "Base", "Head", "Change", "Relative", "p-value", "Verdict"]>
+            {rows}
+        </Table>
     }
 }
 

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::run::{Baseline, RunSummary};
 
 use crate::api::{self, ApiFailure, RunFilter, with_query};
@@ -194,7 +195,7 @@ fn GroupCard(group: Group) -> impl IntoView {
                     </td>
                     <td>{run.labels.version.clone()}</td>
                     <td>{local_time(run.created_at)}</td>
-                    <td class="num">{maybe_metric("p95_latency_ms", run.p95_ms)}</td>
+                    <td class="num">{maybe_metric(Metric::P95LatencyMs, run.p95_ms)}</td>
                 </tr>
             }
         })

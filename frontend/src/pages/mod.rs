@@ -31,3 +31,12 @@ where
 fn erased<T: 'static>(fetch: Fetcher<T>) -> LocalResource<T> {
     LocalResource::new(fetch)
 }
+
+/// An `<option>` for each deployment phase, spelt as the API spells them.
+pub fn phase_options() -> impl leptos::prelude::IntoView {
+    use leptos::prelude::*;
+    lifeguard_shared::run::DeployPhase::ALL
+        .iter()
+        .map(|phase| view! { <option value=phase.as_str()>{phase.as_str()}</option> })
+        .collect_view()
+}

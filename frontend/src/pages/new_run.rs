@@ -348,9 +348,7 @@ fn Form(
                         prop:value=move || phase.get()
                         on:change=move |ev| phase.set(event_target_value(&ev))
                     >
-                        <option value="ad-hoc">"ad-hoc"</option>
-                        <option value="pre-deploy">"pre-deploy"</option>
-                        <option value="post-deploy">"post-deploy"</option>
+                        {super::phase_options()}
                     </select>
                 </div>
                 <div class="field">

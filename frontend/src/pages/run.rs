@@ -5,8 +5,9 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::report::{Level, RunReport, RunState};
-use lifeguard_shared::run::{RunDetail, RunSummary, ShareRequest};
+use lifeguard_shared::run::{RunDetail, RunSummary, Series, ShareRequest};
 use lifeguard_shared::suite::Levels;
 
 use crate::api::{self, ApiFailure, with_query};
@@ -17,6 +18,7 @@ use crate::components::badges::{LevelBadge, PassBadge, StateBadge};
 use crate::components::chart::EChart;
 use crate::components::share::{CopyLink, ExportLinks, ShareButton};
 use crate::components::status::{Failure, Loading, Missing};
+use crate::components::table::Table;
 use crate::format::{self, local_time, maybe_metric, metric, metric_label};
 use crate::live::{EventStream, LiveRun, per_phase};
 
@@ -51,7 +53,7 @@ fn report_limits(report: &RunReport) -> Option<PoolLimits> {
     let utilization = report
         .thresholds
         .iter()
-        .find(|t| t.metric == "pool_utilization_pct")?;
+        .find(|t| t.metric == Metric::PoolUtilizationPct)?;
     Some(PoolLimits {
         capacity: report.pool_profile.primary.capacity(),
         utilization: Levels {
@@ -305,39 +307,11 @@ fn LiveView(
         // Closes the EventSource (see `EventStream`'s `Drop`).
         let _closed = stream.try_update_value(Option::take);
     });
-    let timeline_chart = |build: fn(&Timeline<'_>) -> charming::Chart| {
-        Signal::derive_local(move || {
-            live.with(|l| {
-                build(&Timeline {
-                    points: &l.seconds,
-                    seconds_per_point: 1,
-                })
-            })
-        })
-    };
-    let latency = timeline_chart(timeline::latency);
-    let throughput = timeline_chart(timeline::throughput);
-    let acquire = timeline_chart(timeline::acquire_wait);
-    let pool = Signal::derive_local(move || {
-        let limits = limits.get().and_then(Result::ok);
-        live.with(|l| {
-            let timeline = Timeline {
-                points: &l.seconds,
-                seconds_per_point: 1,
-            };
-            match limits {
-                Some(limits) => timeline::pool(&timeline, limits.capacity, limits.utilization),
-                None => timeline::pool(
-                    &timeline,
-                    0,
-                    Levels {
-                        warning: 0.0,
-                        critical: 0.0,
-                    },
-                ),
-            }
-        })
+    let seconds = Memo::new(move |_| Series {
+        seconds_per_point: 1,
+        points: live.with(|l| l.seconds.clone()),
     });
+    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
     let success = Signal::derive_local(move || {
         let suites = catalog.get().and_then(Result::ok).unwrap_or_default();
         let scenarios = suites
@@ -378,22 +352,7 @@ fn LiveView(
                 </span>
             </h3>
             {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
-            <div class="table-wrap">
-                <table class="table" id="live-progress">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Scenario"</th>
-                            <th scope="col">"Seconds"</th>
-                            <th scope="col">"Requests"</th>
-                            <th scope="col">"Errors"</th>
-                            <th scope="col">"Succeeded"</th>
-                            <th scope="col">"p95 (last second)"</th>
-                            <th scope="col">"Peak checked out"</th>
-                            <th scope="col">"Peak waiters"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {move || {
+            <Table id="live-progress" headers=&["Scenario", "Seconds", "Requests", "Errors", "Succeeded", "p95 (last second)", "Peak checked out", "Peak waiters"]>{move || {
                             let current = live.with(|l| l.phase.clone());
                             live.with(|l| per_phase(&l.seconds))
                                 .into_iter()
@@ -421,26 +380,67 @@ fn LiveView(
                                     }
                                 })
                                 .collect_view()
-                        }}
-                    </tbody>
-                </table>
-            </div>
+                        }}</Table>
         </section>
         <div class="charts">
-            <EChart chart=latency name="latency-over-time" label="Latency p50, p95 and p99 over time" />
-            <EChart chart=throughput name="throughput" label="Requests, errors and pool timeouts per second" />
-            <EChart
-                chart=pool
-                name="pool"
-                label="Pool checked out, overflow and waiters with the utilization bands"
-            />
-            <EChart chart=acquire name="acquire-wait" label="Acquire wait p95 over time" />
+            <RunCharts seconds limits />
             <EChart
                 chart=success
                 name="success-rate"
                 label="Success rate per scenario against its minimum"
             />
         </div>
+    }
+}
+
+/// The per-second charts of a run, growing each second while it runs or drawn from its stored
+/// series once finished: latency, throughput and errors, the pool against its utilization bands,
+/// acquire wait.
+#[component]
+fn RunCharts(seconds: Memo<Series>, limits: Signal<Option<PoolLimits>>) -> impl IntoView {
+    let chart = move |build: fn(&Timeline<'_>) -> charming::Chart| {
+        Signal::derive_local(move || {
+            seconds.with(|s| {
+                build(&Timeline {
+                    points: &s.points,
+                    seconds_per_point: s.seconds_per_point,
+                })
+            })
+        })
+    };
+    let pool = Signal::derive_local(move || {
+        let limits = limits.get().unwrap_or(PoolLimits {
+            capacity: 0,
+            utilization: Levels {
+                warning: 0.0,
+                critical: 0.0,
+            },
+        });
+        seconds.with(|s| {
+            let timeline = Timeline {
+                points: &s.points,
+                seconds_per_point: s.seconds_per_point,
+            };
+            timeline::pool(&timeline, limits.capacity, limits.utilization)
+        })
+    });
+    view! {
+        <EChart
+            chart=chart(timeline::latency)
+            name="latency-over-time"
+            label="Latency p50, p95 and p99 over time"
+        />
+        <EChart
+            chart=chart(timeline::throughput)
+            name="throughput"
+            label="Requests, errors and pool timeouts per second"
+        />
+        <EChart
+            chart=pool
+            name="pool"
+            label="Pool checked out, overflow and waiters with the utilization bands"
+        />
+        <EChart chart=chart(timeline::acquire_wait) name="acquire-wait" label="Acquire wait p95 over time" />
     }
 }
 
@@ -493,7 +493,7 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
                     minimum: s
                         .criteria
                         .iter()
-                        .find(|c| c.name == "success_rate")
+                        .find(|c| c.name == Metric::SuccessRate)
                         .map(|c| c.threshold),
                 })
                 .collect()
@@ -514,42 +514,13 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
             .collect();
         percentile_curves("Latency by percentile", &curves)
     });
-    let series_chart = move |build: fn(&Timeline<'_>) -> charming::Chart| {
-        Signal::derive_local(move || {
-            let rows = series.get().and_then(Result::ok);
-            let (points, seconds_per_point) = rows
-                .map(|s| (s.points, s.seconds_per_point))
-                .unwrap_or_default();
-            build(&Timeline {
-                points: &points,
-                seconds_per_point,
-            })
+    let seconds = Memo::new(move |_| {
+        series.get().and_then(Result::ok).unwrap_or(Series {
+            seconds_per_point: 1,
+            points: Vec::new(),
         })
-    };
-    let latency = series_chart(timeline::latency);
-    let throughput = series_chart(timeline::throughput);
-    let acquire = series_chart(timeline::acquire_wait);
-    let pool = Signal::derive_local(move || {
-        let rows = series.get().and_then(Result::ok);
-        let (points, seconds_per_point) = rows
-            .map(|s| (s.points, s.seconds_per_point))
-            .unwrap_or_default();
-        let timeline = Timeline {
-            points: &points,
-            seconds_per_point,
-        };
-        match limits.get().and_then(Result::ok) {
-            Some(l) => timeline::pool(&timeline, l.capacity, l.utilization),
-            None => timeline::pool(
-                &timeline,
-                0,
-                Levels {
-                    warning: 0.0,
-                    critical: 0.0,
-                },
-            ),
-        }
     });
+    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
     let load_problem = move || {
         let failure = series
             .get()
@@ -576,14 +547,7 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
                 name="latency-percentiles"
                 label="Latency by percentile per scenario, log percentile axis"
             />
-            <EChart chart=latency name="latency-over-time" label="Latency p50, p95 and p99 over time" />
-            <EChart chart=throughput name="throughput" label="Requests, errors and pool timeouts per second" />
-            <EChart
-                chart=pool
-                name="pool"
-                label="Pool checked out, overflow and waiters with the utilization bands"
-            />
-            <EChart chart=acquire name="acquire-wait" label="Acquire wait p95 over time" />
+            <RunCharts seconds limits />
         </div>
     }
 }
@@ -602,11 +566,11 @@ fn Verdicts(report: RunReport) -> impl IntoView {
         .iter()
         .map(|t| {
             view! {
-                <tr data-metric=t.metric.clone()>
-                    <th scope="row">{metric_label(&t.metric)}</th>
-                    <td class="num">{metric(&t.metric, t.peak)}</td>
-                    <td class="num">{metric(&t.metric, t.warning)}</td>
-                    <td class="num">{metric(&t.metric, t.critical)}</td>
+                <tr data-metric=t.metric.name()>
+                    <th scope="row">{metric_label(t.metric)}</th>
+                    <td class="num">{metric(t.metric, t.peak)}</td>
+                    <td class="num">{metric(t.metric, t.warning)}</td>
+                    <td class="num">{metric(t.metric, t.critical)}</td>
                     <td>
                         <LevelBadge level=t.level />
                     </td>
@@ -629,14 +593,14 @@ fn Verdicts(report: RunReport) -> impl IntoView {
             view! {
                 <tr
                     data-scenario=row_scenario
-                    data-criterion=c.name.clone()
+                    data-criterion=c.name.name()
                     class=if c.passed { "" } else { "failed" }
                 >
                     <td>{scenario}</td>
-                    <th scope="row">{metric_label(&c.name)}</th>
-                    <td class="num">{maybe_metric(&c.name, c.value)}</td>
+                    <th scope="row">{metric_label(c.name)}</th>
+                    <td class="num">{maybe_metric(c.name, c.value)}</td>
                     <td class="rule">{c.rule.clone()}</td>
-                    <td class="num">{metric(&c.name, c.threshold)}</td>
+                    <td class="num">{metric(c.name, c.threshold)}</td>
                     <td>
                         <PassBadge passed=c.passed />
                     </td>
@@ -657,7 +621,7 @@ fn Verdicts(report: RunReport) -> impl IntoView {
                     <td class="num">{format::ms(s.latency_ms.p50)}</td>
                     <td class="num">{format::ms(s.latency_ms.p95)}</td>
                     <td class="num">{format::ms(s.latency_ms.p99)}</td>
-                    <td class="num">{metric("throughput_rps", s.throughput_rps)}</td>
+                    <td class="num">{metric(Metric::ThroughputRps, s.throughput_rps)}</td>
                     <td class="num">{format::ms(s.acquire_wait_ms.p95)}</td>
                     <td class="num">{s.pool.peak_checked_out}</td>
                     <td class="num">{format::share(s.pool.peak_utilization)}</td>
@@ -672,7 +636,7 @@ fn Verdicts(report: RunReport) -> impl IntoView {
     let recovery = report.recovery.as_ref().map(|r| {
         view! {
             <li data-fact="recovery">
-                "Recovery after the burst: " {maybe_metric("recovery_s", r.seconds)} " ("
+                "Recovery after the burst: " {maybe_metric(Metric::RecoveryS, r.seconds)} " ("
                 {r.burst_timeouts} " of " {r.burst_requests} " burst requests timed out) "
                 <PassBadge passed=r.passed />
             </li>
@@ -705,63 +669,15 @@ fn Verdicts(report: RunReport) -> impl IntoView {
         </section>
         <section class="card">
             <h3>"Criteria"</h3>
-            <div class="table-wrap">
-                <table class="table" id="criteria">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Scenario"</th>
-                            <th scope="col">"Criterion"</th>
-                            <th scope="col">"Value"</th>
-                            <th scope="col">"Rule"</th>
-                            <th scope="col">"Threshold"</th>
-                            <th scope="col">"Result"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{criteria_rows}</tbody>
-                </table>
-            </div>
+            <Table id="criteria" headers=&["Scenario", "Criterion", "Value", "Rule", "Threshold", "Result"]>{criteria_rows}</Table>
         </section>
         <section class="card">
             <h3>"Alert thresholds (peak over the run)"</h3>
-            <div class="table-wrap">
-                <table class="table" id="thresholds">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Metric"</th>
-                            <th scope="col">"Peak"</th>
-                            <th scope="col">"Warning at"</th>
-                            <th scope="col">"Critical at"</th>
-                            <th scope="col">"Level"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{thresholds}</tbody>
-                </table>
-            </div>
+            <Table id="thresholds" headers=&["Metric", "Peak", "Warning at", "Critical at", "Level"]>{thresholds}</Table>
         </section>
         <section class="card">
             <h3>"Scenarios"</h3>
-            <div class="table-wrap">
-                <table class="table" id="scenarios">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Scenario"</th>
-                            <th scope="col">"Requests"</th>
-                            <th scope="col">"Succeeded"</th>
-                            <th scope="col">"Mean"</th>
-                            <th scope="col">"p50"</th>
-                            <th scope="col">"p95"</th>
-                            <th scope="col">"p99"</th>
-                            <th scope="col">"Throughput"</th>
-                            <th scope="col">"Acquire wait p95"</th>
-                            <th scope="col">"Peak checked out"</th>
-                            <th scope="col">"Peak utilization"</th>
-                            <th scope="col">"Timeouts"</th>
-                            <th scope="col">"Result"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{scenario_rows}</tbody>
-                </table>
-            </div>
+            <Table id="scenarios" headers=&["Scenario", "Requests", "Succeeded", "Mean", "p50", "p95", "p99", "Throughput", "Acquire wait p95", "Peak checked out", "Peak utilization", "Timeouts", "Result"]>{scenario_rows}</Table>
         </section>
     }
 }

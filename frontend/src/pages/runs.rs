@@ -6,6 +6,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::run::{Baseline, RunPage};
 
 use crate::api::{self, RunFilter, with_query};
@@ -14,6 +15,7 @@ use crate::components::badges::StateBadge;
 use crate::components::chart::EChart;
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
+use crate::components::table::Table;
 use crate::format::{local_time, maybe_metric};
 
 /// Runs per page.
@@ -167,9 +169,7 @@ fn Filters(filter: Memo<RunFilter>) -> impl IntoView {
                     on:change=move |ev| go_phase("phase", event_target_value(&ev))
                 >
                     <option value="">"any"</option>
-                    <option value="pre-deploy">"pre-deploy"</option>
-                    <option value="post-deploy">"post-deploy"</option>
-                    <option value="ad-hoc">"ad-hoc"</option>
+                    {super::phase_options()}
                 </select>
             </div>
             <div class="field">
@@ -240,31 +240,14 @@ fn RunTable(page: RunPage, baselines: Vec<Baseline>, filter: RunFilter) -> impl 
                         <StateBadge state=run.state />
                     </td>
                     <td>{local_time(run.created_at)}</td>
-                    <td class="num">{maybe_metric("p95_latency_ms", run.p95_ms)}</td>
+                    <td class="num">{maybe_metric(Metric::P95LatencyMs, run.p95_ms)}</td>
                 </tr>
             }
         })
         .collect_view();
     view! {
         <section class="card">
-            <div class="table-wrap">
-                <table class="table" id="runs">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Run"</th>
-                            <th scope="col">"Target"</th>
-                            <th scope="col">"Environment"</th>
-                            <th scope="col">"Phase"</th>
-                            <th scope="col">"Version"</th>
-                            <th scope="col">"Suite / profile"</th>
-                            <th scope="col">"State"</th>
-                            <th scope="col">"Created"</th>
-                            <th scope="col">"p95"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <Table id="runs" headers=&["Run", "Target", "Environment", "Phase", "Version", "Suite / profile", "State", "Created", "p95"]>{rows}</Table>
             <p class="pager">
                 {previous} " " {format!("Runs {first}–{last} of {}", page.total)} " " {next}
             </p>
