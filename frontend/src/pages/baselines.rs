@@ -130,7 +130,17 @@ fn Baselines(
         .into_any()
     } else {
         view! {
-            <Table id="baselines" headers=&["Name", "Target", "Environment", "Run", "Set", "History", ""]>{rows}</Table>
+            <Table id="baselines" headers=&[
+                "Name",
+                "Target",
+                "Environment",
+                "Run",
+                "Set",
+                "History",
+                "",
+            ]>
+                {rows}
+            </Table>
         }
         .into_any()
     };

@@ -136,7 +136,15 @@ fn metric_rows(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + 
 fn metric_table(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + use<> {
     let rows = metric_rows(scenario, metrics);
     view! {
-        <Table headers=&["Metric", "Base", "Head", "Change", "Relative", "p-value", "Verdict"]>
+        <Table headers=&[
+            "Metric",
+            "Base",
+            "Head",
+            "Change",
+            "Relative",
+            "p-value",
+            "Verdict",
+        ]>
             {rows}
         </Table>
     }

@@ -7,7 +7,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use lifeguard_shared::metric::Metric;
 use lifeguard_shared::report::{Level, RunReport, RunState};
-use lifeguard_shared::run::{RunDetail, RunSummary, Series, ShareRequest};
+use std::rc::Rc;
+
+use lifeguard_shared::run::{RunDetail, RunSummary, ShareRequest};
 use lifeguard_shared::suite::Levels;
 
 use crate::api::{self, ApiFailure, with_query};
@@ -307,11 +309,14 @@ fn LiveView(
         // Closes the EventSource (see `EventStream`'s `Drop`).
         let _closed = stream.try_update_value(Option::take);
     });
-    let seconds = Memo::new(move |_| Series {
-        seconds_per_point: 1,
-        points: live.with(|l| l.seconds.clone()),
+    let seconds: WithSeconds = Rc::new(move |f| {
+        live.with(|l| {
+            f(&Timeline {
+                points: &l.seconds,
+                seconds_per_point: 1,
+            });
+        });
     });
-    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
     let success = Signal::derive_local(move || {
         let suites = catalog.get().and_then(Result::ok).unwrap_or_default();
         let scenarios = suites
@@ -352,35 +357,46 @@ fn LiveView(
                 </span>
             </h3>
             {move || problem.get().map(|p| view! { <p class="error" role="alert">{p}</p> })}
-            <Table id="live-progress" headers=&["Scenario", "Seconds", "Requests", "Errors", "Succeeded", "p95 (last second)", "Peak checked out", "Peak waiters"]>{move || {
-                            let current = live.with(|l| l.phase.clone());
-                            live.with(|l| per_phase(&l.seconds))
-                                .into_iter()
-                                .map(|p| {
-                                    let class = if current.as_deref() == Some(p.name.as_str()) {
-                                        "current"
-                                    } else {
-                                        ""
-                                    };
-                                    view! {
-                                        <tr class=class data-scenario=p.name.clone()>
-                                            <td>{p.name.clone()}</td>
-                                            <td class="num">{p.seconds}</td>
-                                            <td class="num">{p.requests}</td>
-                                            <td class="num">{p.errors}</td>
-                                            <td class="num">
-                                                {p
-                                                    .success_rate()
-                                                    .map_or_else(|| "–".to_owned(), format::share)}
-                                            </td>
-                                            <td class="num">{format::ms(p.last_p95_ms)}</td>
-                                            <td class="num">{p.peak_checked_out}</td>
-                                            <td class="num">{p.peak_waiters}</td>
-                                        </tr>
-                                    }
-                                })
-                                .collect_view()
-                        }}</Table>
+            <Table id="live-progress" headers=&[
+                "Scenario",
+                "Seconds",
+                "Requests",
+                "Errors",
+                "Succeeded",
+                "p95 (last second)",
+                "Peak checked out",
+                "Peak waiters",
+            ]>
+                {move || {
+                    let current = live.with(|l| l.phase.clone());
+                    live.with(|l| per_phase(&l.seconds))
+                        .into_iter()
+                        .map(|p| {
+                            let class = if current.as_deref() == Some(p.name.as_str()) {
+                                "current"
+                            } else {
+                                ""
+                            };
+                            view! {
+                                <tr class=class data-scenario=p.name.clone()>
+                                    <td>{p.name.clone()}</td>
+                                    <td class="num">{p.seconds}</td>
+                                    <td class="num">{p.requests}</td>
+                                    <td class="num">{p.errors}</td>
+                                    <td class="num">
+                                        {p
+                                            .success_rate()
+                                            .map_or_else(|| "–".to_owned(), format::share)}
+                                    </td>
+                                    <td class="num">{format::ms(p.last_p95_ms)}</td>
+                                    <td class="num">{p.peak_checked_out}</td>
+                                    <td class="num">{p.peak_waiters}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </Table>
         </section>
         <div class="charts">
             <RunCharts seconds limits />
@@ -393,55 +409,65 @@ fn LiveView(
     }
 }
 
+/// Hands a run's seconds to a chart builder, reading (and so tracking) wherever they live: the
+/// live events or the stored series.
+type WithSeconds = Rc<dyn Fn(&mut dyn FnMut(&Timeline<'_>))>;
+
 /// The per-second charts of a run, growing each second while it runs or drawn from its stored
 /// series once finished: latency, throughput and errors, the pool against its utilization bands,
 /// acquire wait.
 #[component]
-fn RunCharts(seconds: Memo<Series>, limits: Signal<Option<PoolLimits>>) -> impl IntoView {
-    let chart = move |build: fn(&Timeline<'_>) -> charming::Chart| {
+fn RunCharts(
+    seconds: WithSeconds,
+    limits: LocalResource<Result<PoolLimits, ApiFailure>>,
+) -> impl IntoView {
+    let chart = move |build: Builder| {
+        let seconds = Rc::clone(&seconds);
         Signal::derive_local(move || {
-            seconds.with(|s| {
-                build(&Timeline {
-                    points: &s.points,
-                    seconds_per_point: s.seconds_per_point,
-                })
-            })
+            let mut chart = None;
+            seconds(&mut |timeline| chart = Some(build(timeline, limits)));
+            chart.unwrap_or_else(charming::Chart::new)
         })
     };
-    let pool = Signal::derive_local(move || {
-        let limits = limits.get().unwrap_or(PoolLimits {
-            capacity: 0,
-            utilization: Levels {
-                warning: 0.0,
-                critical: 0.0,
-            },
-        });
-        seconds.with(|s| {
-            let timeline = Timeline {
-                points: &s.points,
-                seconds_per_point: s.seconds_per_point,
-            };
-            timeline::pool(&timeline, limits.capacity, limits.utilization)
-        })
-    });
     view! {
         <EChart
-            chart=chart(timeline::latency)
+            chart=chart(|t, _| timeline::latency(t))
             name="latency-over-time"
             label="Latency p50, p95 and p99 over time"
         />
         <EChart
-            chart=chart(timeline::throughput)
+            chart=chart(|t, _| timeline::throughput(t))
             name="throughput"
             label="Requests, errors and pool timeouts per second"
         />
         <EChart
-            chart=pool
+            chart=chart(pool_chart)
             name="pool"
             label="Pool checked out, overflow and waiters with the utilization bands"
         />
-        <EChart chart=chart(timeline::acquire_wait) name="acquire-wait" label="Acquire wait p95 over time" />
+        <EChart
+            chart=chart(|t, _| timeline::acquire_wait(t))
+            name="acquire-wait"
+            label="Acquire wait p95 over time"
+        />
     }
+}
+
+type Builder = fn(&Timeline<'_>, LocalResource<Result<PoolLimits, ApiFailure>>) -> charming::Chart;
+
+/// The pool chart, with the utilization bands once the limits are known.
+fn pool_chart(
+    timeline: &Timeline<'_>,
+    limits: LocalResource<Result<PoolLimits, ApiFailure>>,
+) -> charming::Chart {
+    let limits = limits.get().and_then(Result::ok).unwrap_or(PoolLimits {
+        capacity: 0,
+        utilization: Levels {
+            warning: 0.0,
+            critical: 0.0,
+        },
+    });
+    timeline::pool(timeline, limits.capacity, limits.utilization)
 }
 
 /// A finished run: verdicts, criteria, thresholds and charts.
@@ -514,13 +540,16 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
             .collect();
         percentile_curves("Latency by percentile", &curves)
     });
-    let seconds = Memo::new(move |_| {
-        series.get().and_then(Result::ok).unwrap_or(Series {
-            seconds_per_point: 1,
-            points: Vec::new(),
-        })
+    let seconds: WithSeconds = Rc::new(move |f| {
+        let rows = series.get().and_then(Result::ok);
+        let (points, seconds_per_point) = rows
+            .map(|s| (s.points, s.seconds_per_point))
+            .unwrap_or_default();
+        f(&Timeline {
+            points: &points,
+            seconds_per_point,
+        });
     });
-    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
     let load_problem = move || {
         let failure = series
             .get()
@@ -669,15 +698,48 @@ fn Verdicts(report: RunReport) -> impl IntoView {
         </section>
         <section class="card">
             <h3>"Criteria"</h3>
-            <Table id="criteria" headers=&["Scenario", "Criterion", "Value", "Rule", "Threshold", "Result"]>{criteria_rows}</Table>
+            <Table id="criteria" headers=&[
+                "Scenario",
+                "Criterion",
+                "Value",
+                "Rule",
+                "Threshold",
+                "Result",
+            ]>
+                {criteria_rows}
+            </Table>
         </section>
         <section class="card">
             <h3>"Alert thresholds (peak over the run)"</h3>
-            <Table id="thresholds" headers=&["Metric", "Peak", "Warning at", "Critical at", "Level"]>{thresholds}</Table>
+            <Table id="thresholds" headers=&[
+                "Metric",
+                "Peak",
+                "Warning at",
+                "Critical at",
+                "Level",
+            ]>
+                {thresholds}
+            </Table>
         </section>
         <section class="card">
             <h3>"Scenarios"</h3>
-            <Table id="scenarios" headers=&["Scenario", "Requests", "Succeeded", "Mean", "p50", "p95", "p99", "Throughput", "Acquire wait p95", "Peak checked out", "Peak utilization", "Timeouts", "Result"]>{scenario_rows}</Table>
+            <Table id="scenarios" headers=&[
+                "Scenario",
+                "Requests",
+                "Succeeded",
+                "Mean",
+                "p50",
+                "p95",
+                "p99",
+                "Throughput",
+                "Acquire wait p95",
+                "Peak checked out",
+                "Peak utilization",
+                "Timeouts",
+                "Result",
+            ]>
+                {scenario_rows}
+            </Table>
         </section>
     }
 }

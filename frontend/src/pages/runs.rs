@@ -247,7 +247,19 @@ fn RunTable(page: RunPage, baselines: Vec<Baseline>, filter: RunFilter) -> impl 
         .collect_view();
     view! {
         <section class="card">
-            <Table id="runs" headers=&["Run", "Target", "Environment", "Phase", "Version", "Suite / profile", "State", "Created", "p95"]>{rows}</Table>
+            <Table id="runs" headers=&[
+                "Run",
+                "Target",
+                "Environment",
+                "Phase",
+                "Version",
+                "Suite / profile",
+                "State",
+                "Created",
+                "p95",
+            ]>
+                {rows}
+            </Table>
             <p class="pager">
                 {previous} " " {format!("Runs {first}–{last} of {}", page.total)} " " {next}
             </p>
