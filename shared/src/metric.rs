@@ -54,10 +54,11 @@ impl Unit {
     }
 }
 
-/// Every metric of a criterion, a threshold or a comparison. The wire name is the variant's name
-/// in `snake_case` (`p95_latency_ms`), as reports and comparisons have always spelt it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Every metric of a criterion, a threshold or a comparison. On the wire it is its [`name`]
+/// (`p95_latency_ms`), as reports and comparisons have always spelt it.
+///
+/// [`name`]: Metric::name
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
     SuccessRate,
     MeanLatencyMs,
@@ -78,6 +79,32 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric.
+    pub const ALL: [Self; 16] = [
+        Self::SuccessRate,
+        Self::MeanLatencyMs,
+        Self::P50LatencyMs,
+        Self::P95LatencyMs,
+        Self::P99LatencyMs,
+        Self::AcquireWaitP95Ms,
+        Self::ThroughputRps,
+        Self::PeakUtilization,
+        Self::ChurnPerS,
+        Self::ExhaustionEvents,
+        Self::RecoveryS,
+        Self::Leaks,
+        Self::PoolUtilizationPct,
+        Self::OverflowUsagePct,
+        Self::ResponseTimeMs,
+        Self::ConnectionBudgetPct,
+    ];
+
+    /// The metric named `name` on the wire.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
     /// What a comparison judges per scenario, in the order it lists them.
     pub const PER_SCENARIO: [Self; 10] = [
         Self::SuccessRate,
@@ -260,6 +287,23 @@ pub fn number(value: f64) -> String {
     }
 }
 
+// By name, through [`Metric::name`] and [`Metric::from_name`]: one spelling, and less code in the
+// browser's wasm than serde's derive for a 16-variant enum.
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format_args!("`{name}` is not a metric lifeguard knows"))
+        })
+    }
+}
+
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -282,24 +326,7 @@ impl PartialEq<&str> for Metric {
 mod tests {
     use super::*;
 
-    const ALL: [Metric; 16] = [
-        Metric::SuccessRate,
-        Metric::MeanLatencyMs,
-        Metric::P50LatencyMs,
-        Metric::P95LatencyMs,
-        Metric::P99LatencyMs,
-        Metric::AcquireWaitP95Ms,
-        Metric::ThroughputRps,
-        Metric::PeakUtilization,
-        Metric::ChurnPerS,
-        Metric::ExhaustionEvents,
-        Metric::RecoveryS,
-        Metric::Leaks,
-        Metric::PoolUtilizationPct,
-        Metric::OverflowUsagePct,
-        Metric::ResponseTimeMs,
-        Metric::ConnectionBudgetPct,
-    ];
+    const ALL: [Metric; 16] = Metric::ALL;
 
     #[test]
     fn the_wire_name_is_what_serde_writes_and_reads() {
