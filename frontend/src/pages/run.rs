@@ -24,11 +24,13 @@ use crate::components::table::Table;
 use crate::format::{self, local_time, maybe_metric, metric, metric_label};
 use crate::live::{EventStream, LiveRun, per_phase};
 
-/// What the pool chart needs beyond the series: capacity and utilization levels.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the charts need beyond the series: the pool's capacity and utilization levels, and each
+/// scenario's minimum success rate.
+#[derive(Debug, Clone, PartialEq)]
 struct PoolLimits {
     capacity: u32,
     utilization: Levels,
+    minimums: Vec<(String, f64)>,
 }
 
 /// The limits of a run not yet reported, from the catalog it was started with.
@@ -47,6 +49,11 @@ async fn catalog_limits(suite: String, profile: String) -> Result<PoolLimits, Ap
     Ok(PoolLimits {
         capacity: profile.primary.capacity(),
         utilization: suite.thresholds.pool_utilization_pct,
+        minimums: suite
+            .scenarios
+            .into_iter()
+            .map(|s| (s.name, s.min_success_rate))
+            .collect(),
     })
 }
 
@@ -62,6 +69,8 @@ fn report_limits(report: &RunReport) -> Option<PoolLimits> {
             warning: utilization.warning,
             critical: utilization.critical,
         },
+        // The finished view reads each scenario's minimum from its criteria.
+        minimums: Vec::new(),
     })
 }
 
@@ -265,10 +274,7 @@ fn LiveView(
     let live = RwSignal::new(LiveRun::default());
     let problem = RwSignal::new(None::<String>);
     let stream: StoredValue<Option<EventStream>, LocalStorage> = StoredValue::new_local(None);
-    let (limit_suite, limit_profile) = (suite.clone(), profile.clone());
-    let limits =
-        super::resource(move || catalog_limits(limit_suite.clone(), limit_profile.clone()));
-    let catalog = super::resource(api::suites);
+    let limits = super::resource(move || catalog_limits(suite.clone(), profile.clone()));
     let opened = EventStream::open(
         &api::events_url(&id),
         move |kind, data| {
@@ -318,21 +324,20 @@ fn LiveView(
         });
     });
     let success = Signal::derive_local(move || {
-        let suites = catalog.get().and_then(Result::ok).unwrap_or_default();
-        let scenarios = suites
-            .into_iter()
-            .find(|s| s.name == suite)
-            .map(|s| s.scenarios)
+        let minimums = limits
+            .get()
+            .and_then(Result::ok)
+            .map(|l| l.minimums)
             .unwrap_or_default();
         let rows: Vec<SuccessRow> = live.with(|l| {
             per_phase(&l.seconds)
                 .into_iter()
                 .filter_map(|p| {
                     let rate = p.success_rate()?;
-                    let minimum = scenarios
+                    let minimum = minimums
                         .iter()
-                        .find(|s| s.name == p.name)
-                        .map(|s| s.min_success_rate);
+                        .find(|(name, _)| *name == p.name)
+                        .map(|(_, minimum)| *minimum);
                     Some(SuccessRow {
                         name: p.name,
                         rate,
@@ -460,14 +465,20 @@ fn pool_chart(
     timeline: &Timeline<'_>,
     limits: LocalResource<Result<PoolLimits, ApiFailure>>,
 ) -> charming::Chart {
-    let limits = limits.get().and_then(Result::ok).unwrap_or(PoolLimits {
-        capacity: 0,
-        utilization: Levels {
-            warning: 0.0,
-            critical: 0.0,
-        },
-    });
-    timeline::pool(timeline, limits.capacity, limits.utilization)
+    let (capacity, utilization) = limits
+        .with(|l| {
+            l.as_ref()
+                .and_then(|l| l.as_ref().ok())
+                .map(|l| (l.capacity, l.utilization))
+        })
+        .unwrap_or((
+            0,
+            Levels {
+                warning: 0.0,
+                critical: 0.0,
+            },
+        ));
+    timeline::pool(timeline, capacity, utilization)
 }
 
 /// A finished run: verdicts, criteria, thresholds and charts.
@@ -487,6 +498,7 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
     let (suite, profile) = (detail.summary.suite.clone(), detail.summary.profile.clone());
     let limits = super::resource(move || {
         let (suite, profile) = (suite.clone(), profile.clone());
+        let reported = reported.clone();
         async move {
             match reported {
                 Some(limits) => Ok(limits),
