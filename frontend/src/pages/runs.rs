@@ -203,7 +203,7 @@ fn RunTable(page: RunPage, baselines: Vec<Baseline>, filter: RunFilter) -> impl 
     }
     let points = history_points(&page, &baselines);
     let chart = Signal::derive_local(move || {
-        metric_history("p95 across runs", "p95 latency (ms)", &points)
+        metric_history("p95 across runs", &Metric::P95LatencyMs.titled(), &points)
     });
     let first = page.offset + 1;
     let last = page.offset + page.runs.len() as u64;
