@@ -49,16 +49,16 @@ END;
 ";
 
 /// The select-only case through lifeguard: check out, look the session up, check in.
-struct SelectOnly;
+struct SelectOnly(Pools);
 
 impl Workload for SelectOnly {
     fn hold(&self) -> Duration {
         Duration::ZERO
     }
 
-    async fn request(&self, pools: &Pools, rng: &mut SmallRng, _hold: Duration) -> RequestResult {
+    async fn request(&self, rng: &mut SmallRng, _hold: Duration) -> RequestResult {
         let asked = std::time::Instant::now();
-        let mut conn = match pools.primary.checkout().await {
+        let mut conn = match self.0.primary.checkout().await {
             Ok(conn) => conn,
             Err(error) => {
                 return RequestResult {
@@ -289,7 +289,7 @@ fn figures(scenario: &ScenarioReport) -> Figures {
 
 async fn lifeguard_side<W: Workload>(
     sandbox: &Sandbox,
-    workload: W,
+    workload: impl FnOnce(Pools) -> W + Send + 'static,
     clients: u32,
     seconds: u64,
     instrumented: bool,
@@ -342,7 +342,7 @@ async fn measure(
                 lifeguard_side(sandbox, SelectOnly, clients, seconds, instrumented).await?
             } else {
                 let knobs = plan(sandbox, clients, seconds, true).workload;
-                let workload = AuthFlowWorkload::new(knobs);
+                let workload = move |pools| AuthFlowWorkload::new(knobs, pools);
                 lifeguard_side(sandbox, workload, clients, seconds, instrumented).await?
             };
             if instrumented {

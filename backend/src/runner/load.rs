@@ -12,21 +12,18 @@ use tokio::task::JoinSet;
 
 use super::abort::Abort;
 use super::collector::Sample;
-use crate::workload::{Outcome, Pools, RequestResult, Workload};
+use crate::workload::{Outcome, RequestResult, Workload};
 
 /// Everything a user needs to make requests and report them.
 pub struct Users<W> {
     pub workload: Arc<W>,
-    pub pools: Pools,
     pub samples: mpsc::Sender<Sample>,
     pub abort: Abort,
 }
 
 impl<W> std::fmt::Debug for Users<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Users")
-            .field("pools", &self.pools)
-            .finish_non_exhaustive()
+        f.debug_struct("Users").finish_non_exhaustive()
     }
 }
 
@@ -34,7 +31,6 @@ impl<W> Clone for Users<W> {
     fn clone(&self) -> Self {
         Self {
             workload: self.workload.clone(),
-            pools: self.pools.clone(),
             samples: self.samples.clone(),
             abort: self.abort.clone(),
         }
@@ -55,7 +51,7 @@ impl<W: Workload> Users<W> {
     ) -> Option<RequestResult> {
         let result = tokio::select! {
             biased;
-            result = self.workload.request(&self.pools, rng, hold) => result,
+            result = self.workload.request(rng, hold) => result,
             () = self.abort.aborted() => return None,
         };
         let finished = Instant::now();

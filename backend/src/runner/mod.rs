@@ -11,6 +11,7 @@ pub mod collector;
 pub mod load;
 pub mod observer;
 pub mod phases;
+pub mod pools;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use collector::Progress;
 use collector::{Collected, Collector, PhaseClock};
 use load::Users;
 use observer::Observer;
+use pools::PoolWatch;
 
 use crate::pool::events::PoolRole;
 use crate::pool::{Pool, describe};
@@ -130,8 +132,14 @@ pub async fn run(
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
-    let workload = AuthFlowWorkload::new(plan.workload.clone());
-    run_with(plan, workload, progress, abort).await
+    let knobs = plan.workload.clone();
+    run_with(
+        plan,
+        move |pools| AuthFlowWorkload::new(knobs, pools),
+        progress,
+        abort,
+    )
+    .await
 }
 
 /// Runs `plan` with any workload (benchmarks drive other statements through the same machinery).
@@ -143,7 +151,7 @@ pub async fn run(
 /// caller stops waiting, the run is aborted rather than left running unseen.
 pub async fn run_with<W: Workload>(
     plan: RunPlan,
-    workload: W,
+    workload: impl FnOnce(Pools) -> W + Send + 'static,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
@@ -205,7 +213,7 @@ impl Drop for AbortOnDrop {
 /// The run itself, on the runtime of the calling thread.
 async fn run_here<W: Workload>(
     plan: RunPlan,
-    workload: W,
+    workload: impl FnOnce(Pools) -> W,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
@@ -260,12 +268,21 @@ async fn run_here<W: Workload>(
         })
     };
     let users = Users {
-        workload: Arc::new(workload),
-        pools: pools.clone(),
+        workload: Arc::new(workload(pools.clone())),
         samples: sample_tx,
         abort: abort.clone(),
     };
-    let finished = run_phases(&plan, &users, &phases, &clock, progress.as_ref(), &latest).await;
+    let watched = PoolWatch::Local(pools.clone());
+    let finished = run_phases(
+        &plan,
+        &users,
+        &watched,
+        &phases,
+        &clock,
+        progress.as_ref(),
+        &latest,
+    )
+    .await;
 
     stop_observing.cancel();
     let _observer_ended = observing.await;
@@ -419,6 +436,7 @@ struct Finished {
 async fn run_phases<W: Workload>(
     plan: &RunPlan,
     users: &Users<W>,
+    pools: &PoolWatch,
     phases: &Phases,
     clock: &PhaseClock,
     progress: Option<&mpsc::UnboundedSender<Progress>>,
@@ -432,7 +450,8 @@ async fn run_phases<W: Workload>(
         }
     };
     enter(phases.prewarm);
-    for pool in std::iter::once(&users.pools.primary).chain(users.pools.secondary.as_ref()) {
+    let PoolWatch::Local(local) = pools;
+    for pool in std::iter::once(&local.primary).chain(local.secondary.as_ref()) {
         if pool.settings().prewarm
             && let Err(error) = pool.prewarm().await
         {
@@ -463,6 +482,10 @@ async fn run_phases<W: Workload>(
         finished.recovery = Some(
             phases::recovery(
                 users,
+                pools,
+                pools
+                    .capacity()
+                    .unwrap_or_else(|| plan.profile.primary.capacity()),
                 index,
                 settings,
                 plan.suite.thresholds.response_time_ms.warning,
@@ -475,7 +498,14 @@ async fn run_phases<W: Workload>(
     {
         enter(phases.leak_check);
         finished.leaks = Some(
-            phases::leak_check(users, settings, latest, plan.profile.kept_connections()).await,
+            phases::leak_check(
+                users,
+                pools,
+                settings,
+                latest,
+                plan.profile.kept_connections(),
+            )
+            .await,
         );
     }
     finished

@@ -11,20 +11,24 @@ use tokio::task::JoinSet;
 
 use super::load::Users;
 use super::observer::Observation;
+use super::pools::PoolWatch;
 use crate::workload::{Outcome, Workload};
 
 /// A burst of `burst_factor × capacity` requests, each holding its connection for `hold_ms`, then
 /// a probe request every `probe_interval_ms`. Recovery time runs from the burst's start until a
-/// probe succeeds within `warning_ms` while nobody waits for the primary pool.
+/// probe succeeds within `warning_ms` while nobody waits for the primary pool (when the pools
+/// say how many wait).
 pub async fn recovery<W: Workload>(
     users: &Users<W>,
+    pools: &PoolWatch,
+    capacity: u32,
     phase: usize,
     settings: &RecoveryPhase,
     warning_ms: f64,
 ) -> RecoveryReport {
-    let primary = users.pools.primary.clone();
-    let before = primary.stats().counters;
-    let capacity = f64::from(primary.settings().capacity());
+    let waiters = || pools.waiters().unwrap_or(0);
+    let before = pools.exhaustion_events();
+    let capacity = f64::from(capacity);
     #[expect(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
@@ -45,7 +49,7 @@ pub async fn recovery<W: Workload>(
         });
     }
     // Probe once the burst has reached the pool (someone queues), or after half a second.
-    while primary.stats().gauges.waiters == 0 && started.elapsed() < Duration::from_millis(500) {
+    while waiters() == 0 && started.elapsed() < Duration::from_millis(500) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let give_up = started + Duration::from_secs_f64(settings.max_wait_s);
@@ -56,10 +60,7 @@ pub async fn recovery<W: Workload>(
         let Some((result, latency)) = users.once(phase, &mut rng, Duration::ZERO).await else {
             break;
         };
-        if result.outcome.is_ok()
-            && latency.as_secs_f64() * 1000.0 < warning_ms
-            && primary.stats().gauges.waiters == 0
-        {
+        if result.outcome.is_ok() && latency.as_secs_f64() * 1000.0 < warning_ms && waiters() == 0 {
             recovered = Some(started.elapsed().as_secs_f64());
             break;
         }
@@ -76,14 +77,14 @@ pub async fn recovery<W: Workload>(
             burst_timeouts += 1;
         }
     }
-    let after = primary.stats().counters;
+    let after = pools.exhaustion_events();
     RecoveryReport {
         seconds: recovered,
         // Judged against the suite's criterion by `verdict::run_criteria`.
         passed: false,
         burst_requests,
         burst_timeouts,
-        exhaustion_events: after.exhaustion_events - before.exhaustion_events,
+        exhaustion_events: after.saturating_sub(before),
     }
 }
 
@@ -91,20 +92,14 @@ pub async fn recovery<W: Workload>(
 /// checked out of the pools, idle in transaction on the server, backends beyond the kept ones.
 pub async fn leak_check<W: Workload>(
     users: &Users<W>,
+    pools: &PoolWatch,
     settings: &LeakCheck,
     observations: &watch::Receiver<Option<Observation>>,
     allowed_backends: u32,
 ) -> LeakReport {
     let load_ended = Instant::now();
     let deadline = load_ended + Duration::from_secs_f64(settings.grace_s);
-    let checked_out = || {
-        let pools = &users.pools;
-        pools.primary.stats().gauges.checked_out
-            + pools
-                .secondary
-                .as_ref()
-                .map_or(0, |p| p.stats().gauges.checked_out)
-    };
+    let checked_out = || pools.checked_out().unwrap_or(0);
     loop {
         let fresh = observations.borrow().filter(|o| o.at > load_ended);
         let clean = checked_out() == 0

@@ -29,10 +29,11 @@ struct Statements {
     insert_session: Statement,
 }
 
-/// The workload, configured by its knobs.
+/// The workload, configured by its knobs, on the run's pools.
 #[derive(Debug, Clone)]
 pub struct AuthFlowWorkload {
     knobs: AuthFlow,
+    pools: Pools,
 }
 
 /// Why a request's database work stopped.
@@ -50,8 +51,8 @@ impl From<tokio_postgres::Error> for Stop {
 
 impl AuthFlowWorkload {
     #[must_use]
-    pub fn new(knobs: AuthFlow) -> Self {
-        Self { knobs }
+    pub fn new(knobs: AuthFlow, pools: Pools) -> Self {
+        Self { knobs, pools }
     }
 
     #[must_use]
@@ -222,8 +223,8 @@ impl Workload for AuthFlowWorkload {
         Duration::from_millis(u64::from(self.knobs.hold_ms))
     }
 
-    async fn request(&self, pools: &Pools, rng: &mut SmallRng, hold: Duration) -> RequestResult {
-        let knobs = &self.knobs;
+    async fn request(&self, rng: &mut SmallRng, hold: Duration) -> RequestResult {
+        let (knobs, pools) = (&self.knobs, &self.pools);
         let login = rng.random_bool(knobs.login_ratio);
         let user = rng.random_range(1..=knobs.users);
         let fail = rng.random_bool(knobs.error_rate);

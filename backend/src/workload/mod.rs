@@ -75,7 +75,8 @@ pub struct RequestResult {
     pub pool: Option<PoolRole>,
 }
 
-/// One kind of request a virtual user makes.
+/// One kind of request a virtual user makes; it holds whatever it makes requests through (the
+/// run's pools, or a service's address).
 pub trait Workload: Send + Sync + 'static {
     /// How long a request holds its connection for simulated application work, by default.
     fn hold(&self) -> Duration;
@@ -83,7 +84,6 @@ pub trait Workload: Send + Sync + 'static {
     /// Makes one request, holding the connection for `hold` of simulated work.
     fn request(
         &self,
-        pools: &Pools,
         rng: &mut SmallRng,
         hold: Duration,
     ) -> impl Future<Output = RequestResult> + Send;
