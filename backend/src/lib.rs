@@ -4,6 +4,7 @@
 //! - [`catalog`]: the suites and pool profiles a run can use (built-in and configured).
 //! - [`config`]: built-in defaults → optional TOML file → `LIFEGUARD_*` environment overrides.
 //! - [`sandbox`]: a throwaway PostgreSQL cluster started from the local server binaries.
+//! - [`scrape`]: a service's pool read from its metrics endpoint (presets, custom mappings).
 //! - [`pool`]: the instrumented QueuePool and its event stream.
 //! - [`workload`]: what a virtual user's request does (`auth-flow`), and lifeguard's schema.
 //! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
@@ -25,6 +26,7 @@ pub mod pool;
 pub mod probe;
 pub mod runner;
 pub mod sandbox;
+pub mod scrape;
 pub mod service;
 pub mod stats;
 pub mod store;
