@@ -217,7 +217,7 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
     RunPlan {
         run_id: new_run_id(),
         target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
+        target: sandbox.connect_config().into(),
         suite: Suite {
             name: "bench".into(),
             scenarios: vec![Scenario {

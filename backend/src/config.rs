@@ -16,8 +16,12 @@ use serde::{Deserialize, Serialize};
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::suite::Suite;
 
+use crate::pool::connect::DEFAULT_CONNECT_TIMEOUT;
 use crate::sandbox::SandboxOptions;
 use crate::stats::compare::CompareSettings;
+use crate::targets::http::{
+    DatabaseConfig, HttpFields, HttpService, MetricsConfig, RequestConfig, UsersConfig,
+};
 
 /// Everything `lifeguard serve` needs; [`Config::default`] needs no file at all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,16 +203,96 @@ impl Serialize for Secret {
     }
 }
 
-/// A PostgreSQL target: a name and a connection URL (a secret).
+/// A target besides the sandbox: a PostgreSQL server (`kind = "postgres"`, the default: a
+/// connection URL, a secret) whose pool lifeguard builds itself, or a deployed HTTP service
+/// (`kind = "http"`: its auth endpoints, test users, metrics endpoint and database; see
+/// [`crate::targets::http`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     pub name: String,
-    pub url: SecretUrl,
+    #[serde(default)]
+    pub kind: TargetKind,
+    /// `postgres`: the server to load.
+    #[serde(default)]
+    pub url: Option<SecretUrl>,
     /// How long opening a connection may take, handshake included (pools, observer, probe,
     /// seeding); also how long the observer waits for an answer. 10 s when absent.
     #[serde(default)]
     pub connect_timeout_s: Option<f64>,
+    /// `http`: the service's address.
+    #[serde(default)]
+    pub base_url: Option<SecretUrl>,
+    #[serde(default)]
+    pub login: Option<RequestConfig>,
+    #[serde(default)]
+    pub validate: Option<RequestConfig>,
+    #[serde(default)]
+    pub users: Option<UsersConfig>,
+    /// How long one request may take before it counts as a timeout (10 s).
+    #[serde(default)]
+    pub request_timeout_s: Option<f64>,
+    /// Extra CA certificates (PEM) for an https service.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+    #[serde(default)]
+    pub database: Option<DatabaseConfig>,
+}
+
+/// What a configured target is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    #[default]
+    Postgres,
+    Http,
+}
+
+impl TargetConfig {
+    /// A PostgreSQL target at `url`.
+    #[must_use]
+    pub fn postgres(name: impl Into<String>, url: SecretUrl) -> Self {
+        Self {
+            name: name.into(),
+            kind: TargetKind::Postgres,
+            url: Some(url),
+            connect_timeout_s: None,
+            base_url: None,
+            login: None,
+            validate: None,
+            users: None,
+            request_timeout_s: None,
+            ca_file: None,
+            metrics: None,
+            database: None,
+        }
+    }
+
+    /// The deadline for opening a connection to this target (or its database).
+    #[must_use]
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout_s
+            .map_or(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs_f64)
+    }
+
+    /// The HTTP fields, for [`HttpService::build`].
+    #[must_use]
+    pub fn http_fields(&self) -> HttpFields<'_> {
+        HttpFields {
+            name: &self.name,
+            base_url: self.base_url.as_ref(),
+            login: self.login.as_ref(),
+            validate: self.validate.as_ref(),
+            users: self.users.as_ref(),
+            request_timeout_s: self.request_timeout_s,
+            ca_file: self.ca_file.as_ref(),
+            metrics: self.metrics.as_ref(),
+            database: self.database.as_ref(),
+            connect_timeout: self.connect_timeout(),
+        }
+    }
 }
 
 /// A connection URL that may hold a password: shown and serialised with the password masked.
@@ -416,20 +500,16 @@ impl Config {
                     ),
                 });
             }
-            if target
-                .url
-                .expose()
-                .parse::<tokio_postgres::Config>()
-                .is_err()
-            {
-                return Err(ConfigError::Invalid {
-                    field: "targets.url",
-                    rule: format!(
-                        "must be a PostgreSQL connection URL, got `{}` for target `{}`",
-                        target.url.redacted(),
-                        target.name
-                    ),
-                });
+            match target.kind {
+                TargetKind::Postgres => check_postgres(target)?,
+                TargetKind::Http => {
+                    HttpService::build(&target.http_fields()).map_err(|e| {
+                        ConfigError::Invalid {
+                            field: e.field,
+                            rule: format!("{} (target `{}`)", e.rule, target.name),
+                        }
+                    })?;
+                }
             }
         }
         Ok(())
@@ -460,6 +540,45 @@ impl Config {
             ready_timeout: Duration::from_secs(self.sandbox.ready_timeout_s),
         }
     }
+}
+
+/// A PostgreSQL target has a URL that parses, and none of a service's fields.
+fn check_postgres(target: &TargetConfig) -> Result<(), ConfigError> {
+    let url = target.url.as_ref().ok_or_else(|| ConfigError::Invalid {
+        field: "targets.url",
+        rule: format!(
+            "is required for PostgreSQL target `{}` (or say `kind = \"http\"` for a service)",
+            target.name
+        ),
+    })?;
+    if url.expose().parse::<tokio_postgres::Config>().is_err() {
+        return Err(ConfigError::Invalid {
+            field: "targets.url",
+            rule: format!(
+                "must be a PostgreSQL connection URL, got `{}` for target `{}`",
+                url.redacted(),
+                target.name
+            ),
+        });
+    }
+    let service_fields = [
+        ("targets.base_url", target.base_url.is_some()),
+        ("targets.login", target.login.is_some()),
+        ("targets.validate", target.validate.is_some()),
+        ("targets.users", target.users.is_some()),
+        ("targets.metrics", target.metrics.is_some()),
+        ("targets.database", target.database.is_some()),
+    ];
+    if let Some((field, _)) = service_fields.into_iter().find(|(_, given)| *given) {
+        return Err(ConfigError::Invalid {
+            field,
+            rule: format!(
+                "belongs to an `http` target; target `{}` is PostgreSQL (add `kind = \"http\"`)",
+                target.name
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The sections an environment variable may address; other `LIFEGUARD_*` variables (the test

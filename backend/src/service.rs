@@ -217,7 +217,7 @@ impl RunService {
         let plan = RunPlan {
             run_id: id.clone(),
             target_name: target.name.clone(),
-            target: target.config.clone(),
+            target: target.reach.clone(),
             suite,
             profile,
             workload: request.workload,

@@ -29,7 +29,7 @@ async fn run_with(sandbox: &Sandbox, suite: &Suite, set: &[&str]) -> RunOutput {
     let plan = RunPlan {
         run_id: new_run_id(),
         target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
+        target: sandbox.connect_config().into(),
         suite: suite.clone(),
         profile: PoolProfile::built_in()
             .into_iter()

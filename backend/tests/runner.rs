@@ -79,7 +79,7 @@ async fn run_on(
     let plan = RunPlan {
         run_id: new_run_id(),
         target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
+        target: sandbox.connect_config().into(),
         suite,
         profile,
         workload,
@@ -346,7 +346,7 @@ async fn a_target_that_dies_mid_run_ends_the_run_aborted_with_what_was_measured(
     let plan = RunPlan {
         run_id: new_run_id(),
         target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
+        target: sandbox.connect_config().into(),
         suite: Suite::auth_sustained(10.0),
         profile: profile("current"),
         workload: workload(&[]),
@@ -402,7 +402,7 @@ async fn a_run_nobody_waits_for_stops_and_closes_its_connections() {
     let plan = RunPlan {
         run_id: run_id.clone(),
         target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
+        target: sandbox.connect_config().into(),
         suite: Suite::auth_sustained(30.0),
         profile: profile("current"),
         workload: workload(&[]),
@@ -434,7 +434,7 @@ async fn an_unreachable_target_is_an_error_before_anything_runs() {
     let plan = RunPlan {
         run_id: new_run_id(),
         target_name: "nowhere".into(),
-        target,
+        target: target.into(),
         suite: Suite::auth_burst(),
         profile: profile("current"),
         workload: AuthFlow::default(),
@@ -458,7 +458,7 @@ async fn an_invalid_plan_is_refused_before_any_connection_opens() {
     let plan = RunPlan {
         run_id: new_run_id(),
         target_name: "nowhere".into(),
-        target,
+        target: target.into(),
         suite: Suite::auth_burst(),
         profile: bad,
         workload: AuthFlow::default(),

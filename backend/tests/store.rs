@@ -27,7 +27,7 @@ async fn real_run() -> &'static RunOutput {
         let plan = RunPlan {
             run_id: new_run_id(),
             target_name: "sandbox".into(),
-            target: sandbox.connect_config(),
+            target: sandbox.connect_config().into(),
             suite: Suite {
                 recovery: None,
                 leak_check: Some(LeakCheck { grace_s: 1.0 }),

@@ -80,6 +80,15 @@ pub struct OutcomeCounts {
     pub leaked: u64,
     /// Arrivals dropped because `max_in_flight` requests were already in flight (open model).
     pub dropped: u64,
+    /// An HTTP service answered 4xx (wrong credentials, a token it does not know…).
+    #[serde(default)]
+    pub http_4xx: u64,
+    /// An HTTP service answered 5xx (its pool timed out, it failed).
+    #[serde(default)]
+    pub http_5xx: u64,
+    /// An HTTP service did not answer within the target's request timeout.
+    #[serde(default)]
+    pub timeout: u64,
 }
 
 impl OutcomeCounts {
@@ -94,6 +103,9 @@ impl OutcomeCounts {
             + self.app_error
             + self.leaked
             + self.dropped
+            + self.http_4xx
+            + self.http_5xx
+            + self.timeout
     }
 }
 
@@ -248,6 +260,31 @@ pub struct SecondSample {
     pub exhaustion_events: u64,
     pub server_backends: u32,
     pub idle_in_transaction: u32,
+    /// Backends of the run (or service) started during this second: connection churn as the
+    /// server sees it.
+    #[serde(default)]
+    pub server_new_backends: u32,
+    /// Backends of the run (or service) waiting on a lock or I/O.
+    #[serde(default)]
+    pub server_waiting: u32,
+}
+
+/// Where a run's gauges came from, and which it could not see: a gauge missing here is shown as
+/// missing, never as zero.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GaugeSources {
+    /// `lifeguard` (the pools it opened itself), `service metrics (<preset>)`, or `none`.
+    pub pool: String,
+    /// The pool gauges the source provided.
+    pub pool_gauges: Vec<String>,
+    /// The pool gauges it did not.
+    pub missing_pool_gauges: Vec<String>,
+    /// `target` (`pg_stat_activity` of the loaded server), `service database`, or `none`.
+    pub server: String,
+    /// Seconds into the run when a scrape of the service's metrics first failed.
+    pub metrics_lost_at_s: Option<f64>,
+    pub failed_scrapes: u64,
+    pub last_scrape_error: Option<String>,
 }
 
 /// Everything a run found. See the module doc: these names are a contract.
@@ -270,6 +307,9 @@ pub struct RunReport {
     pub criteria: Vec<CriterionResult>,
     pub thresholds: Vec<ThresholdResult>,
     pub server: ServerReport,
+    /// Where the gauges came from.
+    #[serde(default)]
+    pub sources: GaugeSources,
     /// The pools and workload the run used (no credentials: targets are referred to by name).
     pub pool_profile: PoolProfile,
     pub workload: AuthFlow,

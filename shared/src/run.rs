@@ -201,10 +201,14 @@ pub struct SetBaseline {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetInfo {
     pub name: String,
-    /// `sandbox` or `postgres`.
+    /// `sandbox`, `postgres` or `http`.
     pub kind: String,
-    /// Host, port and database, without credentials.
+    /// Host, port and database, or a service's address, without credentials.
     pub description: String,
+    /// What lifeguard reads of the target while it loads it: its own pools' every checkout, or
+    /// the gauges a service's metrics provide; the server's backends when it can see them.
+    #[serde(default)]
+    pub provides: Vec<String>,
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ async fn measure(sandbox: &Sandbox, set: &[&str]) -> anyhow::Result<RunOutput> {
     let plan = RunPlan {
         run_id: new_run_id(),
         target_name: "sandbox".into(),
-        target: sandbox.connect_config(),
+        target: sandbox.connect_config().into(),
         suite: Suite {
             recovery: None,
             ..Suite::auth_sustained(MEASURED_PER_SCENARIO)

@@ -175,11 +175,13 @@ async fn a_target_that_accepts_and_never_answers_aborts_the_run_and_frees_its_qu
     let app = spawn_app_with(|config: &mut Config| {
         config.sandbox.enabled = false;
         config.targets.push(TargetConfig {
-            name: "stuck".into(),
-            url: SecretUrl::new(format!(
-                "postgres://app:hunter2hunter2@127.0.0.1:{stuck}/auth"
-            )),
             connect_timeout_s: Some(1.0),
+            ..TargetConfig::postgres(
+                "stuck",
+                SecretUrl::new(format!(
+                    "postgres://app:hunter2hunter2@127.0.0.1:{stuck}/auth"
+                )),
+            )
         });
     })
     .await

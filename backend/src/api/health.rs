@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::access::Caller;
 use super::extract::ApiQuery;
 use super::{ApiError, AppState};
+use crate::targets::Reach;
 
 /// The console is up.
 pub async fn health() -> Json<Health> {
@@ -39,7 +40,10 @@ pub async fn probe(
     let target = targets
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no target `{name}`")))?;
-    Ok(Json(
-        crate::probe::probe(&target.name, &target.config).await?,
-    ))
+    match &target.reach {
+        Reach::Postgres(config) => Ok(Json(crate::probe::probe(&target.name, config).await?)),
+        Reach::Http(_) => Err(ApiError::Invalid(format!(
+            "`target` `{name}` is an HTTP service; the probe measures PostgreSQL servers"
+        ))),
+    }
 }

@@ -16,8 +16,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::observer::Observation;
+use super::scraped::{ScrapedPool, Waits};
 use crate::pool::Pool;
 use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
+use crate::scrape::Scraped;
 use crate::stats::blocks::{self, Block, RawRequest};
 use crate::stats::histogram::{
     self, SecondHistograms, compress, max_ms, mean_ms, quantile_ms, record,
@@ -109,6 +111,9 @@ pub struct PhaseAggregate {
     open_second: Option<PhaseSecond>,
     /// Closed seconds' histograms not yet handed to the store: (t, latency, acquire wait).
     unpublished: Vec<(u32, Vec<u8>, Vec<u8>)>,
+    /// A service's acquire waits during this phase, from its scrapes (and the longest it said).
+    scraped_waits: Option<Waits>,
+    scraped_wait_max_s: Option<f64>,
 }
 
 /// The current second of one phase, becoming a [`Block`] when the next begins.
@@ -144,6 +149,8 @@ pub struct Collected {
     pub series: Vec<SecondSample>,
     pub histograms: Vec<SecondHistograms>,
     pub server: ServerReport,
+    /// A service's pool as its scrapes showed it (`None` for lifeguard's own pools).
+    pub scraped: Option<ScrapedPool>,
 }
 
 fn peak(into: &mut Gauges, from: Gauges) {
@@ -164,6 +171,9 @@ fn count(outcomes: &mut OutcomeCounts, outcome: Outcome) {
         Outcome::AppError => &mut outcomes.app_error,
         Outcome::Leaked => &mut outcomes.leaked,
         Outcome::Dropped => &mut outcomes.dropped,
+        Outcome::Http4xx => &mut outcomes.http_4xx,
+        Outcome::Http5xx => &mut outcomes.http_5xx,
+        Outcome::Timeout => &mut outcomes.timeout,
     };
     *slot += 1;
 }
@@ -186,6 +196,8 @@ impl PhaseAggregate {
             second_blocks: Vec::new(),
             open_second: None,
             unpublished: Vec::new(),
+            scraped_waits: None,
+            scraped_wait_max_s: None,
         }
     }
 
@@ -267,9 +279,21 @@ impl PhaseAggregate {
         }
     }
 
-    /// Acquire-wait summary in milliseconds.
+    /// Acquire-wait summary in milliseconds: lifeguard's own checkouts, or a service's waits as
+    /// its metrics counted them.
     #[must_use]
     pub fn wait_summary(&self) -> WaitSummary {
+        if let Some(waits) = &self.scraped_waits {
+            return WaitSummary {
+                mean: waits.mean_ms().unwrap_or(0.0),
+                p95: waits.quantile_ms(0.95).unwrap_or(0.0),
+                max: self
+                    .scraped_wait_max_s
+                    .map(|s| s * 1000.0)
+                    .or_else(|| waits.quantile_ms(1.0))
+                    .unwrap_or(0.0),
+            };
+        }
         let h = &self.acquire_wait;
         WaitSummary {
             mean: mean_ms(h),
@@ -320,6 +344,10 @@ struct Second {
     exhaustion_events: u64,
     server_backends: u32,
     idle_in_transaction: u32,
+    server_new_backends: u32,
+    server_waiting: u32,
+    /// A service's acquire waits in this second, from its scrapes.
+    waits: Option<Waits>,
 }
 
 impl Second {
@@ -338,6 +366,9 @@ impl Second {
             exhaustion_events: 0,
             server_backends: 0,
             idle_in_transaction: 0,
+            server_new_backends: 0,
+            server_waiting: 0,
+            waits: None,
         }
     }
 }
@@ -368,6 +399,8 @@ pub struct Collector {
     histograms: Vec<SecondHistograms>,
     server: ServerReport,
     progress: Option<mpsc::UnboundedSender<Progress>>,
+    /// A service's scrapes so far (`None` for lifeguard's own pools).
+    scraped: Option<ScrapedPool>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -404,6 +437,7 @@ impl Collector {
             histograms: Vec::new(),
             server,
             progress,
+            scraped: None,
         }
     }
 
@@ -412,8 +446,14 @@ impl Collector {
         mut self,
         mut samples: mpsc::Receiver<Sample>,
         mut observations: mpsc::Receiver<Observation>,
+        mut scrapes: Option<mpsc::Receiver<Scraped>>,
         finish: CancellationToken,
     ) -> Collected {
+        if scrapes.is_some() {
+            self.scraped = Some(ScrapedPool::default());
+        }
+        // A channel whose senders are gone answers at once, every time: stop listening to it.
+        let mut observing = true;
         let mut seconds = tokio::time::interval_at(
             (self.started + Duration::from_secs(1)).into(),
             Duration::from_secs(1),
@@ -425,7 +465,14 @@ impl Collector {
             tokio::select! {
                 biased;
                 Some(sample) = samples.recv() => self.on_sample(&sample),
-                Some(observation) = observations.recv() => self.on_observation(observation),
+                observation = observations.recv(), if observing => match observation {
+                    Some(observation) => self.on_observation(observation),
+                    None => observing = false,
+                },
+                reading = recv(&mut scrapes), if scrapes.is_some() => match reading {
+                    Some(reading) => self.on_scrape(reading),
+                    None => scrapes = None,
+                },
                 _ = seconds.tick() => {
                     self.drain_pools();
                     self.close_second();
@@ -440,6 +487,9 @@ impl Collector {
         while let Ok(observation) = observations.try_recv() {
             self.on_observation(observation);
         }
+        while let Some(Ok(scraped)) = scrapes.as_mut().map(mpsc::Receiver::try_recv) {
+            self.on_scrape(scraped);
+        }
         self.drain_pools();
         self.into_collected()
     }
@@ -452,6 +502,7 @@ impl Collector {
             series: self.series,
             histograms: self.histograms,
             server: self.server,
+            scraped: self.scraped,
         }
     }
 
@@ -537,6 +588,8 @@ impl Collector {
         second.idle_in_transaction = second
             .idle_in_transaction
             .max(observation.idle_in_transaction);
+        second.server_new_backends += observation.new_backends;
+        second.server_waiting = second.server_waiting.max(observation.waiting);
         let server = &mut self.server;
         server.peak_run_backends = server.peak_run_backends.max(observation.run_backends);
         server.peak_total_backends = server.peak_total_backends.max(observation.total_backends);
@@ -544,6 +597,52 @@ impl Collector {
             .peak_idle_in_transaction
             .max(observation.idle_in_transaction);
         self.last_observation = Some(observation);
+    }
+
+    /// A service's scrape: its gauges and what changed since the previous one, attributed to the
+    /// phase running when it was read, like a pool's own events.
+    fn on_scrape(&mut self, scraped: Scraped) {
+        let Some(pool) = self.scraped.as_mut() else {
+            return;
+        };
+        let scrape = match scraped {
+            Scraped::Read(scrape) => scrape,
+            Scraped::Failed { at, cause } => {
+                pool.failed(at.saturating_duration_since(self.started), cause);
+                return;
+            }
+        };
+        let delta = pool.read(&scrape);
+        let second_of_run =
+            u32::try_from(scrape.at.saturating_duration_since(self.started).as_secs())
+                .unwrap_or(u32::MAX);
+        let index = self.bounded(self.clock.at(scrape.at));
+        let phase = &mut self.phases[index];
+        let second = &mut self.second;
+        peak(&mut phase.peak, delta.gauges);
+        peak(&mut second.peak, delta.gauges);
+        second.saw_event = true;
+        self.last_gauges = delta.gauges;
+        let created = delta.created + delta.secondary_created;
+        phase.created += created;
+        phase.secondary_created += delta.secondary_created;
+        *phase.created_by_second.entry(second_of_run).or_default() += created;
+        second.created += created;
+        phase.timeouts += delta.timeouts;
+        second.timeouts += delta.timeouts;
+        let dry = u64::from(delta.dry);
+        phase.exhaustion_events += dry;
+        second.exhaustion_events += dry;
+        if let Some(waits) = &delta.waits {
+            phase
+                .scraped_waits
+                .get_or_insert_with(Waits::default)
+                .merge(waits);
+            second.waits.get_or_insert_with(Waits::default).merge(waits);
+        }
+        if let Some(longest) = delta.wait_max_s {
+            phase.scraped_wait_max_s = Some(phase.scraped_wait_max_s.unwrap_or(0.0).max(longest));
+        }
     }
 
     /// Completes the current second: a series row, its histograms, a progress message.
@@ -584,7 +683,10 @@ impl Collector {
             latency_p95_ms: quantile_ms(&second.latency, 0.95),
             latency_p99_ms: quantile_ms(&second.latency, 0.99),
             latency_max_ms: max_ms(&second.latency),
-            acquire_wait_p95_ms: quantile_ms(&second.acquire_wait, 0.95),
+            acquire_wait_p95_ms: match &second.waits {
+                Some(waits) => waits.quantile_ms(0.95).unwrap_or(0.0),
+                None => quantile_ms(&second.acquire_wait, 0.95),
+            },
             checked_out: gauges.checked_out,
             idle: self.last_gauges.idle,
             overflow: gauges.overflow,
@@ -595,6 +697,8 @@ impl Collector {
             exhaustion_events: second.exhaustion_events,
             server_backends,
             idle_in_transaction,
+            server_new_backends: second.server_new_backends,
+            server_waiting: second.server_waiting,
         };
         let mut histograms = Vec::new();
         for (index, phase) in self.phases.iter_mut().enumerate() {
@@ -616,6 +720,14 @@ impl Collector {
         }
         self.histograms.extend(histograms);
         self.series.push(row);
+    }
+}
+
+/// The next scrape, when there is a channel to take it from.
+async fn recv(scrapes: &mut Option<mpsc::Receiver<Scraped>>) -> Option<Scraped> {
+    match scrapes {
+        Some(scrapes) => scrapes.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod load;
 pub mod observer;
 pub mod phases;
 pub mod pools;
+pub mod scraped;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::{PoolProfile, PoolSettings};
 use lifeguard_shared::report::{
-    LeakReport, RecoveryReport, RunReport, RunState, ScenarioReport, ServerReport,
+    GaugeSources, LeakReport, RecoveryReport, RunReport, RunState, ScenarioReport, ServerReport,
 };
 use lifeguard_shared::suite::Suite;
 use lifeguard_shared::verdict;
@@ -32,14 +33,17 @@ pub use abort::Abort;
 pub use collector::Progress;
 use collector::{Collected, Collector, PhaseClock};
 use load::Users;
-use observer::Observer;
+use observer::{Backends, Observer};
 use pools::PoolWatch;
+use scraped::ScrapedPool;
 
 use crate::pool::events::PoolRole;
 use crate::pool::{Pool, describe};
 use crate::stats::blocks::Block;
 use crate::stats::histogram::SecondHistograms;
+use crate::targets::{HttpService, Reach};
 use crate::workload::auth_flow::AuthFlowWorkload;
+use crate::workload::http_auth::{self, HttpAuthFlow};
 use crate::workload::{Pools, Workload, schema};
 
 /// Bounded sample channel: large enough that a second of load never waits, small enough to bound
@@ -52,8 +56,9 @@ pub struct RunPlan {
     /// Names this run's connections (`application_name = lifeguard:<id>:primary`).
     pub run_id: String,
     pub target_name: String,
-    /// How to reach the target. Holds the password: never log or serialise it.
-    pub target: tokio_postgres::Config,
+    /// How to reach the target: a PostgreSQL server to open pools on, or a service to send the
+    /// auth flow to. Holds passwords: never log or serialise it.
+    pub target: Reach,
     pub suite: Suite,
     pub profile: PoolProfile,
     pub workload: AuthFlow,
@@ -76,6 +81,9 @@ pub enum RunError {
     Unreachable { target: String, cause: String },
     #[error("preparing lifeguard's schema on target `{target}`: {cause}")]
     Schema { target: String, cause: String },
+    /// A service failed the login and validation tried before any load.
+    #[error("target `{target}` failed the check before the load: {cause}")]
+    Preflight { target: String, cause: String },
     /// Stopped (cancelled, the console stopping, the deadline) before the load began.
     #[error("stopped before the load began: {0}")]
     Stopped(String),
@@ -126,36 +134,90 @@ pub fn new_run_id() -> String {
     format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
 }
 
-/// Runs the `auth-flow` workload of `plan`.
+/// Runs the auth flow of `plan`: on pools lifeguard opens on a PostgreSQL target, or against a
+/// deployed service.
 pub async fn run(
     plan: RunPlan,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
-    let knobs = plan.workload.clone();
-    run_with(
-        plan,
-        move |pools| AuthFlowWorkload::new(knobs, pools),
-        progress,
-        abort,
-    )
-    .await
+    match plan.target.clone() {
+        Reach::Postgres(_) => {
+            let knobs = plan.workload.clone();
+            run_with(
+                plan,
+                move |pools| AuthFlowWorkload::new(knobs, pools),
+                progress,
+                abort,
+            )
+            .await
+        }
+        Reach::Http(service) => {
+            plan.validate()?;
+            let workload = HttpAuthFlow::new(service.clone(), plan.workload.login_ratio);
+            let failed = |cause: String| RunError::Preflight {
+                target: plan.target_name.clone(),
+                cause,
+            };
+            tokio::select! {
+                checked = workload.preflight() => checked.map_err(|e| failed(e.to_string()))?,
+                () = abort.aborted() => {
+                    return Err(RunError::Stopped(abort.reason().unwrap_or_default()));
+                }
+            }
+            let engine = Engine {
+                workload,
+                pools: None,
+                service: Some(service),
+            };
+            on_engine_thread(plan, engine, progress, abort).await
+        }
+    }
 }
 
-/// Runs `plan` with any workload (benchmarks drive other statements through the same machinery).
-///
-/// The run gets a thread with a single-threaded runtime of its own. Its virtual users, their
-/// connections' I/O tasks and the collector then wake each other without crossing threads, which
-/// costs the engine less CPU per request than a work-stealing runtime (a sixth less in
-/// `engine_vs_pgbench`), and the console's own work never shares the run's scheduler. If the
-/// caller stops waiting, the run is aborted rather than left running unseen.
+/// Runs `plan` (a PostgreSQL target) with any workload on its pools: benchmarks drive other
+/// statements through the same machinery.
 pub async fn run_with<W: Workload>(
     plan: RunPlan,
-    workload: impl FnOnce(Pools) -> W + Send + 'static,
+    workload: impl FnOnce(Pools) -> W,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
     plan.validate()?;
+    let Reach::Postgres(config) = &plan.target else {
+        return Err(RunError::Engine(
+            "a workload on lifeguard's own pools needs a PostgreSQL target".into(),
+        ));
+    };
+    let pools = open_pools(&plan, config);
+    let engine = Engine {
+        workload: workload(pools.clone()),
+        pools: Some(pools),
+        service: None,
+    };
+    on_engine_thread(plan, engine, progress, abort).await
+}
+
+/// What a run loads and watches, set up before its engine starts.
+struct Engine<W> {
+    workload: W,
+    /// The pools lifeguard opened on a PostgreSQL target.
+    pools: Option<Pools>,
+    /// The service, for a service target.
+    service: Option<Arc<HttpService>>,
+}
+
+/// Runs `engine` on a thread with a single-threaded runtime of its own. Its virtual users, their
+/// connections' I/O tasks and the collector then wake each other without crossing threads, which
+/// costs the engine less CPU per request than a work-stealing runtime (a sixth less in
+/// `engine_vs_pgbench`), and the console's own work never shares the run's scheduler. If the
+/// caller stops waiting, the run is aborted rather than left running unseen.
+async fn on_engine_thread<W: Workload>(
+    plan: RunPlan,
+    engine: Engine<W>,
+    progress: Option<mpsc::UnboundedSender<Progress>>,
+    abort: Abort,
+) -> Result<RunOutput, RunError> {
     let (answer, answered) = oneshot::channel();
     let engine_abort = abort.clone();
     std::thread::Builder::new()
@@ -172,7 +234,7 @@ pub async fn run_with<W: Workload>(
                 }
             };
             let output = runtime.block_on(async {
-                let output = run_here(plan, workload, progress, engine_abort).await;
+                let output = run_here(plan, engine, progress, engine_abort).await;
                 // Closed pools' connections say goodbye to the server on their I/O tasks: let
                 // those run before the runtime (and with it any unfinished task) is dropped.
                 for _ in 0..3 {
@@ -213,7 +275,7 @@ impl Drop for AbortOnDrop {
 /// The run itself, on the runtime of the calling thread.
 async fn run_here<W: Workload>(
     plan: RunPlan,
-    workload: impl FnOnce(Pools) -> W,
+    engine: Engine<W>,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
@@ -221,58 +283,57 @@ async fn run_here<W: Workload>(
     let started_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let deadline = {
-        let (abort, limit) = (abort.clone(), plan.max_duration);
-        tokio::spawn(async move {
-            tokio::time::sleep(limit).await;
-            abort.abort(format!(
-                "the run reached its wall-clock limit of {} (guard_rails.max_duration_s)",
-                crate::pool::connect::seconds(limit)
-            ));
-        })
+    let _deadline_ends_with_the_run = deadline(&abort, plan.max_duration);
+    let (observer, server) = match (&plan.target, &engine.service) {
+        (Reach::Postgres(config), _) => {
+            let (observer, server) = prepare_target(&plan, config, &abort).await?;
+            (Some(observer), server)
+        }
+        (_, Some(service)) => prepare_service(&plan, service, &abort).await?,
+        (Reach::Http(_), None) => return Err(RunError::Engine("no service to load".into())),
     };
-    let _deadline_ends_with_the_run = AbortTaskOnDrop(deadline);
-    let (observer, server) = prepare_target(&plan, &abort).await?;
-    let pools = open_pools(&plan);
+    let Engine {
+        workload,
+        pools,
+        service,
+    } = engine;
     let phases = Phases::of(&plan.suite);
     let clock = Arc::new(PhaseClock::default());
     let (sample_tx, sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let (observation_tx, observation_rx) = mpsc::channel(64);
     let finish = CancellationToken::new();
+    let own_pools: Vec<Pool> = pools
+        .iter()
+        .flat_map(|p| std::iter::once(p.primary.clone()).chain(p.secondary.clone()))
+        .collect();
     let collector = Collector::new(
         started,
         phases.names.clone(),
         clock.clone(),
-        std::iter::once(pools.primary.clone())
-            .chain(pools.secondary.clone())
-            .collect(),
+        own_pools,
         server,
         progress.clone(),
     );
-    let collecting = tokio::spawn(collector.run(sample_rx, observation_rx, finish.clone()));
+    let stop_watching = CancellationToken::new();
+    let (watched, scrapes) = watch_pools(pools.as_ref(), service.as_deref(), &stop_watching)?;
+    let collecting =
+        tokio::spawn(collector.run(sample_rx, observation_rx, scrapes, finish.clone()));
     let (latest_tx, latest) = watch::channel(None);
-    let stop_observing = CancellationToken::new();
-    let observing = tokio::spawn(observer.watch(
-        Duration::from_secs(1),
-        observation_tx,
-        latest_tx,
-        abort.clone(),
-        stop_observing.clone(),
-    ));
-    // An aborted run must not wait out pool timeouts: closing the pools fails queued checkouts.
-    let closer = {
-        let (abort, pools) = (abort.clone(), pools.clone());
-        tokio::spawn(async move {
-            abort.aborted().await;
-            pools.close();
-        })
-    };
+    let observing = observer.map(|observer| {
+        tokio::spawn(observer.watch(
+            Duration::from_secs(1),
+            observation_tx,
+            latest_tx,
+            abort.clone(),
+            stop_watching.clone(),
+        ))
+    });
+    let closer = close_when_aborted(&abort, pools.clone());
     let users = Users {
-        workload: Arc::new(workload(pools.clone())),
+        workload: Arc::new(workload),
         samples: sample_tx,
         abort: abort.clone(),
     };
-    let watched = PoolWatch::Local(pools.clone());
     let finished = run_phases(
         &plan,
         &users,
@@ -284,9 +345,13 @@ async fn run_here<W: Workload>(
     )
     .await;
 
-    stop_observing.cancel();
-    let _observer_ended = observing.await;
-    pools.close();
+    stop_watching.cancel();
+    if let Some(observing) = observing {
+        let _observer_ended = observing.await;
+    }
+    if let Some(pools) = &pools {
+        pools.close();
+    }
     closer.abort();
     drop(users);
     finish.cancel();
@@ -310,11 +375,40 @@ async fn run_here<W: Workload>(
     })
 }
 
+/// How the phases watch the pools: lifeguard's own, a service's through its metrics (scraped on
+/// a task until `stop`; the collector gets every reading), or none.
+fn watch_pools(
+    pools: Option<&Pools>,
+    service: Option<&HttpService>,
+    stop: &CancellationToken,
+) -> Result<(PoolWatch, Option<mpsc::Receiver<crate::scrape::Scraped>>), RunError> {
+    if let Some(pools) = pools {
+        return Ok((PoolWatch::Local(pools.clone()), None));
+    }
+    let Some((service, metrics)) = service.and_then(|s| Some((s, s.metrics.clone()?))) else {
+        return Ok((PoolWatch::Unseen, None));
+    };
+    let (scrape_tx, scrape_rx) = mpsc::channel(64);
+    let (latest_tx, latest) = watch::channel(None);
+    let dry = crate::scrape::DryEpisodes::default();
+    let http = http_auth::client(service).map_err(RunError::Engine)?;
+    tokio::spawn(crate::scrape::watch(
+        metrics,
+        http,
+        scrape_tx,
+        latest_tx,
+        dry.clone(),
+        stop.clone(),
+    ));
+    Ok((PoolWatch::Scraped { latest, dry }, Some(scrape_rx)))
+}
+
 /// Connects the observer, reads the server's identity and prepares lifeguard's schema. Every
 /// step has a deadline or is cut short by `abort`; seeding that is cut short is cancelled on the
 /// server too, so it stops loading the target.
 async fn prepare_target(
     plan: &RunPlan,
+    target: &tokio_postgres::Config,
     abort: &Abort,
 ) -> Result<(Observer, ServerReport), RunError> {
     let stopped = || RunError::Stopped(abort.reason().unwrap_or_default());
@@ -325,13 +419,13 @@ async fn prepare_target(
     let observer_name = format!("lifeguard-observer:{}", plan.run_id);
     let observer = tokio::select! {
         connected = Observer::connect(
-            &plan.target,
+            target,
             &observer_name,
-            format!("lifeguard:{}:%", plan.run_id),
+            Backends::ApplicationName(format!("lifeguard:{}:%", plan.run_id)),
         ) => connected.map_err(|e| unreachable(e.to_string()))?,
         () = abort.aborted() => return Err(stopped()),
     };
-    let answer_within = crate::pool::connect::timeout_of(&plan.target);
+    let answer_within = crate::pool::connect::timeout_of(target);
     let identity = tokio::select! {
         identity = tokio::time::timeout(answer_within, observer.server_identity()) => match identity {
             Ok(identity) => identity.map_err(|e| unreachable(describe(&e)))?,
@@ -372,6 +466,29 @@ async fn prepare_target(
     Ok((observer, server))
 }
 
+/// An aborted run must not wait out pool timeouts: closing the pools fails queued checkouts.
+fn close_when_aborted(abort: &Abort, pools: Option<Pools>) -> tokio::task::JoinHandle<()> {
+    let abort = abort.clone();
+    tokio::spawn(async move {
+        abort.aborted().await;
+        if let Some(pools) = pools {
+            pools.close();
+        }
+    })
+}
+
+/// Aborts the run `limit` after now, whatever it is doing; the deadline ends with the run.
+fn deadline(abort: &Abort, limit: Duration) -> AbortTaskOnDrop {
+    let abort = abort.clone();
+    AbortTaskOnDrop(tokio::spawn(async move {
+        tokio::time::sleep(limit).await;
+        abort.abort(format!(
+            "the run reached its wall-clock limit of {} (guard_rails.max_duration_s)",
+            crate::pool::connect::seconds(limit)
+        ));
+    }))
+}
+
 /// Aborts a helper task (the deadline) when the run it belongs to ends.
 struct AbortTaskOnDrop(tokio::task::JoinHandle<()>);
 
@@ -381,10 +498,45 @@ impl Drop for AbortTaskOnDrop {
     }
 }
 
+/// For a service target: the service's database watched from the server side, when the target
+/// names one (and the server's identity read there); a service without one runs unobserved.
+async fn prepare_service(
+    plan: &RunPlan,
+    service: &HttpService,
+    abort: &Abort,
+) -> Result<(Option<Observer>, ServerReport), RunError> {
+    let Some(database) = &service.database else {
+        return Ok((None, ServerReport::default()));
+    };
+    let unreachable = |cause: String| RunError::Unreachable {
+        target: plan.target_name.clone(),
+        cause: format!("its database: {cause}"),
+    };
+    let observer_name = format!("lifeguard-observer:{}", plan.run_id);
+    let observer = tokio::select! {
+        connected = Observer::connect(&database.connect, &observer_name, database.backends.clone())
+            => connected.map_err(|e| unreachable(e.to_string()))?,
+        () = abort.aborted() => return Err(RunError::Stopped(abort.reason().unwrap_or_default())),
+    };
+    let answer_within = crate::pool::connect::timeout_of(&database.connect);
+    let identity = match tokio::time::timeout(answer_within, observer.server_identity()).await {
+        Ok(identity) => identity.map_err(|e| unreachable(describe(&e)))?,
+        Err(_elapsed) => return Err(unreachable("no answer to the first query".into())),
+    };
+    let server = ServerReport {
+        version: identity.version,
+        max_connections: identity.max_connections,
+        superuser_reserved_connections: identity.superuser_reserved_connections,
+        other_backends_at_start: identity.other_backends,
+        ..ServerReport::default()
+    };
+    Ok((Some(observer), server))
+}
+
 /// The profile's pools, their connections named for this run.
-fn open_pools(plan: &RunPlan) -> Pools {
+fn open_pools(plan: &RunPlan, target: &tokio_postgres::Config) -> Pools {
     let pool = |role, settings: &PoolSettings| {
-        let mut connect = plan.target.clone();
+        let mut connect = target.clone();
         connect.application_name(plan.application_name(role));
         Pool::new(role, settings.clone(), connect, plan.instrumented)
     };
@@ -450,8 +602,11 @@ async fn run_phases<W: Workload>(
         }
     };
     enter(phases.prewarm);
-    let PoolWatch::Local(local) = pools;
-    for pool in std::iter::once(&local.primary).chain(local.secondary.as_ref()) {
+    let own = pools.local();
+    for pool in own
+        .iter()
+        .flat_map(|p| std::iter::once(&p.primary).chain(p.secondary.as_ref()))
+    {
         if pool.settings().prewarm
             && let Err(error) = pool.prewarm().await
         {
@@ -509,6 +664,55 @@ async fn run_phases<W: Workload>(
         );
     }
     finished
+}
+
+/// Where the run's gauges came from: lifeguard's own pools and the target's server, or a
+/// service's metrics and database, with what they could not provide.
+fn sources(plan: &RunPlan, collected: &Collected) -> GaugeSources {
+    match (&plan.target, &collected.scraped) {
+        (Reach::Postgres(_), _) => GaugeSources {
+            pool: "lifeguard".into(),
+            pool_gauges: [
+                "checked out",
+                "idle",
+                "waiting",
+                "capacity",
+                "overflow",
+                "timeouts",
+                "acquire wait",
+                "connections created",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            server: "target".into(),
+            ..GaugeSources::default()
+        },
+        (Reach::Http(service), scraped) => {
+            let (pool_gauges, missing_pool_gauges) = scraped
+                .as_ref()
+                .map(ScrapedPool::gauges)
+                .unwrap_or_default();
+            GaugeSources {
+                pool: service.metrics.as_ref().map_or_else(
+                    || "none".to_owned(),
+                    |m| format!("service metrics ({})", m.preset.name()),
+                ),
+                pool_gauges,
+                missing_pool_gauges,
+                server: if service.database.is_some() {
+                    "service database".into()
+                } else {
+                    "none".into()
+                },
+                metrics_lost_at_s: scraped
+                    .as_ref()
+                    .and_then(|s| s.lost_at)
+                    .map(|d| d.as_secs_f64()),
+                failed_scrapes: scraped.as_ref().map_or(0, |s| s.failed),
+                last_scrape_error: scraped.as_ref().and_then(|s| s.last_error.clone()),
+            }
+        }
+    }
 }
 
 /// Judges what was measured: scenario and run criteria, thresholds, the final state.
@@ -596,6 +800,7 @@ fn assemble(
         criteria,
         thresholds,
         server: collected.server.clone(),
+        sources: sources(plan, collected),
         pool_profile: plan.profile.clone(),
         workload: plan.workload.clone(),
         series: collected.series.clone(),

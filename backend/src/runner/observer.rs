@@ -2,7 +2,7 @@
 //! `pg_stat_activity` each second for this run's backends by state and the server's total.
 //! When the target stops answering, the observer aborts the run with the cause.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
@@ -10,6 +10,7 @@ use tokio_postgres::Client;
 use super::abort::Abort;
 use crate::pool::connect::{self, ConnectError};
 use crate::pool::describe;
+pub use crate::targets::http::Backends;
 
 /// The server side of this run at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,39 +23,59 @@ pub struct Observation {
     pub idle_in_transaction: u32,
     /// Client backends of anyone.
     pub total_backends: u32,
+    /// This run's (or service's) backends started since the previous look: connection churn.
+    pub new_backends: u32,
+    /// This run's (or service's) active backends waiting on something other than their client
+    /// (a lock, I/O).
+    pub waiting: u32,
 }
 
-/// The observer's connection and the run it attributes backends to.
+/// The observer's connection and whose backends it attributes to the run.
 #[derive(Debug)]
 pub struct Observer {
     config: tokio_postgres::Config,
-    /// `LIKE` pattern matching this run's `application_name`s.
-    pattern: String,
+    backends: Backends,
     client: Client,
+    /// The server's clock at the previous look: backends started after it are new.
+    previous: Option<SystemTime>,
 }
 
-const QUERY: &str = "SELECT
-    count(*) FILTER (WHERE application_name LIKE $1),
-    count(*) FILTER (WHERE application_name LIKE $1 AND state = 'active'),
-    count(*) FILTER (WHERE application_name LIKE $1 AND state = 'idle'),
-    count(*) FILTER (WHERE application_name LIKE $1 AND state = 'idle in transaction'),
-    count(*) FILTER (WHERE backend_type = 'client backend')
-  FROM pg_stat_activity";
+/// The look at `pg_stat_activity`, for backends matched by `application_name` or by role.
+fn query(backends: &Backends) -> String {
+    let matched = match backends {
+        Backends::ApplicationName(_) => "application_name LIKE $1",
+        Backends::User(_) => "usename = $1",
+    };
+    format!(
+        "SELECT
+            count(*) FILTER (WHERE {matched}),
+            count(*) FILTER (WHERE {matched} AND state = 'active'),
+            count(*) FILTER (WHERE {matched} AND state = 'idle'),
+            count(*) FILTER (WHERE {matched} AND state = 'idle in transaction'),
+            count(*) FILTER (WHERE backend_type = 'client backend'),
+            count(*) FILTER (WHERE {matched} AND backend_start > $2),
+            count(*) FILTER (WHERE {matched} AND state = 'active'
+                             AND wait_event_type IS NOT NULL AND wait_event_type <> 'Client'),
+            now()
+          FROM pg_stat_activity"
+    )
+}
 
 impl Observer {
-    /// Connects as `observer_name` to watch backends matching `pattern`.
+    /// Connects as `observer_name` to watch the `backends` of a run or a service.
     pub async fn connect(
         config: &tokio_postgres::Config,
         observer_name: &str,
-        pattern: String,
+        backends: Backends,
     ) -> Result<Self, ConnectError> {
         let mut config = config.clone();
         config.application_name(observer_name);
         let client = connect::connect(&config).await?;
         Ok(Self {
             config,
-            pattern,
+            backends,
             client,
+            previous: None,
         })
     }
 
@@ -108,17 +129,30 @@ impl Observer {
         }
     }
 
-    async fn query(&self) -> Result<Observation, tokio_postgres::Error> {
-        let row = self.client.query_one(QUERY, &[&self.pattern]).await?;
+    async fn query(&mut self) -> Result<Observation, tokio_postgres::Error> {
+        let key = match &self.backends {
+            Backends::ApplicationName(pattern) => pattern,
+            Backends::User(role) => role,
+        };
+        // At the first look, nothing counts as new.
+        let since = self.previous.unwrap_or_else(SystemTime::now);
+        let row = self
+            .client
+            .query_one(&query(&self.backends), &[key, &since])
+            .await?;
         let count = |i: usize| u32::try_from(row.get::<_, i64>(i)).unwrap_or(u32::MAX);
-        Ok(Observation {
+        let observation = Observation {
             at: Instant::now(),
             run_backends: count(0),
             active: count(1),
             idle: count(2),
             idle_in_transaction: count(3),
             total_backends: count(4),
-        })
+            new_backends: if self.previous.is_some() { count(5) } else { 0 },
+            waiting: count(6),
+        };
+        self.previous = Some(row.get(7));
+        Ok(observation)
     }
 
     /// Observes every `interval` until `stop`, publishing to the collector and the latest-value

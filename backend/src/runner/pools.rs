@@ -1,6 +1,10 @@
 //! The pools under load as the phases watch them: lifeguard's own pools, whose state it knows
-//! exactly. (A deployed service's pools, read from the metrics it exposes, are the other kind.)
+//! exactly, or a deployed service's, as its metrics last said — or nothing, for a service that
+//! exposes no pool metrics.
 
+use tokio::sync::watch;
+
+use crate::scrape::{DryEpisodes, Scrape};
 use crate::workload::Pools;
 
 /// What recovery and the leak check read of the pools.
@@ -8,6 +12,13 @@ use crate::workload::Pools;
 pub enum PoolWatch {
     /// The pools lifeguard opened itself.
     Local(Pools),
+    /// A service's pools, from its latest scrape.
+    Scraped {
+        latest: watch::Receiver<Option<Scrape>>,
+        dry: DryEpisodes,
+    },
+    /// A service whose pools cannot be seen.
+    Unseen,
 }
 
 impl PoolWatch {
@@ -16,6 +27,8 @@ impl PoolWatch {
     pub fn waiters(&self) -> Option<u32> {
         match self {
             Self::Local(pools) => Some(pools.primary.stats().gauges.waiters),
+            Self::Scraped { latest, .. } => count(latest.borrow().as_ref()?.primary.pending?),
+            Self::Unseen => None,
         }
     }
 
@@ -30,6 +43,17 @@ impl PoolWatch {
                         .as_ref()
                         .map_or(0, |p| p.stats().gauges.checked_out),
             ),
+            Self::Scraped { latest, .. } => {
+                let latest = latest.borrow();
+                let scrape = latest.as_ref()?;
+                let secondary = scrape
+                    .secondary
+                    .as_ref()
+                    .and_then(|s| s.used)
+                    .unwrap_or(0.0);
+                count(scrape.primary.used? + secondary)
+            }
+            Self::Unseen => None,
         }
     }
 
@@ -38,6 +62,8 @@ impl PoolWatch {
     pub fn capacity(&self) -> Option<u32> {
         match self {
             Self::Local(pools) => Some(pools.primary.settings().capacity()),
+            Self::Scraped { latest, .. } => count(latest.borrow().as_ref()?.primary.max?),
+            Self::Unseen => None,
         }
     }
 
@@ -46,6 +72,29 @@ impl PoolWatch {
     pub fn exhaustion_events(&self) -> u64 {
         match self {
             Self::Local(pools) => pools.primary.stats().counters.exhaustion_events,
+            Self::Scraped { dry, .. } => dry.count(),
+            Self::Unseen => 0,
         }
     }
+
+    /// Lifeguard's own pools, when the run opened them.
+    #[must_use]
+    pub fn local(&self) -> Option<&Pools> {
+        match self {
+            Self::Local(pools) => Some(pools),
+            Self::Scraped { .. } | Self::Unseen => None,
+        }
+    }
+}
+
+/// A scraped gauge as a count (gauges arrive as floats).
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "clamped to the u32 range first"
+)]
+fn count(value: f64) -> Option<u32> {
+    value
+        .is_finite()
+        .then(|| value.round().clamp(0.0, f64::from(u32::MAX)) as u32)
 }

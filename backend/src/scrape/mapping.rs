@@ -22,6 +22,19 @@ pub enum Preset {
     Custom,
 }
 
+impl Preset {
+    /// As a configuration spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Opentelemetry => "opentelemetry",
+            Self::Hikaricp => "hikaricp",
+            Self::Pgbouncer => "pgbouncer",
+            Self::Custom => "custom",
+        }
+    }
+}
+
 /// The gauges a mapping can name, each as a series (`name{label="value"}`); in a configuration
 /// they override the preset's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,10 +1,12 @@
 //! What one virtual user's request does with the pools, and how it ended.
 //!
-//! [`auth_flow`] is the built-in workload; [`schema`] creates and seeds the tables it reads.
+//! [`auth_flow`] is the built-in workload on lifeguard's own pools; [`schema`] creates and seeds
+//! the tables it reads. [`http_auth`] is the same flow against a deployed HTTP service.
 //! The runner is generic over [`Workload`], so benchmarks can drive other statements through the
 //! same users, pools and collector.
 
 pub mod auth_flow;
+pub mod http_auth;
 pub mod schema;
 
 use std::future::Future;
@@ -44,6 +46,12 @@ pub enum Outcome {
     Leaked,
     /// Never started: the open model's `max_in_flight` was reached.
     Dropped,
+    /// An HTTP service answered 4xx.
+    Http4xx,
+    /// An HTTP service answered 5xx.
+    Http5xx,
+    /// An HTTP service did not answer in time.
+    Timeout,
 }
 
 impl Outcome {

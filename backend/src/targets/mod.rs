@@ -1,0 +1,201 @@
+//! The targets runs may load: the embedded sandbox, the PostgreSQL servers and the HTTP services
+//! the operator configured ([`http`]). Only names cross the API; connection settings (with
+//! passwords) stay here.
+
+pub mod http;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifeguard_shared::run::TargetInfo;
+use tokio_postgres::config::Host;
+
+use crate::config::{Config, TargetKind};
+use crate::pool::connect::DEFAULT_CONNECT_TIMEOUT;
+pub use http::HttpService;
+
+/// How a run reaches a target.
+#[derive(Clone)]
+pub enum Reach {
+    /// A PostgreSQL server lifeguard opens its own pools on. Holds the password: never log or
+    /// serialise it. Its `connect_timeout` is the deadline for opening a connection (see
+    /// [`crate::pool::connect`]).
+    Postgres(Box<tokio_postgres::Config>),
+    /// A deployed service lifeguard sends its auth flow to.
+    Http(Arc<HttpService>),
+}
+
+impl fmt::Debug for Reach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Postgres(config) => write!(f, "Postgres({})", describe(config)),
+            Self::Http(service) => write!(f, "Http({})", service.describe()),
+        }
+    }
+}
+
+impl From<tokio_postgres::Config> for Reach {
+    fn from(config: tokio_postgres::Config) -> Self {
+        Self::Postgres(Box::new(config))
+    }
+}
+
+/// One target: its name, kind and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    /// `sandbox`, `postgres` or `http`.
+    pub kind: &'static str,
+    pub reach: Reach,
+}
+
+/// `host:port/database`, without user or password.
+#[must_use]
+pub fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{host}:{port}/{}",
+        config.get_dbname().unwrap_or("postgres")
+    )
+}
+
+/// The targets by name.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    by_name: BTreeMap<String, Target>,
+}
+
+/// A configured target that cannot be reached as configured.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: target `{name}`: {cause}")]
+pub struct TargetError {
+    name: String,
+    cause: String,
+}
+
+impl Targets {
+    /// The configured targets, plus `sandbox` when one runs.
+    pub fn new(
+        config: &Config,
+        sandbox: Option<tokio_postgres::Config>,
+    ) -> Result<Self, TargetError> {
+        let mut by_name = BTreeMap::new();
+        if let Some(sandbox) = sandbox {
+            by_name.insert(
+                "sandbox".to_owned(),
+                Target {
+                    name: "sandbox".into(),
+                    kind: "sandbox",
+                    reach: sandbox.into(),
+                },
+            );
+        }
+        for configured in &config.targets {
+            let failed = |cause: String| TargetError {
+                name: configured.name.clone(),
+                cause,
+            };
+            let (kind, reach) = match configured.kind {
+                TargetKind::Postgres => {
+                    let url = configured
+                        .url
+                        .as_ref()
+                        .ok_or_else(|| failed("`targets.url` is required".into()))?;
+                    let mut parsed = url
+                        .expose()
+                        .parse::<tokio_postgres::Config>()
+                        .map_err(|error| failed(format!("`targets.url`: {error}")))?;
+                    match configured.connect_timeout_s {
+                        Some(seconds) => {
+                            parsed.connect_timeout(Duration::from_secs_f64(seconds));
+                        }
+                        // A URL's own `connect_timeout` stands; else the default deadline.
+                        None if parsed.get_connect_timeout().is_none() => {
+                            parsed.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+                        }
+                        None => {}
+                    }
+                    ("postgres", parsed.into())
+                }
+                TargetKind::Http => {
+                    let service = HttpService::build(&configured.http_fields())
+                        .map_err(|e| failed(e.to_string()))?;
+                    ("http", Reach::Http(Arc::new(service)))
+                }
+            };
+            by_name.insert(
+                configured.name.clone(),
+                Target {
+                    name: configured.name.clone(),
+                    kind,
+                    reach,
+                },
+            );
+        }
+        Ok(Self { by_name })
+    }
+
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Target> {
+        self.by_name.get(name)
+    }
+
+    /// What the API shows of each target.
+    #[must_use]
+    pub fn infos(&self) -> Vec<TargetInfo> {
+        self.by_name
+            .values()
+            .map(|t| TargetInfo {
+                name: t.name.clone(),
+                kind: t.kind.to_owned(),
+                description: match &t.reach {
+                    Reach::Postgres(config) => describe(config),
+                    Reach::Http(service) => service.describe(),
+                },
+                provides: match &t.reach {
+                    Reach::Postgres(_) => vec![
+                        "lifeguard's own pools (every checkout)".to_owned(),
+                        "server-side backends (pg_stat_activity)".to_owned(),
+                    ],
+                    Reach::Http(service) => service.provides(),
+                },
+            })
+            .collect()
+    }
+
+    /// The names, for error messages.
+    #[must_use]
+    pub fn names(&self) -> Vec<&str> {
+        self.by_name.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{SecretUrl, TargetConfig};
+
+    #[test]
+    fn the_api_sees_no_credentials() {
+        let mut config = Config::default();
+        config.targets.push(TargetConfig::postgres(
+            "staging",
+            SecretUrl::new("postgres://app:hunter2hunter2@db.internal:6432/auth"),
+        ));
+        let targets = Targets::new(&config, None).unwrap();
+        let infos = targets.infos();
+        assert_eq!(infos[0].description, "db.internal:6432/auth");
+        let shown = format!("{infos:?} {targets:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("app"), "{shown}");
+    }
+}
