@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what lifeguard needs to build, run and test — only what is missing, only from the package
-# registries (crates.io, npm, Debian apt). Safe to run again: a second run changes nothing.
+# registries (crates.io, npm, PyPI, Debian apt). Safe to run again: a second run changes nothing.
 #
 #   scripts/setup.sh             everything the console needs to build and run
 #   scripts/setup.sh --for test  that, plus Chromium and chromedriver for the browser tests
@@ -95,6 +95,21 @@ fi
 # 8. Chromium and chromedriver for the browser tests.
 if [ "$purpose" = test ]; then apt_install chromium chromium-driver; fi
 
-# 9. Every crate, so that Trunk's offline cargo build finds them.
+# 9. The demo auth service (examples/auth-service: FastAPI + SQLAlchemy, the incident's stack) in a
+#    virtual environment of its own, from PyPI at the pinned versions; reinstalled when they change.
+demo_venv=.tools/auth-service
+demo_requirements=examples/auth-service/requirements.txt
+if ! cmp -s "$demo_requirements" "$demo_venv/installed-requirements.txt" 2>/dev/null; then
+  if ! command -v python3 >/dev/null; then apt_install python3; fi
+  if ! python3 -m venv --help >/dev/null 2>&1; then apt_install python3-venv; fi
+  step "python3 -m venv $demo_venv; pip install -r $demo_requirements"
+  rm -rf "$demo_venv"
+  python3 -m venv "$demo_venv"
+  "$demo_venv/bin/pip" install --quiet --disable-pip-version-check --only-binary :all: \
+    -r "$demo_requirements"
+  cp "$demo_requirements" "$demo_venv/installed-requirements.txt"
+fi
+
+# 10. Every crate, so that Trunk's offline cargo build finds them.
 cargo fetch --locked >/dev/null
 step "set-up complete ($purpose)"

@@ -154,7 +154,8 @@ pub async fn run(
         }
         Reach::Http(service) => {
             plan.validate()?;
-            let workload = HttpAuthFlow::new(service.clone(), plan.workload.login_ratio);
+            let workload =
+                HttpAuthFlow::new(service.clone(), plan.workload.login_ratio, abort.clone());
             let failed = |cause: String| RunError::Preflight {
                 target: plan.target_name.clone(),
                 cause,

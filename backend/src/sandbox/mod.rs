@@ -6,6 +6,7 @@
 //! ([`os_user`]), because PostgreSQL refuses root.
 
 mod binaries;
+pub mod demo;
 pub mod orphans;
 mod os_user;
 

@@ -6,12 +6,13 @@
 //! its metrics and its database).
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use rand::rngs::SmallRng;
 
 use super::{Outcome, RequestResult, Workload};
+use crate::runner::Abort;
 use crate::targets::http::{Body, HttpService, RequestSpec, describe};
 
 /// A virtual user between requests: its client (and the connections it keeps alive), who it is,
@@ -43,7 +44,15 @@ pub struct HttpAuthFlow {
     login_ratio: f64,
     /// Virtual users not making a request right now.
     idle: Mutex<Vec<VirtualUser>>,
+    /// Stops the run when the service has stopped answering.
+    abort: Abort,
+    /// Since when every request has failed to reach the service (`None` while it answers).
+    unreachable_since: Mutex<Option<(Instant, String)>>,
 }
+
+/// How long a service may be unreachable (every request refused or timed out) before the run
+/// ends `aborted`: longer than a restart of a pool, shorter than anyone's patience.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(3);
 
 impl std::fmt::Debug for HttpAuthFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,11 +111,34 @@ fn fill_json(value: &serde_json::Value, email: &str, password: &str) -> serde_js
 
 impl HttpAuthFlow {
     #[must_use]
-    pub fn new(service: Arc<HttpService>, login_ratio: f64) -> Self {
+    pub fn new(service: Arc<HttpService>, login_ratio: f64, abort: Abort) -> Self {
         Self {
             service,
             login_ratio,
             idle: Mutex::new(Vec::new()),
+            abort,
+            unreachable_since: Mutex::new(None),
+        }
+    }
+
+    /// Notes whether the service answered; aborts the run once nothing has reached it for
+    /// [`UNREACHABLE_FOR`].
+    fn note_reach(&self, result: &Result<(), FlowError>) {
+        let mut since = self
+            .unreachable_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Err(FlowError::Failed { cause, .. }) => {
+                let (first, _) = since.get_or_insert_with(|| (Instant::now(), cause.clone()));
+                if first.elapsed() >= UNREACHABLE_FOR {
+                    self.abort.abort(format!(
+                        "the service stopped answering for {} s: {cause}",
+                        UNREACHABLE_FOR.as_secs()
+                    ));
+                }
+            }
+            _ => *since = None,
         }
     }
 
@@ -288,6 +320,7 @@ impl Workload for HttpAuthFlow {
             let token = user.token.as_deref().unwrap_or_default();
             self.validate(&user.client, user.user, token).await
         };
+        self.note_reach(&done);
         let outcome = match &done {
             Ok(()) => Outcome::Ok,
             Err(error) => {

@@ -1,0 +1,379 @@
+//! A real service as the target: the demo auth service (`examples/auth-service`, FastAPI and
+//! SQLAlchemy with the incident's defects as switches) on a sandbox, loaded through its HTTP
+//! endpoints, its pool read from its metrics and its database watched from the server side.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lifeguard::config::Config;
+use lifeguard::sandbox::demo::{DemoService, installed_in};
+use lifeguard::sandbox::{Sandbox, SandboxOptions};
+use lifeguard_shared::report::RunReport;
+use lifeguard_shared::run::RunDetail;
+use lifeguard_shared::suite::{LeakCheck, Load, RecoveryPhase, Scenario, Suite};
+use lifeguard_tests::{TestApp, spawn_app_with};
+use serde_json::{Value, json};
+
+/// The demo service on a sandbox of its own, and a console whose only target is the service.
+struct Demo {
+    app: TestApp,
+    service: DemoService,
+    sandbox: Sandbox,
+    _dir: tempfile::TempDir,
+}
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts the demo with `env` (its switches) and a console loading it as target `demo`.
+async fn demo(env: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -> Demo {
+    let installed = installed_in(&repository())
+        .expect("the demo's virtual environment: run scripts/setup.sh --for test");
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let service = DemoService::start(&installed, &sandbox.url(), env)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = service
+        .target("demo", &dir.path().join("users.csv"))
+        .unwrap();
+    let app = spawn_app_with(move |config| {
+        config.sandbox.enabled = false;
+        config.targets.push(target);
+        configure(config);
+    })
+    .await
+    .unwrap();
+    Demo {
+        app,
+        service,
+        sandbox,
+        _dir: dir,
+    }
+}
+
+impl Demo {
+    async fn stop(self) {
+        self.app.stop().await.unwrap();
+        drop(self.service);
+        self.sandbox.stop().await;
+    }
+}
+
+/// Runs `suite` with `profile` on the demo; the finished run.
+async fn run(app: &TestApp, suite: &str, profile: &str) -> (String, RunDetail) {
+    let (status, created) = app
+        .post(
+            "/api/runs",
+            &json!({ "target": "demo", "suite": suite, "profile": profile }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    app.follow(&id, None, Duration::from_mins(3)).await.unwrap();
+    let detail: RunDetail = app.get_json(&format!("/api/runs/{id}")).await.unwrap();
+    (id, detail)
+}
+
+fn report(detail: &RunDetail) -> &RunReport {
+    detail
+        .report
+        .as_ref()
+        .unwrap_or_else(|| panic!("no report: {detail:?}"))
+}
+
+/// auth-burst's four scenarios with a short leak check: the analysis's load, through the service.
+fn burst(name: &str) -> Suite {
+    Suite {
+        name: name.into(),
+        // A pool that never recovers fails after 15 s instead of a minute.
+        recovery: Some(RecoveryPhase {
+            max_wait_s: 15.0,
+            ..RecoveryPhase::default()
+        }),
+        leak_check: Some(LeakCheck { grace_s: 3.0 }),
+        ..Suite::auth_burst()
+    }
+}
+
+#[tokio::test]
+async fn the_healthy_service_passes_auth_burst_with_its_pool_read_from_its_metrics() {
+    let demo = demo(&[], |config| config.suites.push(burst("burst"))).await;
+    let (_, detail) = run(&demo.app, "burst", "current").await;
+    let report = report(&detail);
+    assert_eq!(report.state.as_str(), "passed", "{report:#?}");
+    assert_eq!(report.sources.pool, "service metrics (opentelemetry)");
+    assert_eq!(report.sources.server, "service database");
+    for gauge in [
+        "checked out",
+        "idle",
+        "waiting",
+        "capacity",
+        "timeouts",
+        "acquire wait",
+    ] {
+        assert!(
+            report.sources.pool_gauges.iter().any(|g| g == gauge),
+            "{:?}",
+            report.sources
+        );
+    }
+    let peak = report
+        .scenarios
+        .iter()
+        .map(|s| s.pool.peak_checked_out)
+        .max();
+    assert!(peak.unwrap() > 0, "the scraped pool was in use");
+    assert_eq!(
+        report.server.max_connections, 200,
+        "read on the service's database"
+    );
+    let leaks = report.leaks.as_ref().unwrap();
+    assert!(leaks.passed, "{leaks:?}");
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn a_leaking_error_path_is_flagged_from_both_sides() {
+    let demo = demo(
+        &[
+            ("LEAK_ON_ERROR", "1"),
+            ("ERROR_RATE", "0.05"),
+            ("POOL_TIMEOUT", "2"),
+        ],
+        |config| config.suites.push(burst("burst")),
+    )
+    .await;
+    let (_, detail) = run(&demo.app, "burst", "current").await;
+    let report = report(&detail);
+    let leaks = report.leaks.as_ref().unwrap();
+    assert!(!leaks.passed, "{leaks:?}");
+    assert!(
+        leaks.checked_out_after > 0,
+        "the service's pool says so: {leaks:?}"
+    );
+    assert!(
+        leaks.idle_in_transaction > 0,
+        "the server says so: {leaks:?}"
+    );
+    assert!(report.failed_criteria().iter().any(|c| c == "leaks"));
+    demo.stop().await;
+}
+
+/// Server-side backends started during the run's scenarios.
+fn new_backends(app_series: &Value) -> u64 {
+    app_series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["server_new_backends"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+#[tokio::test]
+async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
+    let suite = || burst("burst");
+    let without = demo(&[("ERROR_RATE", "0.2")], |c| c.suites.push(suite())).await;
+    let (id, detail) = run(&without.app, "burst", "current").await;
+    let base = report(&detail).clone();
+    let base_series: Value = serde_json::from_str(
+        &without
+            .app
+            .get(&format!("/api/runs/{id}/series"))
+            .await
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    without.stop().await;
+    let with = demo(&[("ERROR_RATE", "0.2"), ("SYNC_FALLBACK", "1")], |c| {
+        c.suites.push(suite());
+    })
+    .await;
+    let (id, detail) = run(&with.app, "burst", "current").await;
+    let head = report(&detail).clone();
+    let head_series: Value = serde_json::from_str(
+        &with
+            .app
+            .get(&format!("/api/runs/{id}/series"))
+            .await
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    with.stop().await;
+    let sync = |r: &RunReport| -> u64 {
+        r.scenarios
+            .iter()
+            .map(|s| s.pool.secondary_connections_created)
+            .sum()
+    };
+    assert_eq!(sync(&base), 0);
+    assert!(
+        sync(&head) > 0,
+        "the sync pool opened connections: {head:#?}"
+    );
+    let created =
+        |r: &RunReport| -> u64 { r.scenarios.iter().map(|s| s.pool.connections_created).sum() };
+    assert!(
+        created(&head) > created(&base),
+        "{} vs {}",
+        created(&head),
+        created(&base)
+    );
+    assert!(
+        head.server.peak_run_backends > base.server.peak_run_backends,
+        "{} vs {} backends",
+        head.server.peak_run_backends,
+        base.server.peak_run_backends
+    );
+    assert!(
+        new_backends(&head_series) > new_backends(&base_series),
+        "server-side churn {} vs {}",
+        new_backends(&head_series),
+        new_backends(&base_series)
+    );
+    let errors = |r: &RunReport| -> u64 { r.scenarios.iter().map(|s| s.outcomes.http_5xx).sum() };
+    assert!(
+        errors(&head) < errors(&base),
+        "the fallback answered: {} vs {}",
+        errors(&head),
+        errors(&base)
+    );
+}
+
+#[tokio::test]
+async fn an_undersized_pool_with_long_holds_fails_its_criteria() {
+    let demo = demo(
+        &[
+            ("POOL_SIZE", "2"),
+            ("MAX_OVERFLOW", "1"),
+            ("POOL_TIMEOUT", "1"),
+            ("HOLD_MS", "200"),
+        ],
+        |config| config.suites.push(burst("burst")),
+    )
+    .await;
+    let (_, detail) = run(&demo.app, "burst", "current").await;
+    let report = report(&detail);
+    assert_eq!(report.state.as_str(), "failed", "{report:#?}");
+    let peak = &report.scenarios[3];
+    assert!(peak.outcomes.http_5xx > 0, "{:?}", peak.outcomes);
+    assert!(
+        peak.pool.timeouts > 0,
+        "the service counted its timeouts: {:?}",
+        peak.pool
+    );
+    assert!(peak.pool.peak_waiters > 0, "{:?}", peak.pool);
+    assert!(
+        report
+            .failed_criteria()
+            .iter()
+            .any(|c| c.ends_with("success_rate")),
+        "{:?}",
+        report.failed_criteria()
+    );
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_pointer_is_a_clear_error_before_any_load() {
+    let installed = installed_in(&repository()).unwrap();
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let service = DemoService::start(&installed, &sandbox.url(), &[])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = service
+        .target("demo", &dir.path().join("users.csv"))
+        .unwrap();
+    if let Some(login) = target.login.as_mut() {
+        login.token_pointer = Some("/token".into());
+    }
+    let app = spawn_app_with(move |config| {
+        config.sandbox.enabled = false;
+        config.targets.push(target);
+    })
+    .await
+    .unwrap();
+    let (_, detail) = run(&app, "auth-burst", "current").await;
+    assert_eq!(detail.summary.state.as_str(), "aborted");
+    assert!(detail.report.is_none(), "no load ran");
+    let error = detail.summary.error.unwrap();
+    assert!(
+        error.contains("failed the check before the load")
+            && error.contains("no token at `/token`"),
+        "{error}"
+    );
+    app.stop().await.unwrap();
+    drop(service);
+    sandbox.stop().await;
+}
+
+/// A long scenario: the service killed, or its metrics gone, while it runs.
+fn steady(seconds: f64) -> Suite {
+    Suite {
+        name: "steady".into(),
+        scenarios: vec![Scenario {
+            name: "steady".into(),
+            load: Load::Closed {
+                users: 5,
+                requests_per_user: None,
+                duration_s: Some(seconds),
+                ramp_up_s: 0.0,
+                think_time_ms: 20,
+            },
+            min_success_rate: 0.9,
+        }],
+        recovery: None,
+        leak_check: None,
+        ..Suite::auth_burst()
+    }
+}
+
+#[tokio::test]
+async fn the_service_killed_mid_run_ends_it_aborted_with_what_was_measured() {
+    let mut demo = demo(&[], |config| config.suites.push(steady(30.0))).await;
+    let (status, created) = demo
+        .app
+        .post(
+            "/api/runs",
+            &json!({ "target": "demo", "suite": "steady", "profile": "current" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    let id = created["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    demo.service.stop();
+    demo.app
+        .follow(&id, None, Duration::from_mins(1))
+        .await
+        .unwrap();
+    let detail: RunDetail = demo.app.get_json(&format!("/api/runs/{id}")).await.unwrap();
+    assert_eq!(detail.summary.state.as_str(), "aborted");
+    let report = report(&detail);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the service stopped answering"),
+        "{:?}",
+        report.error
+    );
+    assert!(
+        report.scenarios[0].outcomes.ok > 0,
+        "what it measured is kept"
+    );
+    assert!(report.duration_s < 20.0, "{}", report.duration_s);
+    demo.stop().await;
+}
