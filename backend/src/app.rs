@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, Access, AppState};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
+use crate::sandbox::demo::{DemoError, DemoService};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::service::RunService;
 use crate::store::{Store, StoreError};
@@ -30,6 +31,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
     #[error("creating the data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -52,6 +55,10 @@ pub struct Services {
     pub service: RunService,
     /// The embedded target, when started; stopped by [`Services::close`] (or when dropped).
     pub sandbox: Option<Sandbox>,
+    /// The demo service beside the sandbox (target `demo`), when configured.
+    pub demo: Option<DemoService>,
+    /// Where the demo's users file lives while it runs.
+    _demo_files: Option<tempfile::TempDir>,
 }
 
 impl Services {
@@ -81,6 +88,27 @@ impl Services {
         } else {
             None
         };
+        let (demo, demo_files, with_demo) = match (&sandbox, &config.sandbox.demo) {
+            (Some(sandbox), Some(demo)) => {
+                let started = DemoService::start(demo, &sandbox.url(), &[]).await?;
+                let files = tempfile::tempdir().map_err(|source| StartupError::DataDir {
+                    path: "a temporary directory for the demo's users".into(),
+                    source,
+                })?;
+                let target = started
+                    .target("demo", &files.path().join("users.csv"))
+                    .map_err(|source| StartupError::DataDir {
+                        path: files.path().display().to_string(),
+                        source,
+                    })?;
+                let mut with_demo = config.clone();
+                with_demo.targets.push(target);
+                tracing::info!(url = %started.base_url(), "demo auth service ready (target `demo`)");
+                (Some(started), Some(files), Some(with_demo))
+            }
+            _ => (None, None, None),
+        };
+        let config = with_demo.as_ref().unwrap_or(config);
         let targets = Targets::new(config, sandbox.as_ref().map(Sandbox::connect_config))?;
         let service = RunService::new(
             store,
@@ -90,13 +118,21 @@ impl Services {
             config.retention.keep_runs,
             config.compare.clone(),
         );
-        Ok(Self { service, sandbox })
+        Ok(Self {
+            service,
+            sandbox,
+            demo,
+            _demo_files: demo_files,
+        })
     }
 
     /// Ends the runs (`aborted`), closes the store, stops the sandbox.
-    pub async fn close(self) {
+    pub async fn close(mut self) {
         self.service.shutdown().await;
         self.service.store().close().await;
+        if let Some(demo) = self.demo.as_mut() {
+            demo.stop();
+        }
         if let Some(sandbox) = self.sandbox {
             sandbox.stop().await;
             tracing::info!("sandbox stopped");

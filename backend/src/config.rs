@@ -18,6 +18,7 @@ use lifeguard_shared::suite::Suite;
 
 use crate::pool::connect::DEFAULT_CONNECT_TIMEOUT;
 use crate::sandbox::SandboxOptions;
+use crate::sandbox::demo::DemoConfig;
 use crate::stats::compare::CompareSettings;
 use crate::targets::http::{
     DatabaseConfig, HttpFields, HttpService, MetricsConfig, RequestConfig, UsersConfig,
@@ -362,6 +363,10 @@ pub struct SandboxConfig {
     pub settings: BTreeMap<String, String>,
     /// Start the sandbox target with the console (off when only real targets are validated).
     pub enabled: bool,
+    /// Start the demo auth service beside the sandbox as target `demo` (`scripts/run.sh` does
+    /// when its virtual environment is installed).
+    #[serde(default)]
+    pub demo: Option<DemoConfig>,
 }
 
 impl Default for Config {
@@ -392,6 +397,7 @@ impl Default for SandboxConfig {
             ready_timeout_s: options.ready_timeout.as_secs(),
             settings: BTreeMap::new(),
             enabled: true,
+            demo: None,
         }
     }
 }

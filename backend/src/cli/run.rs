@@ -89,7 +89,8 @@ pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
     // A local sandbox is started as configured (`sandbox.max_connections`): a profile that can
     // open more connections than it gives is a finding (the report's connection budget), not
     // something to hide by enlarging the server.
-    let sandbox = args.server.server.is_none() && args.target == "sandbox";
+    let sandbox =
+        args.server.server.is_none() && matches!(args.target.as_str(), "sandbox" | "demo");
     let console = Console::open(config, &args.server, sandbox).await?;
     let outcome = judge(&console, &args, &request).await;
     console.close().await;

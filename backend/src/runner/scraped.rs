@@ -27,7 +27,7 @@ impl Waits {
             match self
                 .buckets
                 .iter_mut()
-                .find(|(b, _)| (b - bound).abs() < 1e-12)
+                .find(|(b, _)| b.to_bits() == bound.to_bits())
             {
                 Some(slot) => slot.1 += n,
                 None => self.buckets.push((*bound, *n)),
@@ -142,7 +142,7 @@ fn distribution_increase(now: &Distribution, before: Option<&Distribution>) -> D
                     let earlier = before
                         .buckets
                         .iter()
-                        .find(|(b, _)| (b - bound).abs() < 1e-12)
+                        .find(|(b, _)| b.to_bits() == bound.to_bits())
                         .map_or(0.0, |(_, m)| *m);
                     (*bound, (n - earlier).max(0.0))
                 })
@@ -302,12 +302,17 @@ mod tests {
         assert_eq!(second.timeouts, 2);
         assert_eq!(second.gauges.overflow, 4, "14 used of a pool of 10");
         assert!(second.dry, "waiting began");
-        let waits = second.waits.unwrap();
+        let waits = second.waits.clone().unwrap();
         assert!((waits.count - 40.0).abs() < 1e-9);
         assert!((waits.mean_ms().unwrap() - 50.0).abs() < 1e-9);
         assert!((waits.quantile_ms(0.95).unwrap() - 100.0).abs() < 1e-9);
         let third = pool.read(&scrape(reading(14.0, 5.0, 9.0, (140.0, 3.0))));
         assert!(!third.dry, "still the same episode");
+        // Increments of every bucket, the +Inf one included, add up across scrapes.
+        let mut both = second.waits.clone().unwrap();
+        both.merge(&third.waits.clone().unwrap());
+        assert_eq!(both.buckets.len(), 3, "{both:?}");
+        assert!((both.buckets[2].1 - 40.0).abs() < 1e-9, "{both:?}");
         assert_eq!(pool.capacity, Some(30));
         let (seen, missing) = pool.gauges();
         assert!(seen.contains(&"waiting".to_owned()));

@@ -254,4 +254,43 @@ hikaricp_connections_timeout_created{pool="HikariPool-1"} 1.7e9
         assert!(Selector::parse("db_x{state=used}").is_err());
         assert!(Selector::parse("db_x{state=\"used\"").is_err());
     }
+
+    /// What Python's `prometheus_client` writes (as the demo service does): `le` first, floats
+    /// with `.0`, a `_created` gauge beside the histogram.
+    const PROMETHEUS_CLIENT: &str = r#"# HELP db_client_connection_wait_time_seconds w
+# TYPE db_client_connection_wait_time_seconds histogram
+db_client_connection_wait_time_seconds_bucket{le="0.001",pool_name="async"} 90.0
+db_client_connection_wait_time_seconds_bucket{le="0.0025",pool_name="async"} 90.0
+db_client_connection_wait_time_seconds_bucket{le="0.005",pool_name="async"} 90.0
+db_client_connection_wait_time_seconds_bucket{le="0.01",pool_name="async"} 90.0
+db_client_connection_wait_time_seconds_bucket{le="0.025",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="0.05",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="0.1",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="0.25",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="0.5",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="1.0",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="2.5",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="5.0",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="10.0",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="30.0",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="45.0",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="60.0",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_bucket{le="+Inf",pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_count{pool_name="async"} 100.0
+db_client_connection_wait_time_seconds_sum{pool_name="async"} 0.20899999999999996
+# HELP db_client_connection_wait_time_seconds_created w
+# TYPE db_client_connection_wait_time_seconds_created gauge
+db_client_connection_wait_time_seconds_created{pool_name="async"} 1.7961071649535656e+09
+"#;
+
+    #[test]
+    fn prometheus_client_histograms_read_whole() {
+        let samples = Samples::parse(PROMETHEUS_CLIENT).unwrap();
+        let wait = Selector::named("db_client_connection_wait_time_seconds");
+        let d = samples.distribution(&wait, &pool("async")).unwrap();
+        assert_eq!(d.buckets.len(), 17, "{d:?}");
+        assert_eq!(d.buckets[4], (0.025, 100.0));
+        assert_eq!(d.buckets[16].1, 100.0);
+        assert!((d.count - 100.0).abs() < 1e-9);
+    }
 }
