@@ -377,3 +377,217 @@ async fn the_service_killed_mid_run_ends_it_aborted_with_what_was_measured() {
     assert!(report.duration_s < 20.0, "{}", report.duration_s);
     demo.stop().await;
 }
+
+/// A TCP forwarder to `to`, on a port of its own, that can be cut: the service's metrics
+/// endpoint going away while the service itself keeps answering.
+struct Forwarder {
+    port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Forwarder {
+    async fn start(to: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { return };
+                        connections.spawn(async move {
+                            if let Ok(mut outbound) =
+                                tokio::net::TcpStream::connect(("127.0.0.1", to)).await
+                            {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                        });
+                    }
+                    _ = stopped.changed() => {
+                        connections.abort_all();
+                        return;
+                    }
+                }
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn cut(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[tokio::test]
+async fn metrics_gone_mid_run_leave_the_run_going_and_the_report_says_from_when() {
+    let installed = installed_in(&repository()).unwrap();
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let service = DemoService::start(&installed, &sandbox.url(), &[])
+        .await
+        .unwrap();
+    let port: u16 = service
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let forwarder = Forwarder::start(port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = service
+        .target("demo", &dir.path().join("users.csv"))
+        .unwrap();
+    if let Some(metrics) = target.metrics.as_mut() {
+        metrics.url = lifeguard::config::SecretUrl::new(format!(
+            "http://127.0.0.1:{}/metrics",
+            forwarder.port
+        ));
+    }
+    let app = spawn_app_with(move |config| {
+        config.sandbox.enabled = false;
+        config.targets.push(target);
+        config.suites.push(steady(8.0));
+    })
+    .await
+    .unwrap();
+    let (status, created) = app
+        .post(
+            "/api/runs",
+            &json!({ "target": "demo", "suite": "steady", "profile": "current" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202);
+    let id = created["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    forwarder.cut();
+    app.follow(&id, None, Duration::from_mins(1)).await.unwrap();
+    let detail: RunDetail = app.get_json(&format!("/api/runs/{id}")).await.unwrap();
+    let report = report(&detail);
+    assert_ne!(report.state.as_str(), "aborted", "{:?}", report.error);
+    let sources = &report.sources;
+    let lost = sources.metrics_lost_at_s.expect("the report says when");
+    assert!((2.0..6.0).contains(&lost), "lost at {lost} s: {sources:?}");
+    assert!(sources.failed_scrapes >= 4, "{sources:?}");
+    assert!(report.scenarios[0].succeeded > 0);
+    eprintln!(
+        "metrics cut after 3 s: reported lost at {lost:.2} s, {} failed scrapes",
+        sources.failed_scrapes
+    );
+    app.stop().await.unwrap();
+    drop(service);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn the_scraped_gauges_agree_with_sqlalchemys_own_pool_status() {
+    let demo = demo(&[("HOLD_MS", "30")], |config| {
+        config.suites.push(steady(6.0));
+    })
+    .await;
+    let debug = format!("{}/debug/pool", demo.service.base_url());
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    // SQLAlchemy's own view, every 50 ms, with the wall-clock time of each look.
+    let sampler = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut looks: Vec<(u64, u32)> = Vec::new();
+        loop {
+            if let Ok(answer) = http.get(&debug).send().await
+                && let Ok(pool) = answer.json::<Value>().await
+            {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                let checked_out = pool["async"]["checked_out"].as_u64().unwrap();
+                looks.push((
+                    u64::try_from(now).unwrap(),
+                    u32::try_from(checked_out).unwrap(),
+                ));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = stopped.changed() => return looks,
+            }
+        }
+    });
+    let (id, detail) = run(&demo.app, "steady", "current").await;
+    let _ = stop.send(true);
+    let looks = sampler.await.unwrap();
+    let report = report(&detail);
+    let series: lifeguard_shared::run::Series = demo
+        .app
+        .get_json(&format!("/api/runs/{id}/series"))
+        .await
+        .unwrap();
+    let start = report.started_at_ms;
+    let (mut compared, mut agreeing, mut largest_gap) = (0, 0, 0_u32);
+    for point in &series.points {
+        // SQLAlchemy's readings over the second, and a 250 ms scrape interval either side.
+        let from = start + u64::from(point.t) * 1000;
+        let window: Vec<u32> = looks
+            .iter()
+            .filter(|(at, _)| *at + 250 >= from && *at <= from + 1250)
+            .map(|(_, n)| *n)
+            .collect();
+        let (Some(low), Some(high)) = (window.iter().min(), window.iter().max()) else {
+            continue;
+        };
+        compared += 1;
+        if (*low..=*high).contains(&point.checked_out) {
+            agreeing += 1;
+        }
+        let in_second = looks
+            .iter()
+            .filter(|(at, _)| *at >= from && *at < from + 1000)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0);
+        largest_gap = largest_gap.max(point.checked_out.abs_diff(in_second));
+    }
+    eprintln!(
+        "scraped checked-out against SQLAlchemy's: {agreeing} of {compared} seconds within one \
+         sample; largest gap to SQLAlchemy's peak in the same second: {largest_gap}"
+    );
+    assert!(compared >= 5, "{compared} seconds compared");
+    assert_eq!(agreeing, compared, "every second agrees within one sample");
+    assert!(
+        series.points.iter().any(|p| p.checked_out > 0),
+        "the pool was in use"
+    );
+    demo.stop().await;
+}
+
+#[tokio::test]
+async fn a_redeployed_service_holding_its_connections_longer_compares_as_regressed() {
+    let mut demo = demo(&[], |config| config.suites.push(steady(8.0))).await;
+    let (base, detail) = run(&demo.app, "steady", "current").await;
+    assert_eq!(report(&detail).state.as_str(), "passed");
+    demo.service.restart(&[("HOLD_MS", "40")]).await.unwrap();
+    let (head, _) = run(&demo.app, "steady", "current").await;
+    let comparison: lifeguard_shared::compare::Comparison = demo
+        .app
+        .get_json(&format!("/api/compare?base={base}&head={head}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        comparison.verdict,
+        lifeguard_shared::compare::Verdict::Regressed,
+        "{comparison:#?}"
+    );
+    let mean = comparison.scenarios[0]
+        .metrics
+        .iter()
+        .find(|m| m.metric == lifeguard_shared::metric::Metric::MeanLatencyMs)
+        .unwrap();
+    assert_eq!(mean.verdict, lifeguard_shared::compare::Verdict::Regressed);
+    eprintln!(
+        "HOLD_MS=40: mean latency {:.1} → {:.1} ms, p = {:?}",
+        mean.base.unwrap(),
+        mean.head.unwrap(),
+        mean.p_value
+    );
+    demo.stop().await;
+}

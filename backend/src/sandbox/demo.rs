@@ -35,6 +35,7 @@ pub struct DemoService {
     port: u16,
     /// The sandbox database the demo uses (a secret).
     database_url: String,
+    config: DemoConfig,
 }
 
 impl std::fmt::Debug for DemoService {
@@ -70,6 +71,25 @@ impl DemoService {
             python: config.python.display().to_string(),
             source,
         })?;
+        let mut demo = Self {
+            child: None,
+            port,
+            database_url: database_url.to_owned(),
+            config: config.clone(),
+        };
+        demo.spawn(env).await?;
+        Ok(demo)
+    }
+
+    /// Stops the demo and starts it again on the same address with `env` (a deployment of a
+    /// new version, as far as a target can tell).
+    pub async fn restart(&mut self, env: &[(&str, &str)]) -> Result<(), DemoError> {
+        self.stop();
+        self.spawn(env).await
+    }
+
+    async fn spawn(&mut self, env: &[(&str, &str)]) -> Result<(), DemoError> {
+        let (config, port, database_url) = (&self.config, self.port, &self.database_url);
         let mut command = Command::new(&config.python);
         command
             .arg("main.py")
@@ -90,13 +110,8 @@ impl DemoService {
             python: config.python.display().to_string(),
             source,
         })?;
-        let mut demo = Self {
-            child: Some(child),
-            port,
-            database_url: database_url.to_owned(),
-        };
-        demo.wait_until_ready(Duration::from_mins(1)).await?;
-        Ok(demo)
+        self.child = Some(child);
+        self.wait_until_ready(Duration::from_mins(1)).await
     }
 
     async fn wait_until_ready(&mut self, limit: Duration) -> Result<(), DemoError> {
