@@ -155,7 +155,11 @@ pub async fn run(
         Reach::Http(service) => {
             plan.validate()?;
             let workload =
-                HttpAuthFlow::new(service.clone(), plan.workload.login_ratio, abort.clone());
+                HttpAuthFlow::new(service.clone(), plan.workload.login_ratio, abort.clone())
+                    .map_err(|cause| RunError::Preflight {
+                        target: plan.target_name.clone(),
+                        cause,
+                    })?;
             let failed = |cause: String| RunError::Preflight {
                 target: plan.target_name.clone(),
                 cause,

@@ -1,7 +1,7 @@
 //! The auth flow against a deployed HTTP service: each virtual user logs in (the declared login
 //! request with one of the target's test users) and then validates its token (the declared
 //! validation request); a share of requests (`login_ratio`) log in again. Each virtual user has
-//! an HTTP client of its own that keeps its connections alive, as browsers and mobile apps do.
+//! a connection of its own, kept alive, as browsers and mobile apps do ([`super::http_conn`]).
 //! What the service does with its pool is its own; lifeguard sees its answers (and, elsewhere,
 //! its metrics and its database).
 
@@ -11,16 +11,18 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use rand::rngs::SmallRng;
 
+use super::http_conn::{Connection, Endpoint, Prepared, SendError};
 use super::{Outcome, RequestResult, Workload};
 use crate::runner::Abort;
-use crate::targets::http::{Body, HttpService, RequestSpec, describe};
+use crate::targets::http::{Body, HttpService, RequestSpec};
 
-/// A virtual user between requests: its client (and the connections it keeps alive), who it is,
-/// and its token once logged in.
+/// A virtual user between requests: its connection (kept alive), who it is, its login made ready,
+/// and its token — with its validation made ready — once logged in.
 struct VirtualUser {
-    client: reqwest::Client,
+    connection: Connection,
     user: usize,
-    token: Option<String>,
+    login: Prepared,
+    session: Option<(String, Prepared)>,
 }
 
 /// Why a request did not produce a token or an answer.
@@ -41,6 +43,7 @@ pub enum FlowError {
 /// The workload, on one service.
 pub struct HttpAuthFlow {
     service: Arc<HttpService>,
+    endpoint: Endpoint,
     login_ratio: f64,
     /// Virtual users not making a request right now.
     idle: Mutex<Vec<VirtualUser>>,
@@ -62,14 +65,13 @@ impl std::fmt::Debug for HttpAuthFlow {
     }
 }
 
-/// A client as a browser is one: its own connections, kept alive; redirects followed only on the
-/// same host; the target's timeout and extra CA.
+/// A `reqwest` client for the service's metrics endpoint: the target's timeout and extra CA,
+/// redirects followed only on the same host.
 pub fn client(service: &HttpService) -> Result<reqwest::Client, String> {
     let host = service.base_url.host_str().map(str::to_owned);
     let mut builder = reqwest::Client::builder()
         .timeout(service.timeout)
         .connect_timeout(service.timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 || attempt.url().host_str() != host.as_deref() {
                 attempt.stop()
@@ -110,15 +112,21 @@ fn fill_json(value: &serde_json::Value, email: &str, password: &str) -> serde_js
 }
 
 impl HttpAuthFlow {
-    #[must_use]
-    pub fn new(service: Arc<HttpService>, login_ratio: f64, abort: Abort) -> Self {
-        Self {
+    /// The workload on `service`; an error when its address cannot be connected to at all.
+    pub fn new(service: Arc<HttpService>, login_ratio: f64, abort: Abort) -> Result<Self, String> {
+        let endpoint = Endpoint::new(
+            &service.base_url,
+            service.timeout,
+            service.extra_ca.as_deref(),
+        )?;
+        Ok(Self {
             service,
+            endpoint,
             login_ratio,
             idle: Mutex::new(Vec::new()),
             abort,
             unreachable_since: Mutex::new(None),
-        }
+        })
     }
 
     /// Notes whether the service answered; aborts the run once nothing has reached it for
@@ -142,58 +150,71 @@ impl HttpAuthFlow {
         }
     }
 
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        spec: &RequestSpec,
-        user: usize,
-        token: &str,
-    ) -> reqwest::RequestBuilder {
+    /// `spec` for `user` (and `token`), placeholders filled, ready to send.
+    fn prepare(&self, spec: &RequestSpec, user: usize, token: &str) -> Result<Prepared, String> {
         let test = &self.service.users[user];
         let (email, password) = (test.email.as_str(), test.password.expose());
-        // Below the base URL's own path, if it has one (`https://host/api` + `/auth/login`).
-        let base = &self.service.base_url;
-        let mut url = base.clone();
-        url.set_path(&format!(
-            "{}{}",
-            base.path().trim_end_matches('/'),
-            fill(&spec.path, email, password, token)
-        ));
-        let mut request = client.request(spec.method.clone(), url);
-        for (name, value) in &spec.headers {
-            request = request.header(name, fill(value, email, password, token));
-        }
-        match &spec.body {
-            Body::None => request,
-            Body::Json(json) => request.json(&fill_json(json, email, password)),
+        let headers: Vec<(String, String)> = spec
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), fill(value, email, password, token)))
+            .collect();
+        let body = match &spec.body {
+            Body::None => None,
+            Body::Json(json) => Some((
+                "application/json",
+                serde_json::to_vec(&fill_json(json, email, password)).map_err(|e| e.to_string())?,
+            )),
             Body::Form(pairs) => {
-                let filled: Vec<(String, String)> = pairs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), fill(v, email, password, token)))
-                    .collect();
-                request.form(&filled)
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                for (key, value) in pairs {
+                    form.append_pair(key, &fill(value, email, password, token));
+                }
+                Some((
+                    "application/x-www-form-urlencoded",
+                    form.finish().into_bytes(),
+                ))
             }
-        }
+        };
+        self.endpoint.prepare(
+            spec.method.clone(),
+            &fill(&spec.path, email, password, token),
+            &headers,
+            body,
+        )
     }
 
-    /// Logs `user` in; the token.
-    async fn login(&self, client: &reqwest::Client, user: usize) -> Result<String, FlowError> {
-        let response = self
-            .request(client, &self.service.login, user, "")
-            .send()
+    /// A virtual user logged in as nobody yet, as test user `user`.
+    fn virtual_user(&self, user: usize) -> Result<VirtualUser, FlowError> {
+        Ok(VirtualUser {
+            connection: Connection::default(),
+            user,
+            login: self
+                .prepare(&self.service.login, user, "")
+                .map_err(|cause| FlowError::Failed {
+                    what: "login",
+                    cause,
+                })?,
+            session: None,
+        })
+    }
+
+    /// Logs `vu` in: its token, and its validation made ready.
+    async fn login(&self, vu: &mut VirtualUser) -> Result<(), FlowError> {
+        let answer = vu
+            .connection
+            .send(&self.endpoint, &vu.login)
             .await
             .map_err(|e| failed("login", &e))?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| failed("login", &e))?;
-        if !status.is_success() {
+        if !answer.status.is_success() {
             return Err(FlowError::Status {
                 what: "login",
-                status: status.as_u16(),
-                body: excerpt(&body),
+                status: answer.status.as_u16(),
+                body: excerpt(&answer.body),
             });
         }
         let pointer = &self.service.token_pointer;
-        serde_json::from_slice::<serde_json::Value>(&body)
+        let token = serde_json::from_slice::<serde_json::Value>(&answer.body)
             .ok()
             .and_then(|json| {
                 json.pointer(pointer)
@@ -202,35 +223,35 @@ impl HttpAuthFlow {
             })
             .ok_or_else(|| FlowError::NoToken {
                 pointer: pointer.clone(),
-                body: excerpt(&body),
-            })
+                body: excerpt(&answer.body),
+            })?;
+        let validate = self
+            .prepare(&self.service.validate, vu.user, &token)
+            .map_err(|cause| FlowError::Failed {
+                what: "validation",
+                cause,
+            })?;
+        vu.session = Some((token, validate));
+        Ok(())
     }
 
-    /// Validates `token`.
-    async fn validate(
-        &self,
-        client: &reqwest::Client,
-        user: usize,
-        token: &str,
-    ) -> Result<(), FlowError> {
-        let response = self
-            .request(client, &self.service.validate, user, token)
-            .send()
+    /// Validates `vu`'s token.
+    async fn validate(&self, vu: &mut VirtualUser) -> Result<(), FlowError> {
+        let Some((_, request)) = &vu.session else {
+            return self.login(vu).await;
+        };
+        let answer = vu
+            .connection
+            .send(&self.endpoint, request)
             .await
             .map_err(|e| failed("validation", &e))?;
-        let status = response.status();
-        // Read the answer whole: the connection goes back to the client's pool for the next one.
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| failed("validation", &e))?;
-        if status.is_success() {
+        if answer.status.is_success() {
             Ok(())
         } else {
             Err(FlowError::Status {
                 what: "validation",
-                status: status.as_u16(),
-                body: excerpt(&body),
+                status: answer.status.as_u16(),
+                body: excerpt(&answer.body),
             })
         }
     }
@@ -238,13 +259,25 @@ impl HttpAuthFlow {
     /// One login and one validation with the first test user, before any load: a service that
     /// cannot be logged into, or whose answer has no token where the target says, is an error
     /// now rather than a run of failures.
+    /// A 5xx answer is tried again (a few times): a service that fails some requests on purpose,
+    /// or under a moment's load, is still one to load.
     pub async fn preflight(&self) -> Result<(), FlowError> {
-        let client = client(&self.service).map_err(|cause| FlowError::Failed {
-            what: "client set-up",
-            cause,
-        })?;
-        let token = self.login(&client, 0).await?;
-        self.validate(&client, 0, &token).await
+        const ATTEMPTS: usize = 5;
+        let mut vu = self.virtual_user(0)?;
+        let mut attempt = 1;
+        loop {
+            vu.session = None;
+            let checked = match self.login(&mut vu).await {
+                Ok(()) => self.validate(&mut vu).await,
+                Err(error) => Err(error),
+            };
+            match checked {
+                Err(FlowError::Status { status, .. }) if status >= 500 && attempt < ATTEMPTS => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     fn take(&self, rng: &mut SmallRng) -> Option<VirtualUser> {
@@ -254,11 +287,8 @@ impl HttpAuthFlow {
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         reused.or_else(|| {
-            Some(VirtualUser {
-                client: client(&self.service).ok()?,
-                user: rng.random_range(0..self.service.users.len()),
-                token: None,
-            })
+            self.virtual_user(rng.random_range(0..self.service.users.len()))
+                .ok()
         })
     }
 
@@ -270,10 +300,10 @@ impl HttpAuthFlow {
     }
 }
 
-fn failed(what: &'static str, error: &reqwest::Error) -> FlowError {
+fn failed(what: &'static str, error: &SendError) -> FlowError {
     FlowError::Failed {
         what,
-        cause: describe(error),
+        cause: error.to_string(),
     }
 }
 
@@ -311,14 +341,10 @@ impl Workload for HttpAuthFlow {
         let Some(mut user) = self.take(rng) else {
             return result(Outcome::ConnectError);
         };
-        let login = user.token.is_none() || rng.random_bool(self.login_ratio);
-        let done = if login {
-            self.login(&user.client, user.user).await.map(|token| {
-                user.token = Some(token);
-            })
+        let done = if user.session.is_none() || rng.random_bool(self.login_ratio) {
+            self.login(&mut user).await
         } else {
-            let token = user.token.as_deref().unwrap_or_default();
-            self.validate(&user.client, user.user, token).await
+            self.validate(&mut user).await
         };
         self.note_reach(&done);
         let outcome = match &done {
@@ -332,7 +358,7 @@ impl Workload for HttpAuthFlow {
                         ..
                     }
                 ) {
-                    user.token = None;
+                    user.session = None;
                 }
                 outcome(error)
             }

@@ -7,6 +7,7 @@
 
 pub mod auth_flow;
 pub mod http_auth;
+pub mod http_conn;
 pub mod schema;
 
 use std::future::Future;
