@@ -6,9 +6,11 @@
 //! and the load generator the other. lifeguard runs a closed model with as many virtual users as
 //! wrk has connections (10 and 30), each with its own keep-alive client, validating its token
 //! (`login_ratio` 0 after the first login); wrk runs with one thread (`-t1`), like lifeguard's one
-//! engine thread. A third side is lifeguard while it scrapes the endpoint's metrics every 250 ms.
-//! Sides alternate for `LIFEGUARD_BENCH_ROUNDS` rounds (default 3) of `LIFEGUARD_BENCH_SECONDS`
-//! (default 5); ratios are medians of each round's. Last line: `lifeguard/wrk http throughput
+//! engine thread. A third side is lifeguard while it scrapes the endpoint's metrics every 250 ms; its
+//! cost is the CPU per request it adds (lifeguard sides in an ABBA order within each round).
+//! Each round runs wrk, then lifeguard's sides, then wrk again, for `LIFEGUARD_BENCH_ROUNDS`
+//! rounds (default 5) of `LIFEGUARD_BENCH_SECONDS` (default 3); ratios are medians of each
+//! round's. CPU per request counts client and endpoint alike on both sides. Last line: `lifeguard/wrk http throughput
 //! ratio: X.XX` (the lower of the two cases).
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
@@ -85,12 +87,30 @@ fn serve() -> anyhow::Result<u16> {
     Ok(port)
 }
 
-/// Requests per second and p50/p95 (ms) of one side.
+/// Requests per second, p50/p95 (ms) and client CPU per request (µs) of one side.
 #[derive(Debug, Clone, Copy)]
 struct Figures {
     rps: f64,
     p50_ms: f64,
     p95_ms: f64,
+    cpu_us: f64,
+}
+
+/// CPU time (user + system) this process (`RUSAGE_SELF`) or its waited-for children have used.
+fn cpu_of(who: nix::sys::resource::UsageWho) -> Duration {
+    nix::sys::resource::getrusage(who).map_or(Duration::ZERO, |usage| {
+        let time = |t: nix::sys::time::TimeVal| {
+            Duration::new(
+                u64::try_from(t.tv_sec()).unwrap_or(0),
+                u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
+            )
+        };
+        time(usage.user_time()) + time(usage.system_time())
+    })
+}
+
+fn cpu() -> Duration {
+    cpu_of(nix::sys::resource::UsageWho::RUSAGE_SELF)
 }
 
 const WRK_SCRIPT: &str = r#"
@@ -106,6 +126,8 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("figures.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
+    let (endpoint_before, wrk_before) =
+        (cpu(), cpu_of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN));
     let output = Command::new("wrk")
         .args(["-t1", "-c", &connections.to_string(), "-d"])
         .arg(format!("{seconds}s"))
@@ -125,10 +147,15 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
         .filter_map(|v| v.parse().ok())
         .collect();
     anyhow::ensure!(numbers.len() == 3, "wrk said {line}");
+    // Like lifeguard's sides: the client's CPU (wrk's, a child) and the endpoint's (this process).
+    let used = cpu().saturating_sub(endpoint_before)
+        + cpu_of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).saturating_sub(wrk_before);
+    let requests = numbers[0] * seconds as f64;
     Ok(Figures {
         rps: numbers[0],
         p50_ms: numbers[1],
         p95_ms: numbers[2],
+        cpu_us: used.as_secs_f64() * 1e6 / requests,
     })
 }
 
@@ -210,7 +237,10 @@ async fn lifeguard_side(
         instrumented: true,
         max_duration: Duration::from_hours(1),
     };
+    let cpu_before = cpu();
     let output = run(plan, None, Abort::new()).await?;
+    // This process also serves the endpoint: its CPU counts too, alike on every lifeguard side.
+    let cpu_used = cpu().saturating_sub(cpu_before);
     let scenario = &output.report.scenarios[0];
     anyhow::ensure!(
         scenario.outcomes.ok == scenario.requests,
@@ -221,7 +251,19 @@ async fn lifeguard_side(
         rps: scenario.throughput_rps,
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
+        cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
     })
+}
+
+fn mean(sides: &[Figures]) -> Figures {
+    let n = sides.len() as f64;
+    let of = |key: fn(&Figures) -> f64| sides.iter().map(key).sum::<f64>() / n;
+    Figures {
+        rps: of(|f| f.rps),
+        p50_ms: of(|f| f.p50_ms),
+        p95_ms: of(|f| f.p95_ms),
+        cpu_us: of(|f| f.cpu_us),
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -237,23 +279,26 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(default)
     };
-    let seconds = setting("LIFEGUARD_BENCH_SECONDS", 5);
-    let rounds = setting("LIFEGUARD_BENCH_ROUNDS", 3);
+    let seconds = setting("LIFEGUARD_BENCH_SECONDS", 3);
+    let rounds = setting("LIFEGUARD_BENCH_ROUNDS", 5);
     let port = serve()?;
     println!(
         "{seconds} s per side, {rounds} rounds; a local axum endpoint on one thread; wrk -t1 and \
          lifeguard's one engine thread with as many virtual users as wrk has connections"
     );
     println!(
-        "{:<12} | {:>9} {:>6} {:>6} | {:>9} {:>6} {:>6} | {:>11} | {:>6} {:>12}",
+        "{:<12} | {:>9} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>7} | {:>11} {:>7} | {:>6} {:>12}",
         "connections",
         "wrk/s",
         "p50",
         "p95",
+        "cpu µs",
         "lifeguard",
         "p50",
         "p95",
+        "cpu µs",
         "+scrape 250",
+        "cpu µs",
         "ratio",
         "scrape cost"
     );
@@ -262,12 +307,29 @@ async fn main() -> anyhow::Result<()> {
     for connections in [10, 30] {
         let (mut ratios, mut costs) = (Vec::new(), Vec::new());
         let mut last = None;
-        for _ in 0..rounds {
-            let reference = wrk(port, connections, seconds)?;
-            let plain = lifeguard_side(port, connections, seconds, false).await?;
-            let scraping = lifeguard_side(port, connections, seconds, true).await?;
+        for round in 0..rounds {
+            // wrk before and after lifeguard's sides, so a drift within the round weighs on both.
+            let before = wrk(port, connections, seconds)?;
+            // Plain and scraping in an ABBA order (BAAB in odd rounds), each the mean of its two.
+            let order = if round % 2 == 0 {
+                [false, true, true, false]
+            } else {
+                [true, false, false, true]
+            };
+            let (mut plain, mut scraping) = (Vec::new(), Vec::new());
+            for scraped in order {
+                let figures = lifeguard_side(port, connections, seconds, scraped).await?;
+                if scraped {
+                    scraping.push(figures);
+                } else {
+                    plain.push(figures);
+                }
+            }
+            let after = wrk(port, connections, seconds)?;
+            let reference = mean(&[before, after]);
+            let (plain, scraping) = (mean(&plain), mean(&scraping));
             ratios.push(plain.rps / reference.rps);
-            costs.push(1.0 - scraping.rps / plain.rps);
+            costs.push(scraping.cpu_us / plain.cpu_us - 1.0);
             last = Some((reference, plain, scraping));
         }
         let Some((reference, plain, scraping)) = last else {
@@ -277,20 +339,24 @@ async fn main() -> anyhow::Result<()> {
         lowest = lowest.min(ratio);
         costliest = costliest.max(cost);
         println!(
-            "{connections:<12} | {:>9.0} {:>6.2} {:>6.2} | {:>9.0} {:>6.2} {:>6.2} | {:>11.0} | {:>6.2} {:>11.1}%",
+            "{connections:<12} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>11.0} {:>7.1} | {:>6.2} {:>11.1}%",
             reference.rps,
             reference.p50_ms,
             reference.p95_ms,
+            reference.cpu_us,
             plain.rps,
             plain.p50_ms,
             plain.p95_ms,
+            plain.cpu_us,
             scraping.rps,
+            scraping.cpu_us,
             ratio,
             cost * 100.0
         );
     }
     println!(
-        "latencies in ms; ratio and scrape cost: medians over the rounds (scrape cost: throughput lost while scraping every 250 ms)"
+        "latencies in ms; ratio and scrape cost: medians over the rounds (scrape cost: CPU per \
+         request added by scraping every 250 ms; this process's CPU, the endpoint's included)"
     );
     println!(
         "scraping at 250 ms costs (the highest case): {:.1}%",

@@ -38,22 +38,16 @@ impl<W> Clone for Users<W> {
 }
 
 impl<W: Workload> Users<W> {
-    /// One request intended to start at `intended`; the sample's latency counts from then. An
-    /// abort cuts it short wherever it is (waiting for a checkout, in a query, holding its
-    /// connection): it is dropped, its connection goes back to the closed pool, and it is not
-    /// counted (`None`).
+    /// One request intended to start at `intended`; the sample's latency counts from then. Its
+    /// task is aborted with the run (see [`Users::join`]).
     async fn fire(
         &self,
         phase: usize,
         rng: &mut SmallRng,
         hold: Duration,
         intended: Instant,
-    ) -> Option<RequestResult> {
-        let result = tokio::select! {
-            biased;
-            result = self.workload.request(rng, hold) => result,
-            () = self.abort.aborted() => return None,
-        };
+    ) -> RequestResult {
+        let result = self.workload.request(rng, hold).await;
         let finished = Instant::now();
         let sample = Sample {
             phase,
@@ -62,7 +56,29 @@ impl<W: Workload> Users<W> {
             result,
         };
         let _collector_gone = self.samples.send(sample).await;
-        Some(result)
+        result
+    }
+
+    /// Waits for every task of `running`; an abort cuts them short wherever they are (waiting
+    /// for a checkout, in a query, holding a connection, waiting for an answer): they are dropped,
+    /// their connections go back to the closed pools, and they are not counted. One watch of the
+    /// abort for the whole phase, not one per request.
+    pub async fn join<T: 'static>(&self, running: &mut JoinSet<T>) -> Vec<T> {
+        let mut done = Vec::new();
+        loop {
+            tokio::select! {
+                joined = running.join_next() => match joined {
+                    Some(Ok(value)) => done.push(value),
+                    Some(Err(_cancelled_or_panicked)) => {}
+                    None => return done,
+                },
+                () = self.abort.aborted() => {
+                    running.abort_all();
+                    while running.join_next().await.is_some() {}
+                    return done;
+                }
+            }
+        }
     }
 
     /// Drives `load` as phase `phase` until it is done or the run is aborted.
@@ -148,7 +164,7 @@ impl<W: Workload> Users<W> {
                 }
             }
         }
-        while running.join_next().await.is_some() {}
+        self.join(&mut running).await;
     }
 
     /// Sleeps until `when`; `false` when the run was aborted meanwhile.
@@ -168,7 +184,10 @@ impl<W: Workload> Users<W> {
         hold: Duration,
     ) -> Option<(RequestResult, Duration)> {
         let started = Instant::now();
-        let result = self.fire(phase, rng, hold, started).await?;
+        let result = tokio::select! {
+            result = self.fire(phase, rng, hold, started) => result,
+            () = self.abort.aborted() => return None,
+        };
         Some((result, started.elapsed()))
     }
 }

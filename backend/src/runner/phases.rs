@@ -71,9 +71,9 @@ pub async fn recovery<W: Workload>(
     }
     let mut burst_requests = 0;
     let mut burst_timeouts = 0;
-    while let Some(done) = bursting.join_next().await {
+    for done in users.join(&mut bursting).await {
         burst_requests += 1;
-        if matches!(done, Ok(Some(result)) if result.outcome == Outcome::PoolTimeout) {
+        if matches!(done, Some(result) if result.outcome == Outcome::PoolTimeout) {
             burst_timeouts += 1;
         }
     }

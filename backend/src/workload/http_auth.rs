@@ -5,6 +5,7 @@
 //! What the service does with its pool is its own; lifeguard sees its answers (and, elsewhere,
 //! its metrics and its database).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,8 @@ pub struct HttpAuthFlow {
     abort: Abort,
     /// Since when every request has failed to reach the service (`None` while it answers).
     unreachable_since: Mutex<Option<(Instant, String)>>,
+    /// Whether `unreachable_since` is set: an answered request need not take the lock.
+    unreachable: AtomicBool,
 }
 
 /// How long a service may be unreachable (every request refused or timed out) before the run
@@ -126,12 +129,18 @@ impl HttpAuthFlow {
             idle: Mutex::new(Vec::new()),
             abort,
             unreachable_since: Mutex::new(None),
+            unreachable: AtomicBool::new(false),
         })
     }
 
     /// Notes whether the service answered; aborts the run once nothing has reached it for
     /// [`UNREACHABLE_FOR`].
     fn note_reach(&self, result: &Result<(), FlowError>) {
+        let reached = !matches!(result, Err(FlowError::Failed { .. }));
+        if reached && !self.unreachable.load(Ordering::Relaxed) {
+            return;
+        }
+        self.unreachable.store(!reached, Ordering::Relaxed);
         let mut since = self
             .unreachable_since
             .lock()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Endpoint {
 pub struct Prepared {
     method: Method,
     uri: Uri,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: HeaderMap,
     body: Bytes,
 }
 
@@ -111,17 +111,18 @@ impl Endpoint {
         let uri: Uri = format!("{}{path}", self.base_path)
             .parse()
             .map_err(|e| format!("the path `{path}`: {e}"))?;
-        let mut prepared_headers = vec![(HOST, self.authority.clone())];
+        let mut prepared_headers = HeaderMap::new();
+        prepared_headers.insert(HOST, self.authority.clone());
         for (name, value) in headers {
-            prepared_headers.push((
+            prepared_headers.insert(
                 HeaderName::from_bytes(name.as_bytes())
                     .map_err(|e| format!("the header `{name}`: {e}"))?,
                 HeaderValue::from_str(value).map_err(|e| format!("the header `{name}`: {e}"))?,
-            ));
+            );
         }
         let body = match body {
             Some((content_type, bytes)) => {
-                prepared_headers.push((CONTENT_TYPE, HeaderValue::from_static(content_type)));
+                prepared_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                 Bytes::from(bytes)
             }
             None => Bytes::new(),
@@ -251,15 +252,10 @@ impl Connection {
             return Err(SendError::Broken("no connection".into()));
         };
         let broken = |e: hyper::Error| SendError::Broken(e.to_string());
-        let mut builder = Request::builder()
-            .method(request.method.clone())
-            .uri(request.uri.clone());
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let message = builder
-            .body(Full::new(request.body.clone()))
-            .map_err(|e| SendError::Broken(e.to_string()))?;
+        let mut message = Request::new(Full::new(request.body.clone()));
+        *message.method_mut() = request.method.clone();
+        *message.uri_mut() = request.uri.clone();
+        *message.headers_mut() = request.headers.clone();
         let outcome = async {
             sender.ready().await.map_err(broken)?;
             let response = sender.send_request(message).await.map_err(broken)?;
