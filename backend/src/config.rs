@@ -732,6 +732,30 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_configuration_example_loads_as_it_is_written() {
+        let readme = include_str!("../../README.md");
+        let example = readme
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("README.md has a toml block");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lifeguard.toml", example)?;
+            jail.set_env("AUTH_LOADTEST_PASSWORD", "from-the-environment");
+            let config = Config::load(Some(Path::new("lifeguard.toml")))
+                .unwrap_or_else(|e| panic!("README.md's example: {e}"));
+            assert!(config.targets.iter().any(|t| t.kind == TargetKind::Http));
+            assert!(
+                config
+                    .targets
+                    .iter()
+                    .any(|t| t.kind == TargetKind::Postgres)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn an_invalid_profile_in_the_file_is_named() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

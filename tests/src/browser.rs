@@ -104,6 +104,32 @@ impl Browser {
             .with_context(|| format!("waiting for `{css}`"))
     }
 
+    /// The series names of the ECharts instance inside `[data-chart=name]`, once it has some.
+    pub async fn chart_series(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let script = format!(
+            "const el = document.querySelector('[data-chart={name}] .chart');
+             const chart = el && echarts.getInstanceByDom(el);
+             return chart ? chart.getOption().series.map(s => s.name) : null;"
+        );
+        retry(Duration::from_secs(20), || async {
+            let value = self.client.execute(&script, vec![]).await?;
+            let names: Vec<String> = value
+                .as_array()
+                .map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if names.is_empty() {
+                anyhow::bail!("no chart `{name}` with series")
+            }
+            Ok(names)
+        })
+        .await
+    }
+
     /// Saves a PNG of the page as `<output>/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = super::output_dir().join("screenshots");

@@ -176,28 +176,6 @@ async fn watch_until_finished(browser: &Browser, shot: &str) -> String {
     state
 }
 
-/// The series names of the ECharts instance inside `[data-chart=name]`.
-async fn chart_series(browser: &Browser, name: &str) -> Vec<String> {
-    let script = format!(
-        "const el = document.querySelector('[data-chart={name}] .chart');
-         const chart = el && echarts.getInstanceByDom(el);
-         return chart ? chart.getOption().series.map(s => s.name) : null;"
-    );
-    retry(Duration::from_secs(20), || async {
-        let value = browser.client.execute(&script, vec![]).await.unwrap();
-        let names: Vec<String> = match value {
-            Value::Array(names) => names
-                .iter()
-                .filter_map(|n| n.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        if names.is_empty() { Err(()) } else { Ok(names) }
-    })
-    .await
-    .unwrap_or_else(|()| panic!("no chart `{name}` with series"))
-}
-
 #[tokio::test]
 async fn a_baseline_then_a_slower_run_is_shared_as_a_regressed_comparison() {
     let app = console_with_tokens().await;
@@ -459,7 +437,7 @@ async fn open_shared(app: &TestApp, link: &str, base: &str, head: &str) {
         .await
         .unwrap();
     assert_eq!(regressed_mean.as_deref(), Some("regressed"), "{comparison}");
-    let series = chart_series(&fresh, "latency-percentiles").await;
+    let series = fresh.chart_series("latency-percentiles").await.unwrap();
     assert!(
         series.iter().any(|s| s.contains("base")) && series.iter().any(|s| s.contains("head")),
         "the latency chart shows {series:?}"
@@ -494,7 +472,7 @@ async fn fits_a_phone(browser: &Browser, url: &str) {
         .wait_for("#overall-verdict [data-verdict]")
         .await
         .unwrap();
-    chart_series(browser, "latency-percentiles").await;
+    browser.chart_series("latency-percentiles").await.unwrap();
     let overflow = browser
         .client
         .execute(

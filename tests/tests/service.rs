@@ -15,9 +15,9 @@ use lifeguard::config::Config;
 use lifeguard::sandbox::demo::{DemoService, installed_in};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use lifeguard_shared::report::RunReport;
-use lifeguard_shared::run::RunDetail;
+use lifeguard_shared::run::{RunDetail, TargetInfo};
 use lifeguard_shared::suite::{LeakCheck, Load, RecoveryPhase, Scenario, Suite};
-use lifeguard_tests::{TestApp, spawn_app_with};
+use lifeguard_tests::{Browser, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 
 /// The demo service on a sandbox of its own, and a console whose only target is the service.
@@ -107,7 +107,7 @@ fn burst(name: &str) -> Suite {
 #[tokio::test]
 async fn the_healthy_service_passes_auth_burst_with_its_pool_read_from_its_metrics() {
     let demo = demo(&[], |config| config.suites.push(burst("burst"))).await;
-    let (_, detail) = run(&demo.app, "burst", "current").await;
+    let (id, detail) = run(&demo.app, "burst", "current").await;
     let report = report(&detail);
     assert_eq!(report.state.as_str(), "passed", "{report:#?}");
     assert_eq!(report.sources.pool, "service metrics (opentelemetry)");
@@ -138,7 +138,74 @@ async fn the_healthy_service_passes_auth_burst_with_its_pool_read_from_its_metri
     );
     let leaks = report.leaks.as_ref().unwrap();
     assert!(leaks.passed, "{leaks:?}");
+    shown_in_the_console(&demo.app, &id).await;
     demo.stop().await;
+}
+
+/// The console says what it reads of the service (targets page) and where run `id`'s gauges
+/// came from (run page); screenshots of both.
+async fn shown_in_the_console(app: &TestApp, id: &str) {
+    let targets: Vec<TargetInfo> = app.get_json("/api/targets").await.unwrap();
+    let provides = targets[0].provides.join("; ");
+    assert!(
+        provides.starts_with("its pool from its metrics (opentelemetry): checked out, idle,"),
+        "{provides}"
+    );
+    let browser = Browser::start().await.unwrap();
+    browser.client.goto(&app.url("/targets")).await.unwrap();
+    browser
+        .wait_for_text("[data-target=demo] [data-provides]", &provides)
+        .await
+        .unwrap();
+    browser.screenshot("targets-service").await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/{id}")))
+        .await
+        .unwrap();
+    let sources = browser
+        .wait_for("[data-fact=sources]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sources.starts_with("Pool gauges from service metrics (opentelemetry): checked out,")
+            && sources.ends_with("; server backends from service database."),
+        "{sources}"
+    );
+    browser.wait_for(".chart canvas").await.unwrap();
+    browser.screenshot("run-service").await.unwrap();
+    let pool = browser.chart_series("pool").await.unwrap();
+    assert!(pool.iter().any(|s| s == "checked out"), "{pool:?}");
+    browser
+        .client
+        .execute(
+            "document.querySelector('[data-chart=pool]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // ECharts draws its lines in over a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.screenshot("run-service-pool").await.unwrap();
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser
+        .client
+        .execute(
+            "document.querySelector('[data-chart=pool]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.screenshot("run-service-pool-narrow").await.unwrap();
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
 }
 
 #[tokio::test]
@@ -181,7 +248,15 @@ fn new_backends(app_series: &Value) -> u64 {
 #[tokio::test]
 async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
     let suite = || burst("burst");
-    let without = demo(&[("ERROR_RATE", "0.2")], |c| c.suites.push(suite())).await;
+    // The async pool without overflow (nothing closed on return) and 20 ms holds: the peak and
+    // the burst fill its 30 connections in both runs, so what differs is the sync pool's.
+    let service = [
+        ("ERROR_RATE", "0.3"),
+        ("POOL_SIZE", "30"),
+        ("MAX_OVERFLOW", "0"),
+        ("HOLD_MS", "20"),
+    ];
+    let without = demo(&service, |c| c.suites.push(suite())).await;
     let (id, detail) = run(&without.app, "burst", "current").await;
     let base = report(&detail).clone();
     let base_series: Value = serde_json::from_str(
@@ -194,7 +269,7 @@ async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
     )
     .unwrap();
     without.stop().await;
-    let with = demo(&[("ERROR_RATE", "0.2"), ("SYNC_FALLBACK", "1")], |c| {
+    let with = demo(&[&service[..], &[("SYNC_FALLBACK", "1")]].concat(), |c| {
         c.suites.push(suite());
     })
     .await;
@@ -216,16 +291,35 @@ async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
             .map(|s| s.pool.secondary_connections_created)
             .sum()
     };
+    let created = |r: &RunReport| -> u64 {
+        r.scenarios
+            .iter()
+            .map(|s| s.pool.connections_created + s.pool.secondary_connections_created)
+            .sum()
+    };
+    let errors = |r: &RunReport| -> u64 { r.scenarios.iter().map(|s| s.outcomes.http_5xx).sum() };
+    eprintln!(
+        "without / with the fallback: sync pool opened {} / {}, pools opened {} / {}, peak \
+         backends {} / {}, new backends {} / {}, 5xx {} / {}",
+        sync(&base),
+        sync(&head),
+        created(&base),
+        created(&head),
+        base.server.peak_run_backends,
+        head.server.peak_run_backends,
+        new_backends(&base_series),
+        new_backends(&head_series),
+        errors(&base),
+        errors(&head)
+    );
     assert_eq!(sync(&base), 0);
     assert!(
         sync(&head) > 0,
         "the sync pool opened connections: {head:#?}"
     );
-    let created =
-        |r: &RunReport| -> u64 { r.scenarios.iter().map(|s| s.pool.connections_created).sum() };
     assert!(
         created(&head) > created(&base),
-        "{} vs {}",
+        "connections the service's pools opened: {} vs {}",
         created(&head),
         created(&base)
     );
@@ -241,7 +335,6 @@ async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
         new_backends(&head_series),
         new_backends(&base_series)
     );
-    let errors = |r: &RunReport| -> u64 { r.scenarios.iter().map(|s| s.outcomes.http_5xx).sum() };
     assert!(
         errors(&head) < errors(&base),
         "the fallback answered: {} vs {}",
@@ -273,6 +366,14 @@ async fn an_undersized_pool_with_long_holds_fails_its_criteria() {
         peak.pool
     );
     assert!(peak.pool.peak_waiters > 0, "{:?}", peak.pool);
+    // The service's pool as its metrics say it (2 + 1), not the `current` profile's 10 + 20.
+    let primary = &report.pool_profile.primary;
+    assert_eq!((primary.pool_size, primary.max_overflow), (2, 1));
+    assert!(
+        (peak.pool.peak_utilization - 1.0).abs() < 1e-9,
+        "3 of 3 checked out: {:?}",
+        peak.pool
+    );
     assert!(
         report
             .failed_criteria()
@@ -476,6 +577,101 @@ async fn metrics_gone_mid_run_leave_the_run_going_and_the_report_says_from_when(
         "metrics cut after 3 s: reported lost at {lost:.2} s, {} failed scrapes",
         sources.failed_scrapes
     );
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/{id}")))
+        .await
+        .unwrap();
+    let said = browser
+        .wait_for("[data-fact=metrics-lost]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        said.starts_with(&format!("Metrics lost at {lost:.1} s (")),
+        "{said}"
+    );
+    browser
+        .screenshot("run-service-metrics-lost")
+        .await
+        .unwrap();
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+    drop(service);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_without_metrics_runs_and_its_pool_gauges_show_as_not_provided() {
+    let installed = installed_in(&repository()).unwrap();
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let service = DemoService::start(&installed, &sandbox.url(), &[])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = service
+        .target("demo", &dir.path().join("users.csv"))
+        .unwrap();
+    target.metrics = None;
+    let app = spawn_app_with(move |config| {
+        config.sandbox.enabled = false;
+        config.targets.push(target);
+        config.suites.push(steady(4.0));
+    })
+    .await
+    .unwrap();
+    let (id, detail) = run(&app, "steady", "current").await;
+    let report = report(&detail);
+    assert_eq!(report.state.as_str(), "passed", "{:?}", report.error);
+    let sources = &report.sources;
+    assert_eq!(sources.pool, "none");
+    assert!(sources.pool_gauges.is_empty(), "{sources:?}");
+    for gauge in ["checked out", "waiting", "timeouts", "acquire wait"] {
+        assert!(
+            sources.missing_pool_gauges.iter().any(|g| g == gauge),
+            "{sources:?}"
+        );
+    }
+    assert!(
+        report.server.peak_run_backends > 0,
+        "the database is still watched"
+    );
+
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/{id}")))
+        .await
+        .unwrap();
+    let row = browser
+        .wait_for("#scenarios [data-scenario=steady]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(row.matches("not provided").count(), 4, "{row}");
+    let pool = browser.chart_series("pool").await.unwrap();
+    for name in [
+        "checked out (not provided)",
+        "overflow in use (not provided)",
+        "waiters (not provided)",
+    ] {
+        assert!(pool.iter().any(|s| s == name), "{pool:?}");
+    }
+    let utilization = browser
+        .wait_for("#thresholds [data-metric=pool_utilization_pct]")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(utilization.contains("not provided"), "{utilization}");
+    browser.screenshot("run-service-no-metrics").await.unwrap();
+    browser.close().await.unwrap();
     app.stop().await.unwrap();
     drop(service);
     sandbox.stop().await;

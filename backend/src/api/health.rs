@@ -34,9 +34,8 @@ pub async fn probe(
     let targets = state.service().targets();
     let name = query
         .target
-        .or_else(|| targets.get("sandbox").map(|t| t.name.clone()))
-        .or_else(|| targets.names().first().map(|n| (*n).to_owned()))
-        .ok_or_else(|| ApiError::NotFound("no target is configured".into()))?;
+        .or_else(|| targets.default_database().map(|t| t.name.clone()))
+        .ok_or_else(|| ApiError::NotFound("no PostgreSQL target is configured".into()))?;
     let target = targets
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no target `{name}`")))?;

@@ -693,10 +693,10 @@ fn sources(plan: &RunPlan, collected: &Collected) -> GaugeSources {
             ..GaugeSources::default()
         },
         (Reach::Http(service), scraped) => {
+            // No metrics at all: every gauge is missing.
             let (pool_gauges, missing_pool_gauges) = scraped
                 .as_ref()
-                .map(ScrapedPool::gauges)
-                .unwrap_or_default();
+                .map_or_else(|| ScrapedPool::default().gauges(), ScrapedPool::gauges);
             GaugeSources {
                 pool: service.metrics.as_ref().map_or_else(
                     || "none".to_owned(),
@@ -734,7 +734,12 @@ fn assemble(
         mut recovery,
         mut leaks,
     } = finished;
-    let capacity = plan.profile.primary.capacity();
+    // A service's pool is what its metrics say, when they say it.
+    let profile = collected
+        .scraped
+        .as_ref()
+        .map_or_else(|| plan.profile.clone(), |s| s.sized(&plan.profile));
+    let capacity = profile.primary.capacity();
     let scenarios: Vec<ScenarioReport> = plan
         .suite
         .scenarios
@@ -773,10 +778,9 @@ fn assemble(
         })
         .collect();
     let criteria = verdict::run_criteria(recovery.as_mut(), leaks.as_mut(), &plan.suite.criteria);
-    let mut thresholds =
-        verdict::thresholds(&scenarios, &plan.profile.primary, &plan.suite.thresholds);
+    let mut thresholds = verdict::thresholds(&scenarios, &profile.primary, &plan.suite.thresholds);
     thresholds.push(verdict::connection_budget(
-        &plan.profile,
+        &profile,
         &collected.server,
         plan.suite.thresholds.connection_budget_pct,
     ));
@@ -806,7 +810,7 @@ fn assemble(
         thresholds,
         server: collected.server.clone(),
         sources: sources(plan, collected),
-        pool_profile: plan.profile.clone(),
+        pool_profile: profile,
         workload: plan.workload.clone(),
         series: collected.series.clone(),
     }

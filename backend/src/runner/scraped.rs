@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use lifeguard_shared::pool::{PoolProfile, PoolSettings};
+
 use crate::pool::events::Gauges;
 use crate::scrape::Scrape;
 use crate::scrape::mapping::PoolReading;
@@ -231,6 +233,23 @@ impl ScrapedPool {
         }
     }
 
+    /// `declared` with each pool's size and overflow as the service's metrics last said them
+    /// (`idle_max` the size, `max` the capacity): what the run was told the service's pool is
+    /// counts only where its metrics are silent.
+    #[must_use]
+    pub fn sized(&self, declared: &PoolProfile) -> PoolProfile {
+        let mut profile = declared.clone();
+        if let Some(last) = &self.last {
+            resize(&mut profile.primary, &last.primary);
+            if let (Some(settings), Some(reading)) =
+                (profile.secondary.as_mut(), last.secondary.as_ref())
+            {
+                resize(settings, reading);
+            }
+        }
+        profile
+    }
+
     /// The gauges some scrape provided, and those none did.
     #[must_use]
     pub fn gauges(&self) -> (Vec<String>, Vec<String>) {
@@ -251,6 +270,15 @@ impl ScrapedPool {
             missing.into_iter().map(str::to_owned).collect(),
         )
     }
+}
+
+fn resize(settings: &mut PoolSettings, reading: &PoolReading) {
+    let capacity = reading.max.map_or_else(|| settings.capacity(), count);
+    settings.pool_size = reading
+        .idle_max
+        .map_or(settings.pool_size, count)
+        .min(capacity);
+    settings.max_overflow = capacity - settings.pool_size;
 }
 
 #[cfg(test)]
@@ -287,6 +315,44 @@ mod tests {
             primary,
             secondary: None,
         }
+    }
+
+    #[test]
+    fn the_services_pool_is_sized_by_its_metrics_and_by_the_declared_profile_where_they_are_silent()
+    {
+        let declared = PoolProfile::built_in().remove(0);
+        let mut pool = ScrapedPool::default();
+        assert_eq!(pool.sized(&declared), declared, "no scrape yet");
+        let mut primary = reading(4.0, 0.0, 0.0, (0.0, 0.0));
+        primary.max = Some(50.0);
+        primary.idle_max = Some(20.0);
+        let mut secondary = primary.clone();
+        secondary.max = Some(8.0);
+        secondary.idle_max = None;
+        pool.read(&Scrape {
+            secondary: Some(secondary),
+            ..scrape(primary)
+        });
+        let sized = pool.sized(&declared);
+        assert_eq!(
+            (sized.primary.pool_size, sized.primary.max_overflow),
+            (20, 30)
+        );
+        let declared_sync = declared.secondary.as_ref().unwrap();
+        let sync = sized.secondary.unwrap();
+        assert_eq!(
+            (sync.pool_size, sync.max_overflow),
+            (
+                declared_sync.pool_size.min(8),
+                8 - declared_sync.pool_size.min(8)
+            ),
+            "a capacity without a size keeps the declared size within it"
+        );
+        assert_eq!(
+            sized.primary.pool_timeout_s.to_bits(),
+            declared.primary.pool_timeout_s.to_bits(),
+            "what the metrics do not say stays as declared"
+        );
     }
 
     #[test]

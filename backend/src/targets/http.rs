@@ -319,15 +319,14 @@ impl HttpService {
     /// What lifeguard reads of the service besides its answers.
     #[must_use]
     pub fn provides(&self) -> Vec<String> {
-        let mut provides: Vec<String> = match &self.metrics {
-            Some(metrics) => metrics
-                .mapping
-                .gauges()
-                .into_iter()
-                .map(|g| format!("pool {g} (metrics)"))
-                .collect(),
-            None => vec!["no pool metrics".to_owned()],
-        };
+        let mut provides = vec![match &self.metrics {
+            Some(metrics) => format!(
+                "its pool from its metrics ({}): {}",
+                metrics.preset.name(),
+                metrics.mapping.gauges().join(", ")
+            ),
+            None => "no pool metrics".to_owned(),
+        }];
         if self.database.is_some() {
             provides.push("server-side backends (pg_stat_activity)".to_owned());
         }

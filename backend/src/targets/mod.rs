@@ -172,6 +172,17 @@ impl Targets {
             .collect()
     }
 
+    /// The database the probe measures when none is named: the sandbox, else the first
+    /// PostgreSQL target (a service is not a database).
+    #[must_use]
+    pub fn default_database(&self) -> Option<&Target> {
+        self.get("sandbox").or_else(|| {
+            self.by_name
+                .values()
+                .find(|t| matches!(t.reach, Reach::Postgres(_)))
+        })
+    }
+
     /// The names, for error messages.
     #[must_use]
     pub fn names(&self) -> Vec<&str> {

@@ -17,11 +17,11 @@ pub mod scenarios;
 pub mod timeline;
 
 use charming::Chart;
-use charming::component::{Axis, DataZoom, Grid, Legend, Title};
+use charming::component::{Axis, DataZoom, Grid, Legend, LegendType, Title};
 use charming::element::mark_line::MarkLineVariant;
 use charming::element::{
-    Label, LabelPosition, LineStyle, LineStyleType, MarkLine, MarkLineData, Symbol, Tooltip,
-    Trigger,
+    Label, LabelPosition, LineStyle, LineStyleType, MarkLine, MarkLineData, NameLocation, Symbol,
+    Tooltip, Trigger,
 };
 
 pub use probe::probe_chart;
@@ -57,12 +57,32 @@ fn frame(title: &str, x_axis: Axis, y_axis: Axis) -> Chart {
     Chart::new()
         .title(Title::new().text(title))
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .legend(Legend::new().top(28))
-        .grid(Grid::new().top(80).bottom(70).left(60).right(30))
+        // One scrolling row: a wrapped legend would run into the y axis' name.
+        .legend(Legend::new().type_(LegendType::Scroll).top(28))
+        .grid(Grid::new().top(80).bottom(85).left(60).right(30))
         .data_zoom(inside)
         .data_zoom(slider)
         .x_axis(x_axis)
         .y_axis(y_axis)
+}
+
+/// A value axis along the bottom named `name`, the name centred under its labels (at the end it
+/// would run off the plot's right edge), above the zoom slider.
+fn bottom_axis(name: &str) -> Axis {
+    Axis::new()
+        .name(name)
+        .name_location(NameLocation::Middle)
+        .name_gap(28)
+}
+
+/// A value axis on the left named `name`, the name along the axis (at its top it would share
+/// the top-left corner with the labels of marks drawn at the plot's top edge).
+fn side_axis(name: &str) -> Axis {
+    Axis::new()
+        .type_(charming::element::AxisType::Value)
+        .name(name)
+        .name_location(NameLocation::Middle)
+        .name_gap(42)
 }
 
 /// A thin dashed line, for reference lines and base runs.
@@ -70,22 +90,30 @@ fn dashed() -> LineStyle {
     LineStyle::new().type_(LineStyleType::Dashed)
 }
 
-/// Dashed horizontal lines at the given `(label, value)` levels, labelled at their right end.
+/// Dashed horizontal lines at the given `(label, value)` levels, labelled above the line at its
+/// right end, then its left, in turn: two close levels (90 % of capacity and capacity) do not
+/// write over each other.
 fn level_lines(levels: Vec<(String, f64)>) -> MarkLine {
     MarkLine::new()
         .silent(true)
         .symbol(vec![Symbol::None, Symbol::None])
-        .label(
-            Label::new()
-                .formatter("{b}")
-                .position(LabelPosition::InsideEndTop),
-        )
         .line_style(dashed())
         .data(
             levels
                 .into_iter()
-                .map(|(name, value)| {
-                    MarkLineVariant::Simple(MarkLineData::new().name(name).y_axis(value))
+                .enumerate()
+                .map(|(index, (name, value))| {
+                    let end = if index % 2 == 0 {
+                        LabelPosition::InsideEndTop
+                    } else {
+                        LabelPosition::InsideStartTop
+                    };
+                    MarkLineVariant::Simple(
+                        MarkLineData::new()
+                            .name(name)
+                            .y_axis(value)
+                            .label(Label::new().formatter("{b}").position(end)),
+                    )
                 })
                 .collect(),
         )

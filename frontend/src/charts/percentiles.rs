@@ -2,7 +2,7 @@
 //! so 90 %, 99 %, 99.9 % … sit an equal step apart and the tail gets the room it deserves.
 
 use charming::Chart;
-use charming::component::{Axis, Grid, Legend, Title};
+use charming::component::{Grid, Legend, LegendType, Title};
 use charming::element::{AxisLabel, AxisType, JsFunction, Tooltip, Trigger};
 use charming::series::Line;
 use lifeguard_shared::run::PercentilePoint;
@@ -50,20 +50,19 @@ pub fn percentile_curves(title: &str, curves: &[Curve<'_>]) -> Chart {
                 .trigger(Trigger::Item)
                 .formatter(JsFunction::new_with_args("p", TOOLTIP_BODY)),
         )
-        .legend(Legend::new().top(28))
-        .grid(Grid::new().top(80).bottom(70).left(60).right(40))
+        .legend(Legend::new().type_(LegendType::Scroll).top(28))
+        .grid(Grid::new().top(80).bottom(85).left(60).right(40))
         .data_zoom(inside)
         .data_zoom(slider)
         .x_axis(
-            Axis::new()
+            super::bottom_axis("percentile")
                 .type_(AxisType::Log)
                 .log_base(10)
                 .min(1)
                 .max(MAX_X)
-                .name("percentile")
                 .axis_label(AxisLabel::new().formatter(JsFunction::new_with_args("v", LABEL_BODY))),
         )
-        .y_axis(Axis::new().type_(AxisType::Value).name("latency (ms)"));
+        .y_axis(super::side_axis("latency (ms)"));
     for curve in curves {
         let data: Vec<Vec<f64>> = curve
             .points

@@ -5,7 +5,7 @@ use charming::Chart;
 use charming::component::Axis;
 use charming::element::mark_line::MarkLineVariant;
 use charming::element::{
-    AxisType, ItemStyle, Label, MarkArea, MarkAreaData, MarkLine, MarkLineData, Symbol,
+    AxisType, ItemStyle, Label, LabelAlign, MarkArea, MarkAreaData, MarkLine, MarkLineData, Symbol,
 };
 use charming::series::Line;
 use lifeguard_shared::report::SecondSample;
@@ -18,6 +18,9 @@ use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, level_lines, round3};
 pub struct Timeline<'a> {
     pub points: &'a [SecondSample],
     pub seconds_per_point: u32,
+    /// Pool gauges the run's source did not provide (a service's metrics may lack some): their
+    /// lines say so and stay empty, never a row of zeros.
+    pub missing: &'a [String],
 }
 
 impl Timeline<'_> {
@@ -33,6 +36,15 @@ impl Timeline<'_> {
     fn per_second(&self, f: impl Fn(&SecondSample) -> u64) -> Vec<Vec<f64>> {
         let seconds = f64::from(self.seconds_per_point.max(1));
         self.xy(|p| f(p) as f64 / seconds)
+    }
+
+    /// The line of pool gauge `gauge`, or an empty one named "… (not provided)".
+    fn gauge(&self, gauge: &str, name: &str, data: impl FnOnce() -> Vec<Vec<f64>>) -> Line {
+        if self.missing.iter().any(|m| m == gauge) {
+            line(&format!("{name} (not provided)"), Vec::new())
+        } else {
+            line(name, data())
+        }
     }
 
     /// A vertical line where each phase starts, labelled with the phase's name.
@@ -52,7 +64,8 @@ impl Timeline<'_> {
         MarkLine::new()
             .silent(true)
             .symbol(vec![Symbol::None, Symbol::None])
-            .label(Label::new().formatter("{b}"))
+            // Each name starts at its line and runs right, clear of the y axis' labels.
+            .label(Label::new().formatter("{b}").align(LabelAlign::Left))
             .line_style(dashed().color("#8c959f"))
             .data(starts.into_iter().map(MarkLineVariant::Simple).collect())
     }
@@ -60,15 +73,14 @@ impl Timeline<'_> {
 
 /// The frame every time chart shares, over seconds since the run's start.
 fn frame(title: &str, y_axis: Axis) -> Chart {
-    let seconds = Axis::new()
+    let seconds = super::bottom_axis("time since start (s)")
         .type_(AxisType::Value)
-        .name("s since start")
         .min(0);
     super::frame(title, seconds, y_axis)
 }
 
 fn value_axis(name: &str) -> Axis {
-    Axis::new().type_(AxisType::Value).name(name)
+    super::side_axis(name)
 }
 
 fn line(name: &str, data: Vec<Vec<f64>>) -> Line {
@@ -95,7 +107,9 @@ pub fn throughput(timeline: &Timeline<'_>) -> Chart {
                 .mark_line(timeline.phase_marks()),
         )
         .series(line("errors/s", timeline.per_second(|p| p.errors)))
-        .series(line("pool timeouts/s", timeline.per_second(|p| p.timeouts)))
+        .series(timeline.gauge("timeouts", "pool timeouts/s", || {
+            timeline.per_second(|p| p.timeouts)
+        }))
 }
 
 /// Checked-out connections, overflow in use and waiters, against the primary pool's capacity
@@ -137,17 +151,24 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
         (format!("capacity {capacity}"), capacity),
     ]);
     frame(
-        "Pool: checked out, overflow, waiters",
+        "Pool connections",
         value_axis("connections")
             .min(0)
             .max(capacity.max(peak).max(1.0)),
     )
-    .series(line("checked out", timeline.xy(|p| f64::from(p.checked_out))).mark_line(limits))
-    .series(line(
-        "overflow in use",
-        timeline.xy(|p| f64::from(p.overflow)),
-    ))
-    .series(line("waiters", timeline.xy(|p| f64::from(p.waiters))))
+    .series(
+        timeline
+            .gauge("checked out", "checked out", || {
+                timeline.xy(|p| f64::from(p.checked_out))
+            })
+            .mark_line(limits),
+    )
+    .series(timeline.gauge("overflow", "overflow in use", || {
+        timeline.xy(|p| f64::from(p.overflow))
+    }))
+    .series(timeline.gauge("waiting", "waiters", || {
+        timeline.xy(|p| f64::from(p.waiters))
+    }))
     .series(band(
         &format!(
             "warning band ({}–{} %)",
@@ -169,11 +190,11 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
 #[must_use]
 pub fn acquire_wait(timeline: &Timeline<'_>) -> Chart {
     frame("Acquire wait over time", value_axis("ms")).series(
-        line(
-            "acquire wait p95 (ms)",
-            timeline.xy(|p| p.acquire_wait_p95_ms),
-        )
-        .mark_line(timeline.phase_marks()),
+        timeline
+            .gauge("acquire wait", "acquire wait p95 (ms)", || {
+                timeline.xy(|p| p.acquire_wait_p95_ms)
+            })
+            .mark_line(timeline.phase_marks()),
     )
 }
 
@@ -213,6 +234,7 @@ mod tests {
         let json = options(&latency(&Timeline {
             points: &rows,
             seconds_per_point: 1,
+            missing: &[],
         }));
         let p50 = series(&json, "p50 (ms)");
         assert_eq!(p50["data"][0], json!([0.0, 1.235]));
@@ -227,6 +249,7 @@ mod tests {
         let json = options(&latency(&Timeline {
             points: &rows,
             seconds_per_point: 1,
+            missing: &[],
         }));
         let marks = &series(&json, "p50 (ms)")["markLine"]["data"];
         assert_eq!(marks.as_array().unwrap().len(), 2);
@@ -241,6 +264,7 @@ mod tests {
         let json = options(&throughput(&Timeline {
             points: &rows,
             seconds_per_point: 2,
+            missing: &[],
         }));
         assert_eq!(series(&json, "requests/s")["data"][2], json!([2.0, 20.0]));
         assert_eq!(series(&json, "errors/s")["data"][0], json!([0.0, 0.5]));
@@ -253,6 +277,7 @@ mod tests {
             &Timeline {
                 points: &rows,
                 seconds_per_point: 1,
+                missing: &[],
             },
             30,
             Levels {
@@ -273,11 +298,36 @@ mod tests {
     }
 
     #[test]
+    fn a_gauge_the_source_did_not_provide_is_named_so_and_drawn_empty_not_as_zeros() {
+        let rows = rows();
+        let missing = ["waiting".to_owned(), "acquire wait".to_owned()];
+        let timeline = Timeline {
+            points: &rows,
+            seconds_per_point: 1,
+            missing: &missing,
+        };
+        let levels = Levels {
+            warning: 70.0,
+            critical: 90.0,
+        };
+        let json = options(&pool(&timeline, 30, levels));
+        // No data at all: charming leaves the key out.
+        assert_eq!(series(&json, "waiters (not provided)")["data"], json!(null));
+        assert_eq!(series(&json, "checked out")["data"][2], json!([2.0, 28.0]));
+        let json = options(&acquire_wait(&timeline));
+        assert_eq!(
+            series(&json, "acquire wait p95 (ms) (not provided)")["data"],
+            json!(null)
+        );
+    }
+
+    #[test]
     fn acquire_wait_is_its_p95() {
         let rows = rows();
         let json = options(&acquire_wait(&Timeline {
             points: &rows,
             seconds_per_point: 1,
+            missing: &[],
         }));
         assert_eq!(
             series(&json, "acquire wait p95 (ms)")["data"][1],

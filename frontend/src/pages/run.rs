@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use lifeguard_shared::metric::Metric;
-use lifeguard_shared::report::{Level, RunReport, RunState};
+use lifeguard_shared::report::{GaugeSources, Level, RunReport, RunState};
 use std::rc::Rc;
 
 use lifeguard_shared::run::{RunDetail, RunSummary, ShareRequest};
@@ -31,6 +31,8 @@ struct PoolLimits {
     capacity: u32,
     utilization: Levels,
     minimums: Vec<(String, f64)>,
+    /// Pool gauges the run's source did not provide (known once it is reported).
+    missing: Vec<String>,
 }
 
 /// The limits of a run not yet reported, from the catalog it was started with.
@@ -54,6 +56,7 @@ async fn catalog_limits(suite: String, profile: String) -> Result<PoolLimits, Ap
             .into_iter()
             .map(|s| (s.name, s.min_success_rate))
             .collect(),
+        missing: Vec::new(),
     })
 }
 
@@ -71,6 +74,7 @@ fn report_limits(report: &RunReport) -> Option<PoolLimits> {
         },
         // The finished view reads each scenario's minimum from its criteria.
         minimums: Vec::new(),
+        missing: report.sources.missing_pool_gauges.clone(),
     })
 }
 
@@ -320,6 +324,7 @@ fn LiveView(
             f(&Timeline {
                 points: &l.seconds,
                 seconds_per_point: 1,
+                missing: &[],
             });
         });
     });
@@ -424,13 +429,24 @@ type WithSeconds = Rc<dyn Fn(&mut dyn FnMut(&Timeline<'_>))>;
 #[component]
 fn RunCharts(
     seconds: WithSeconds,
-    limits: LocalResource<Result<PoolLimits, ApiFailure>>,
+    limits: super::Fetched<Result<PoolLimits, ApiFailure>>,
 ) -> impl IntoView {
     let chart = move |build: Builder| {
         let seconds = Rc::clone(&seconds);
         Signal::derive_local(move || {
             let mut chart = None;
-            seconds(&mut |timeline| chart = Some(build(timeline, limits)));
+            let missing = limits
+                .get()
+                .and_then(Result::ok)
+                .map(|l| l.missing)
+                .unwrap_or_default();
+            seconds(&mut |timeline| {
+                let timeline = Timeline {
+                    missing: &missing,
+                    ..*timeline
+                };
+                chart = Some(build(&timeline, limits));
+            });
             chart.unwrap_or_else(charming::Chart::new)
         })
     };
@@ -458,26 +474,23 @@ fn RunCharts(
     }
 }
 
-type Builder = fn(&Timeline<'_>, LocalResource<Result<PoolLimits, ApiFailure>>) -> charming::Chart;
+type Builder = fn(&Timeline<'_>, super::Fetched<Result<PoolLimits, ApiFailure>>) -> charming::Chart;
 
 /// The pool chart, with the utilization bands once the limits are known.
 fn pool_chart(
     timeline: &Timeline<'_>,
-    limits: LocalResource<Result<PoolLimits, ApiFailure>>,
+    limits: super::Fetched<Result<PoolLimits, ApiFailure>>,
 ) -> charming::Chart {
-    let (capacity, utilization) = limits
-        .with(|l| {
-            l.as_ref()
-                .and_then(|l| l.as_ref().ok())
-                .map(|l| (l.capacity, l.utilization))
-        })
-        .unwrap_or((
+    let (capacity, utilization) = limits.get().and_then(Result::ok).map_or(
+        (
             0,
             Levels {
                 warning: 0.0,
                 critical: 0.0,
             },
-        ));
+        ),
+        |l| (l.capacity, l.utilization),
+    );
     timeline::pool(timeline, capacity, utilization)
 }
 
@@ -560,6 +573,7 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
         f(&Timeline {
             points: &points,
             seconds_per_point,
+            missing: &[],
         });
     });
     let load_problem = move || {
@@ -602,19 +616,35 @@ fn Verdicts(report: RunReport) -> impl IntoView {
         .map(|t| t.level)
         .max()
         .unwrap_or(Level::Ok);
+    // A gauge the source did not provide is not a zero.
+    let missing = report.sources.missing_pool_gauges.clone();
+    let provided = move |gauge: &str, value: String| {
+        if missing.iter().any(|m| m == gauge) {
+            "not provided".to_owned()
+        } else {
+            value
+        }
+    };
     let thresholds = report
         .thresholds
         .iter()
         .map(|t| {
+            let gauge = match t.metric {
+                Metric::PoolUtilizationPct => "checked out",
+                Metric::OverflowUsagePct => "overflow",
+                Metric::ExhaustionEvents => "waiting",
+                Metric::ChurnPerS => "connections created",
+                _ => "",
+            };
+            let peak = provided(gauge, metric(t.metric, t.peak));
+            let level = (!peak.starts_with("not")).then(|| view! { <LevelBadge level=t.level /> });
             view! {
                 <tr data-metric=t.metric.name()>
                     <th scope="row">{metric_label(t.metric)}</th>
-                    <td class="num">{metric(t.metric, t.peak)}</td>
+                    <td class="num">{peak}</td>
                     <td class="num">{metric(t.metric, t.warning)}</td>
                     <td class="num">{metric(t.metric, t.critical)}</td>
-                    <td>
-                        <LevelBadge level=t.level />
-                    </td>
+                    <td>{level}</td>
                 </tr>
             }
         })
@@ -663,10 +693,14 @@ fn Verdicts(report: RunReport) -> impl IntoView {
                     <td class="num">{format::ms(s.latency_ms.p95)}</td>
                     <td class="num">{format::ms(s.latency_ms.p99)}</td>
                     <td class="num">{metric(Metric::ThroughputRps, s.throughput_rps)}</td>
-                    <td class="num">{format::ms(s.acquire_wait_ms.p95)}</td>
-                    <td class="num">{s.pool.peak_checked_out}</td>
-                    <td class="num">{format::share(s.pool.peak_utilization)}</td>
-                    <td class="num">{s.pool.timeouts}</td>
+                    <td class="num">{provided("acquire wait", format::ms(s.acquire_wait_ms.p95))}</td>
+                    <td class="num">
+                        {provided("checked out", s.pool.peak_checked_out.to_string())}
+                    </td>
+                    <td class="num">
+                        {provided("checked out", format::share(s.pool.peak_utilization))}
+                    </td>
+                    <td class="num">{provided("timeouts", s.pool.timeouts.to_string())}</td>
                     <td>
                         <PassBadge passed=s.passed />
                     </td>
@@ -692,6 +726,7 @@ fn Verdicts(report: RunReport) -> impl IntoView {
             </li>
         }
     });
+    let sources = sources_line(&report.sources);
     view! {
         <section class="card" id="verdict">
             <h3>
@@ -706,7 +741,7 @@ fn Verdicts(report: RunReport) -> impl IntoView {
                 {report.server.version.clone()} "; peak " {report.server.peak_run_backends}
                 " backends of this run (max_connections " {report.server.max_connections} ")."
             </p>
-            <ul class="plain">{recovery} {leaks}</ul>
+            <ul class="plain">{recovery} {leaks} {sources}</ul>
         </section>
         <section class="card">
             <h3>"Criteria"</h3>
@@ -753,5 +788,32 @@ fn Verdicts(report: RunReport) -> impl IntoView {
                 {scenario_rows}
             </Table>
         </section>
+    }
+}
+
+/// Where the pool's and the server's gauges came from, and when a service's metrics went silent.
+fn sources_line(sources: &GaugeSources) -> impl IntoView + use<> {
+    let gauges = if sources.pool_gauges.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", sources.pool_gauges.join(", "))
+    };
+    let missing = (!sources.missing_pool_gauges.is_empty())
+        .then(|| format!("; not provided: {}", sources.missing_pool_gauges.join(", ")));
+    let lost = sources.metrics_lost_at_s.map(|at| {
+        let cause = sources.last_scrape_error.clone().unwrap_or_default();
+        view! {
+            " "
+            <strong class="error" data-fact="metrics-lost">
+                "Metrics lost at " {format::duration(at)} " (" {sources.failed_scrapes}
+                " failed scrapes: " {cause} ")."
+            </strong>
+        }
+    });
+    view! {
+        <li data-fact="sources">
+            "Pool gauges from " {sources.pool.clone()} {gauges} {missing}
+            "; server backends from " {sources.server.clone()} "." {lost}
+        </li>
     }
 }

@@ -13,7 +13,7 @@ use crate::components::status::{Failure, Loading};
 #[component]
 pub fn TargetsPage() -> impl IntoView {
     let targets = super::resource(api::targets);
-    let probe = super::resource(api::probe);
+    let probe = super::resource(probe_a_database);
     view! {
         <div class="page-head">
             <h2>"Targets"</h2>
@@ -33,6 +33,7 @@ pub fn TargetsPage() -> impl IntoView {
                                                 <th scope="col">"Name"</th>
                                                 <th scope="col">"Kind"</th>
                                                 <th scope="col">"Where"</th>
+                                                <th scope="col">"Read while loading"</th>
                                             </tr>
                                         </thead>
                                         <tbody>
@@ -45,6 +46,7 @@ pub fn TargetsPage() -> impl IntoView {
                                                             <td>{t.name}</td>
                                                             <td>{t.kind}</td>
                                                             <td>{t.description}</td>
+                                                            <td data-provides>{t.provides.join("; ")}</td>
                                                         </tr>
                                                     }
                                                 })
@@ -66,16 +68,38 @@ pub fn TargetsPage() -> impl IntoView {
                     probe
                         .get()
                         .map(|result| match result {
-                            Ok(report) => view! { <ProbeView report /> }.into_any(),
+                            Ok(Some(report)) => {
+                                view! {
+                                    <ProbeView report />
+                                    <button type="button" on:click=move |_| probe.refetch()>
+                                        "Measure again"
+                                    </button>
+                                }
+                                    .into_any()
+                            }
+                            Ok(None) => {
+                                view! {
+                                    <p class="hint" id="no-database">
+                                        "Every target is a service: its database is watched during runs when configured."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
                             Err(failure) => view! { <Failure failure /> }.into_any(),
                         })
                 }}
             </Transition>
-            <button type="button" on:click=move |_| probe.refetch()>
-                "Measure again"
-            </button>
         </section>
     }
+}
+
+/// A probe of the default database; `None` when every target is a service (nothing to probe).
+async fn probe_a_database() -> Result<Option<ProbeReport>, api::ApiFailure> {
+    let targets = api::targets().await?;
+    if targets.iter().all(|t| t.kind == "http") {
+        return Ok(None);
+    }
+    api::probe().await.map(Some)
 }
 
 /// The probe's figures and its chart.
