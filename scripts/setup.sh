@@ -4,12 +4,13 @@
 #
 #   scripts/setup.sh             everything the console needs to build and run
 #   scripts/setup.sh --for test  that, plus Chromium and chromedriver for the browser tests
+#   scripts/setup.sh --for bench that, plus wrk (the HTTP engine's reference)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 
 purpose=run
-if [ "${1:-}" = "--for" ]; then purpose="${2:?--for needs run or test}"; fi
+if [ "${1:-}" = "--for" ]; then purpose="${2:?--for needs run, test or bench}"; fi
 
 TOOLCHAIN=1.95.0
 TRUNK_VERSION=0.22.1
@@ -92,8 +93,10 @@ if [ ! -s "$echarts" ] || [ "$(cat frontend/vendor/ECHARTS_VERSION 2>/dev/null)"
   rm -rf "$work"
 fi
 
-# 8. Chromium and chromedriver for the browser tests.
-if [ "$purpose" = test ]; then apt_install chromium chromium-driver; fi
+# 8. Chromium and chromedriver for the browser tests (and the console_render bench), wrk for the
+#    http_vs_wrk bench.
+if [ "$purpose" = test ] || [ "$purpose" = bench ]; then apt_install chromium chromium-driver; fi
+if [ "$purpose" = bench ]; then apt_install wrk; fi
 
 # 9. The demo auth service (examples/auth-service: FastAPI + SQLAlchemy, the incident's stack) in a
 #    virtual environment of its own, from PyPI at the pinned versions; reinstalled when they change.
