@@ -14,6 +14,8 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -27,11 +29,11 @@ use lifeguard::workload::schema::{self, seeded_token};
 use lifeguard::workload::{Outcome, Pools, RequestResult, Workload};
 use lifeguard_shared::pool::{PoolProfile, PoolSettings, Reuse};
 use lifeguard_shared::report::ScenarioReport;
-use lifeguard_shared::suite::{Load, Scenario, Suite};
 use lifeguard_shared::workload::AuthFlow;
-use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::resource::UsageWho;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
+use support::{Figures, closed_suite, cpu, setting};
 use tokio_postgres::Statement;
 
 const USERS: u32 = 10_000;
@@ -97,30 +99,6 @@ impl Workload for SelectOnly {
     }
 }
 
-/// Throughput and latency of one side of a case.
-#[derive(Debug, Clone, Copy)]
-struct Figures {
-    tps: f64,
-    p50_ms: f64,
-    p95_ms: f64,
-    /// Client CPU (user + system) per transaction, in microseconds: what the load generator itself
-    /// costs. Far steadier than throughput on a machine shared with neighbours.
-    cpu_us: f64,
-}
-
-/// CPU time (user + system) consumed so far by this process or by its waited-for children.
-fn cpu(who: UsageWho) -> Duration {
-    getrusage(who).map_or(Duration::ZERO, |usage| {
-        let time = |t: nix::sys::time::TimeVal| {
-            Duration::new(
-                u64::try_from(t.tv_sec()).unwrap_or(0),
-                u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
-            )
-        };
-        time(usage.user_time()) + time(usage.system_time())
-    })
-}
-
 fn pgbench(
     binaries: &ServerBinaries,
     sandbox: &Sandbox,
@@ -176,7 +154,7 @@ fn pgbench(
     latencies.sort_unstable();
     let at = |permille: usize| latencies[(latencies.len() - 1) * permille / 1000] as f64 / 1000.0;
     Ok(Figures {
-        tps,
+        per_s: tps,
         p50_ms: at(500),
         p95_ms: at(950),
         cpu_us: cpu_used.as_secs_f64() * 1e6 / latencies.len() as f64,
@@ -218,23 +196,7 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
         run_id: new_run_id(),
         target_name: "sandbox".into(),
         target: sandbox.connect_config().into(),
-        suite: Suite {
-            name: "bench".into(),
-            scenarios: vec![Scenario {
-                name: format!("{clients} users"),
-                load: Load::Closed {
-                    users: clients,
-                    requests_per_user: None,
-                    duration_s: Some(seconds as f64),
-                    ramp_up_s: 0.0,
-                    think_time_ms: 0,
-                },
-                min_success_rate: 0.0,
-            }],
-            recovery: None,
-            leak_check: None,
-            ..Suite::auth_burst()
-        },
+        suite: closed_suite(clients, seconds),
         profile: PoolProfile {
             name: "bench".into(),
             description: String::new(),
@@ -251,36 +213,9 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
     }
 }
 
-/// The mean of each figure.
-fn mean(runs: &[Figures]) -> Figures {
-    let n = runs.len() as f64;
-    let of = |key: fn(&Figures) -> f64| runs.iter().map(key).sum::<f64>() / n;
-    Figures {
-        tps: of(|f| f.tps),
-        p50_ms: of(|f| f.p50_ms),
-        p95_ms: of(|f| f.p95_ms),
-        cpu_us: of(|f| f.cpu_us),
-    }
-}
-
-/// Median of each figure over the rounds.
-fn median(mut rounds: Vec<Figures>) -> Figures {
-    let mid = rounds.len() / 2;
-    let mut pick = |key: fn(&Figures) -> f64| {
-        rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
-        key(&rounds[mid])
-    };
-    Figures {
-        tps: pick(|f| f.tps),
-        p50_ms: pick(|f| f.p50_ms),
-        p95_ms: pick(|f| f.p95_ms),
-        cpu_us: pick(|f| f.cpu_us),
-    }
-}
-
 fn figures(scenario: &ScenarioReport) -> Figures {
     Figures {
-        tps: scenario.throughput_rps,
+        per_s: scenario.throughput_rps,
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
         cpu_us: 0.0,
@@ -351,8 +286,8 @@ async fn measure(
                 off.push(figures);
             }
         }
-        sides[1].push(mean(&on));
-        sides[2].push(mean(&off));
+        sides[1].push(Figures::mean(&on));
+        sides[2].push(Figures::mean(&off));
         sides[3].push(pgbench(binaries, sandbox, script, clients, 2, seconds)?);
     }
     Ok(sides)
@@ -360,12 +295,6 @@ async fn measure(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let setting = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
     let seconds = setting("LIFEGUARD_BENCH_SECONDS", 5);
     let rounds = setting("LIFEGUARD_BENCH_ROUNDS", 5);
     let options = SandboxOptions {
@@ -420,32 +349,32 @@ async fn main() -> anyhow::Result<()> {
                 ratios.sort_by(f64::total_cmp);
                 ratios[ratios.len() / 2]
             };
-            let ratio = paired(&|r| sides[1][r].tps / sides[0][r].tps);
+            let ratio = paired(&|r| sides[1][r].per_s / sides[0][r].per_s);
             let instr_cpu = paired(&|r| sides[1][r].cpu_us / sides[2][r].cpu_us - 1.0) * 100.0;
-            let instr_tps = paired(&|r| 1.0 - sides[1][r].tps / sides[2][r].tps) * 100.0;
+            let instr_tps = paired(&|r| 1.0 - sides[1][r].per_s / sides[2][r].per_s) * 100.0;
             lowest = lowest.min(ratio);
             costliest = costliest.max(instr_cpu);
-            let [reference, on, off, two_threads] = sides.map(median);
+            let [reference, on, off, two_threads] = sides.map(|rounds| Figures::median(&rounds));
             println!(
                 "{case:<12} {clients:>7} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>10.0} {:>7.1} | {:>9.0} | {ratio:>6.2} {instr_cpu:>9.1}% {instr_tps:>9.1}%",
-                reference.tps,
+                reference.per_s,
                 reference.p50_ms,
                 reference.p95_ms,
                 reference.cpu_us,
-                on.tps,
+                on.per_s,
                 on.p50_ms,
                 on.p95_ms,
                 on.cpu_us,
-                off.tps,
+                off.per_s,
                 off.cpu_us,
-                two_threads.tps,
+                two_threads.per_s,
             );
         }
     }
     sandbox.stop().await;
     println!("latencies in ms; cpu µs = client CPU (user + system) per transaction");
     println!(
-        "ratio, instr. cpu / tps: medians over the rounds of lifeguard against pgbench -j 1, and of \
+        "ratio, instr. cpu / per_s: medians over the rounds of lifeguard against pgbench -j 1, and of \
          what pool events cost (client CPU added, throughput lost; events on vs off)"
     );
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");

@@ -15,6 +15,8 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -30,8 +32,9 @@ use lifeguard::scrape::mapping::{Mapping, Preset, SeriesNames};
 use lifeguard::targets::Reach;
 use lifeguard::targets::http::{Body, HttpService, MetricsPlan, RequestSpec, TestUser};
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::suite::{Load, Scenario, Suite};
 use lifeguard_shared::workload::AuthFlow;
+use nix::sys::resource::UsageWho;
+use support::{Figures, closed_suite, cpu, median, setting};
 
 const TOKEN: &str = "bench-token";
 
@@ -87,32 +90,6 @@ fn serve() -> anyhow::Result<u16> {
     Ok(port)
 }
 
-/// Requests per second, p50/p95 (ms) and client CPU per request (µs) of one side.
-#[derive(Debug, Clone, Copy)]
-struct Figures {
-    rps: f64,
-    p50_ms: f64,
-    p95_ms: f64,
-    cpu_us: f64,
-}
-
-/// CPU time (user + system) this process (`RUSAGE_SELF`) or its waited-for children have used.
-fn cpu_of(who: nix::sys::resource::UsageWho) -> Duration {
-    nix::sys::resource::getrusage(who).map_or(Duration::ZERO, |usage| {
-        let time = |t: nix::sys::time::TimeVal| {
-            Duration::new(
-                u64::try_from(t.tv_sec()).unwrap_or(0),
-                u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
-            )
-        };
-        time(usage.user_time()) + time(usage.system_time())
-    })
-}
-
-fn cpu() -> Duration {
-    cpu_of(nix::sys::resource::UsageWho::RUSAGE_SELF)
-}
-
 const WRK_SCRIPT: &str = r#"
 wrk.headers["Authorization"] = "Bearer bench-token"
 done = function(summary, latency, requests)
@@ -127,7 +104,7 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
     let script = dir.path().join("figures.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
     let (endpoint_before, wrk_before) =
-        (cpu(), cpu_of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN));
+        (cpu(UsageWho::RUSAGE_SELF), cpu(UsageWho::RUSAGE_CHILDREN));
     let output = Command::new("wrk")
         .args(["-t1", "-c", &connections.to_string(), "-d"])
         .arg(format!("{seconds}s"))
@@ -148,11 +125,11 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
         .collect();
     anyhow::ensure!(numbers.len() == 3, "wrk said {line}");
     // Like lifeguard's sides: the client's CPU (wrk's, a child) and the endpoint's (this process).
-    let used = cpu().saturating_sub(endpoint_before)
-        + cpu_of(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).saturating_sub(wrk_before);
+    let used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(endpoint_before)
+        + cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(wrk_before);
     let requests = numbers[0] * seconds as f64;
     Ok(Figures {
-        rps: numbers[0],
+        per_s: numbers[0],
         p50_ms: numbers[1],
         p95_ms: numbers[2],
         cpu_us: used.as_secs_f64() * 1e6 / requests,
@@ -212,23 +189,7 @@ async fn lifeguard_side(
         run_id: new_run_id(),
         target_name: "bench".into(),
         target: Reach::Http(Arc::new(service(port, scraped)?)),
-        suite: Suite {
-            name: "bench".into(),
-            scenarios: vec![Scenario {
-                name: format!("{connections} users"),
-                load: Load::Closed {
-                    users: connections,
-                    requests_per_user: None,
-                    duration_s: Some(seconds as f64),
-                    ramp_up_s: 0.0,
-                    think_time_ms: 0,
-                },
-                min_success_rate: 0.0,
-            }],
-            recovery: None,
-            leak_check: None,
-            ..Suite::auth_burst()
-        },
+        suite: closed_suite(connections, seconds),
         profile: PoolProfile::built_in().remove(0),
         workload: AuthFlow {
             login_ratio: 0.0,
@@ -237,10 +198,10 @@ async fn lifeguard_side(
         instrumented: true,
         max_duration: Duration::from_hours(1),
     };
-    let cpu_before = cpu();
+    let cpu_before = cpu(UsageWho::RUSAGE_SELF);
     let output = run(plan, None, Abort::new()).await?;
     // This process also serves the endpoint: its CPU counts too, alike on every lifeguard side.
-    let cpu_used = cpu().saturating_sub(cpu_before);
+    let cpu_used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before);
     let scenario = &output.report.scenarios[0];
     anyhow::ensure!(
         scenario.outcomes.ok == scenario.requests,
@@ -248,37 +209,15 @@ async fn lifeguard_side(
         scenario.outcomes
     );
     Ok(Figures {
-        rps: scenario.throughput_rps,
+        per_s: scenario.throughput_rps,
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
         cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
     })
 }
 
-fn mean(sides: &[Figures]) -> Figures {
-    let n = sides.len() as f64;
-    let of = |key: fn(&Figures) -> f64| sides.iter().map(key).sum::<f64>() / n;
-    Figures {
-        rps: of(|f| f.rps),
-        p50_ms: of(|f| f.p50_ms),
-        p95_ms: of(|f| f.p95_ms),
-        cpu_us: of(|f| f.cpu_us),
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let setting = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
     let seconds = setting("LIFEGUARD_BENCH_SECONDS", 3);
     let rounds = setting("LIFEGUARD_BENCH_ROUNDS", 5);
     let port = serve()?;
@@ -326,9 +265,9 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             let after = wrk(port, connections, seconds)?;
-            let reference = mean(&[before, after]);
-            let (plain, scraping) = (mean(&plain), mean(&scraping));
-            ratios.push(plain.rps / reference.rps);
+            let reference = Figures::mean(&[before, after]);
+            let (plain, scraping) = (Figures::mean(&plain), Figures::mean(&scraping));
+            ratios.push(plain.per_s / reference.per_s);
             costs.push(scraping.cpu_us / plain.cpu_us - 1.0);
             last = Some((reference, plain, scraping));
         }
@@ -340,15 +279,15 @@ async fn main() -> anyhow::Result<()> {
         costliest = costliest.max(cost);
         println!(
             "{connections:<12} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>11.0} {:>7.1} | {:>6.2} {:>11.1}%",
-            reference.rps,
+            reference.per_s,
             reference.p50_ms,
             reference.p95_ms,
             reference.cpu_us,
-            plain.rps,
+            plain.per_s,
             plain.p50_ms,
             plain.p95_ms,
             plain.cpu_us,
-            scraping.rps,
+            scraping.per_s,
             scraping.cpu_us,
             ratio,
             cost * 100.0

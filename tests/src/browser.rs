@@ -104,6 +104,26 @@ impl Browser {
             .with_context(|| format!("waiting for `{css}`"))
     }
 
+    /// The text of the element matching `css`, once there is one (up to 20 s).
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.wait_for(css).await?.text().await?)
+    }
+
+    /// Opens `url` and waits for the element matching `css`; its text.
+    pub async fn open_and_read(&self, url: &str, css: &str) -> anyhow::Result<String> {
+        self.client.goto(url).await?;
+        self.text(css).await
+    }
+
+    /// Scrolls the element matching `css` into view, then waits out ECharts' drawing animation
+    /// (a screenshot should show the lines whole).
+    pub async fn scroll_to(&self, css: &str) -> anyhow::Result<()> {
+        let script = format!("document.querySelector('{css}').scrollIntoView()");
+        self.client.execute(&script, vec![]).await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(())
+    }
+
     /// The series names of the ECharts instance inside `[data-chart=name]`, once it has some.
     pub async fn chart_series(&self, name: &str) -> anyhow::Result<Vec<String>> {
         let script = format!(

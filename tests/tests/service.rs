@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lifeguard::config::Config;
+use lifeguard::config::{Config, TargetConfig};
 use lifeguard::sandbox::demo::{DemoService, installed_in};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use lifeguard_shared::report::RunReport;
@@ -34,6 +34,15 @@ fn repository() -> PathBuf {
 
 /// Starts the demo with `env` (its switches) and a console loading it as target `demo`.
 async fn demo(env: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -> Demo {
+    demo_with(env, |_| {}, configure).await
+}
+
+/// [`demo`], with the target as `change` leaves it.
+async fn demo_with(
+    env: &[(&str, &str)],
+    change: impl FnOnce(&mut TargetConfig),
+    configure: impl FnOnce(&mut Config),
+) -> Demo {
     let installed = installed_in(&repository())
         .expect("the demo's virtual environment: run scripts/setup.sh --for test");
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
@@ -41,9 +50,10 @@ async fn demo(env: &[(&str, &str)], configure: impl FnOnce(&mut Config)) -> Demo
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let target = service
+    let mut target = service
         .target("demo", &dir.path().join("users.csv"))
         .unwrap();
+    change(&mut target);
     let app = spawn_app_with(move |config| {
         config.sandbox.enabled = false;
         config.targets.push(target);
@@ -158,16 +168,8 @@ async fn shown_in_the_console(app: &TestApp, id: &str) {
         .await
         .unwrap();
     browser.screenshot("targets-service").await.unwrap();
-    browser
-        .client
-        .goto(&app.url(&format!("/runs/{id}")))
-        .await
-        .unwrap();
     let sources = browser
-        .wait_for("[data-fact=sources]")
-        .await
-        .unwrap()
-        .text()
+        .open_and_read(&app.url(&format!("/runs/{id}")), "[data-fact=sources]")
         .await
         .unwrap();
     assert!(
@@ -179,27 +181,10 @@ async fn shown_in_the_console(app: &TestApp, id: &str) {
     browser.screenshot("run-service").await.unwrap();
     let pool = browser.chart_series("pool").await.unwrap();
     assert!(pool.iter().any(|s| s == "checked out"), "{pool:?}");
-    browser
-        .client
-        .execute(
-            "document.querySelector('[data-chart=pool]').scrollIntoView()",
-            vec![],
-        )
-        .await
-        .unwrap();
-    // ECharts draws its lines in over a second.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.scroll_to("[data-chart=pool]").await.unwrap();
     browser.screenshot("run-service-pool").await.unwrap();
     browser.client.set_window_size(390, 844).await.unwrap();
-    browser
-        .client
-        .execute(
-            "document.querySelector('[data-chart=pool]').scrollIntoView()",
-            vec![],
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.scroll_to("[data-chart=pool]").await.unwrap();
     browser.screenshot("run-service-pool-narrow").await.unwrap();
     assert_eq!(
         browser.console_errors().await.unwrap(),
@@ -245,6 +230,21 @@ fn new_backends(app_series: &Value) -> u64 {
         .sum()
 }
 
+/// Runs `suite` on a demo started with `env`; the report and its per-second series.
+async fn run_with_series(env: &[(&str, &str)], suite: Suite) -> (RunReport, Value) {
+    let demo = demo(env, |c| c.suites.push(suite)).await;
+    let (id, detail) = run(&demo.app, "burst", "current").await;
+    let report = report(&detail).clone();
+    let (status, series) = demo
+        .app
+        .get(&format!("/api/runs/{id}/series"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{series}");
+    demo.stop().await;
+    (report, serde_json::from_str(&series).unwrap())
+}
+
 #[tokio::test]
 async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
     let suite = || burst("burst");
@@ -256,35 +256,9 @@ async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
         ("MAX_OVERFLOW", "0"),
         ("HOLD_MS", "20"),
     ];
-    let without = demo(&service, |c| c.suites.push(suite())).await;
-    let (id, detail) = run(&without.app, "burst", "current").await;
-    let base = report(&detail).clone();
-    let base_series: Value = serde_json::from_str(
-        &without
-            .app
-            .get(&format!("/api/runs/{id}/series"))
-            .await
-            .unwrap()
-            .1,
-    )
-    .unwrap();
-    without.stop().await;
-    let with = demo(&[&service[..], &[("SYNC_FALLBACK", "1")]].concat(), |c| {
-        c.suites.push(suite());
-    })
-    .await;
-    let (id, detail) = run(&with.app, "burst", "current").await;
-    let head = report(&detail).clone();
-    let head_series: Value = serde_json::from_str(
-        &with
-            .app
-            .get(&format!("/api/runs/{id}/series"))
-            .await
-            .unwrap()
-            .1,
-    )
-    .unwrap();
-    with.stop().await;
+    let (base, base_series) = run_with_series(&service, suite()).await;
+    let (head, head_series) =
+        run_with_series(&[&service[..], &[("SYNC_FALLBACK", "1")]].concat(), suite()).await;
     let sync = |r: &RunReport| -> u64 {
         r.scenarios
             .iter()
@@ -387,25 +361,13 @@ async fn an_undersized_pool_with_long_holds_fails_its_criteria() {
 
 #[tokio::test]
 async fn a_wrong_token_pointer_is_a_clear_error_before_any_load() {
-    let installed = installed_in(&repository()).unwrap();
-    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
-    let service = DemoService::start(&installed, &sandbox.url(), &[])
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut target = service
-        .target("demo", &dir.path().join("users.csv"))
-        .unwrap();
-    if let Some(login) = target.login.as_mut() {
-        login.token_pointer = Some("/token".into());
-    }
-    let app = spawn_app_with(move |config| {
-        config.sandbox.enabled = false;
-        config.targets.push(target);
-    })
-    .await
-    .unwrap();
-    let (_, detail) = run(&app, "auth-burst", "current").await;
+    let wrong_pointer = |target: &mut TargetConfig| {
+        if let Some(login) = target.login.as_mut() {
+            login.token_pointer = Some("/token".into());
+        }
+    };
+    let demo = demo_with(&[], wrong_pointer, |_| {}).await;
+    let (_, detail) = run(&demo.app, "auth-burst", "current").await;
     assert_eq!(detail.summary.state.as_str(), "aborted");
     assert!(detail.report.is_none(), "no load ran");
     let error = detail.summary.error.unwrap();
@@ -414,9 +376,7 @@ async fn a_wrong_token_pointer_is_a_clear_error_before_any_load() {
             && error.contains("no token at `/token`"),
         "{error}"
     );
-    app.stop().await.unwrap();
-    drop(service);
-    sandbox.stop().await;
+    demo.stop().await;
 }
 
 /// A long scenario: the service killed, or its metrics gone, while it runs.
@@ -578,16 +538,8 @@ async fn metrics_gone_mid_run_leave_the_run_going_and_the_report_says_from_when(
         sources.failed_scrapes
     );
     let browser = Browser::start().await.unwrap();
-    browser
-        .client
-        .goto(&app.url(&format!("/runs/{id}")))
-        .await
-        .unwrap();
     let said = browser
-        .wait_for("[data-fact=metrics-lost]")
-        .await
-        .unwrap()
-        .text()
+        .open_and_read(&app.url(&format!("/runs/{id}")), "[data-fact=metrics-lost]")
         .await
         .unwrap();
     assert!(
@@ -606,24 +558,14 @@ async fn metrics_gone_mid_run_leave_the_run_going_and_the_report_says_from_when(
 
 #[tokio::test]
 async fn a_service_without_metrics_runs_and_its_pool_gauges_show_as_not_provided() {
-    let installed = installed_in(&repository()).unwrap();
-    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
-    let service = DemoService::start(&installed, &sandbox.url(), &[])
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut target = service
-        .target("demo", &dir.path().join("users.csv"))
-        .unwrap();
-    target.metrics = None;
-    let app = spawn_app_with(move |config| {
-        config.sandbox.enabled = false;
-        config.targets.push(target);
-        config.suites.push(steady(4.0));
-    })
-    .await
-    .unwrap();
-    let (id, detail) = run(&app, "steady", "current").await;
+    let demo = demo_with(
+        &[],
+        |target| target.metrics = None,
+        |config| config.suites.push(steady(4.0)),
+    )
+    .await;
+    let app = &demo.app;
+    let (id, detail) = run(app, "steady", "current").await;
     let report = report(&detail);
     assert_eq!(report.state.as_str(), "passed", "{:?}", report.error);
     let sources = &report.sources;
@@ -641,16 +583,11 @@ async fn a_service_without_metrics_runs_and_its_pool_gauges_show_as_not_provided
     );
 
     let browser = Browser::start().await.unwrap();
-    browser
-        .client
-        .goto(&app.url(&format!("/runs/{id}")))
-        .await
-        .unwrap();
     let row = browser
-        .wait_for("#scenarios [data-scenario=steady]")
-        .await
-        .unwrap()
-        .text()
+        .open_and_read(
+            &app.url(&format!("/runs/{id}")),
+            "#scenarios [data-scenario=steady]",
+        )
         .await
         .unwrap();
     assert_eq!(row.matches("not provided").count(), 4, "{row}");
@@ -663,18 +600,13 @@ async fn a_service_without_metrics_runs_and_its_pool_gauges_show_as_not_provided
         assert!(pool.iter().any(|s| s == name), "{pool:?}");
     }
     let utilization = browser
-        .wait_for("#thresholds [data-metric=pool_utilization_pct]")
-        .await
-        .unwrap()
-        .text()
+        .text("#thresholds [data-metric=pool_utilization_pct]")
         .await
         .unwrap();
     assert!(utilization.contains("not provided"), "{utilization}");
     browser.screenshot("run-service-no-metrics").await.unwrap();
     browser.close().await.unwrap();
-    app.stop().await.unwrap();
-    drop(service);
-    sandbox.stop().await;
+    demo.stop().await;
 }
 
 #[tokio::test]

@@ -1,0 +1,94 @@
+//! What the benchmarks that race lifeguard against a reference tool share: one side's figures,
+//! their mean and median over rounds, CPU time from `getrusage`, and settings from the environment.
+
+#![allow(dead_code, reason = "each benchmark uses part of it")]
+
+use std::time::Duration;
+
+use lifeguard_shared::suite::{Load, Scenario, Suite};
+use nix::sys::resource::{UsageWho, getrusage};
+
+/// Throughput and latency of one side of a case.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Requests or transactions per second.
+    pub per_s: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    /// CPU (user + system) per request or transaction, in microseconds: what the side costs.
+    /// Far steadier than throughput on a machine shared with neighbours.
+    pub cpu_us: f64,
+}
+
+impl Figures {
+    /// The mean of each figure.
+    pub fn mean(sides: &[Self]) -> Self {
+        let n = sides.len() as f64;
+        let of = |key: fn(&Self) -> f64| sides.iter().map(key).sum::<f64>() / n;
+        Self {
+            per_s: of(|f| f.per_s),
+            p50_ms: of(|f| f.p50_ms),
+            p95_ms: of(|f| f.p95_ms),
+            cpu_us: of(|f| f.cpu_us),
+        }
+    }
+
+    /// The median of each figure over the rounds.
+    pub fn median(rounds: &[Self]) -> Self {
+        let of = |key: fn(&Self) -> f64| median(rounds.iter().map(key).collect());
+        Self {
+            per_s: of(|f| f.per_s),
+            p50_ms: of(|f| f.p50_ms),
+            p95_ms: of(|f| f.p95_ms),
+            cpu_us: of(|f| f.cpu_us),
+        }
+    }
+}
+
+/// The middle value (the upper one of an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// CPU time (user + system) this process (`RUSAGE_SELF`) or its waited-for children have used.
+pub fn cpu(who: UsageWho) -> Duration {
+    getrusage(who).map_or(Duration::ZERO, |usage| {
+        let time = |t: nix::sys::time::TimeVal| {
+            Duration::new(
+                u64::try_from(t.tv_sec()).unwrap_or(0),
+                u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
+            )
+        };
+        time(usage.user_time()) + time(usage.system_time())
+    })
+}
+
+/// The number in environment variable `name`, else `default`.
+pub fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A suite of one closed scenario, `users` without think time for `seconds`, judging nothing.
+pub fn closed_suite(users: u32, seconds: u64) -> Suite {
+    Suite {
+        name: "bench".into(),
+        scenarios: vec![Scenario {
+            name: format!("{users} users"),
+            load: Load::Closed {
+                users,
+                requests_per_user: None,
+                duration_s: Some(seconds as f64),
+                ramp_up_s: 0.0,
+                think_time_ms: 0,
+            },
+            min_success_rate: 0.0,
+        }],
+        recovery: None,
+        leak_check: None,
+        ..Suite::auth_burst()
+    }
+}
