@@ -374,7 +374,7 @@ async fn main() -> anyhow::Result<()> {
     sandbox.stop().await;
     println!("latencies in ms; cpu µs = client CPU (user + system) per transaction");
     println!(
-        "ratio, instr. cpu / per_s: medians over the rounds of lifeguard against pgbench -j 1, and of \
+        "ratio, instr. cpu / tps: medians over the rounds of lifeguard against pgbench -j 1, and of \
          what pool events cost (client CPU added, throughput lost; events on vs off)"
     );
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");
