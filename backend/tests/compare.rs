@@ -138,7 +138,7 @@ async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
             .clone()
     };
     // Where users rarely queue, every request gains the whole 20 ms: several times the light
-    // and moderate latencies, decided even after Holm's adjustment over the 28 tests.
+    // and moderate latencies, decided even after Holm's adjustment over the tested metrics.
     for scenario in ["light", "moderate"] {
         for name in ["mean_latency_ms", "p50_latency_ms"] {
             let m = metric(scenario, name);

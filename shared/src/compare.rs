@@ -9,10 +9,36 @@ use crate::metric::Metric;
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Improved,
+    /// Within the relative threshold and, where the metric has one, the absolute floor.
     Unchanged,
+    /// Past one of those bars but not both (say +272 % that is still under a 25 ms floor): a
+    /// change, shown with its numbers, too small to judge.
+    Small,
     /// The change is large enough to matter but the data cannot tell it from noise.
     Inconclusive,
     Regressed,
+}
+
+impl Verdict {
+    pub const ALL: [Self; 5] = [
+        Self::Improved,
+        Self::Unchanged,
+        Self::Small,
+        Self::Inconclusive,
+        Self::Regressed,
+    ];
+
+    /// The wire spelling.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Improved => "improved",
+            Self::Unchanged => "unchanged",
+            Self::Small => "small",
+            Self::Inconclusive => "inconclusive",
+            Self::Regressed => "regressed",
+        }
+    }
 }
 
 /// Which direction is worse for a metric.
@@ -37,12 +63,17 @@ pub struct MetricComparison {
     pub relative: Option<f64>,
     /// The practical effect that counts as a change, as a share (0.10 = 10 %).
     pub practical_threshold: f64,
-    /// Two-sided p-value of the block test; `null` for metrics measured once per run.
+    /// Two-sided p-value of the block test, Holm-adjusted over the comparison's tests; `null`
+    /// where no test ran (a change within the practical bars, a metric measured once per run).
     pub p_value: Option<f64>,
     /// Blocks behind each side's value (0 for metrics measured once per run).
     pub base_blocks: u32,
     pub head_blocks: u32,
     pub verdict: Verdict,
+    /// Why the verdict is what it is, where the numbers alone do not say: which bar a `small`
+    /// change missed, the p-value before adjustment, blocks tied at one value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Every metric of one scenario.
@@ -50,7 +81,7 @@ pub struct MetricComparison {
 pub struct ScenarioComparison {
     pub name: String,
     pub metrics: Vec<MetricComparison>,
-    /// The worst verdict among the metrics (regressed > inconclusive > unchanged > improved).
+    /// The metrics' verdicts combined by [`combine`].
     pub verdict: Verdict,
 }
 
@@ -76,7 +107,7 @@ pub struct Comparison {
     /// Run-level metrics: recovery time, leaks.
     pub run: Vec<MetricComparison>,
     /// `regressed` when any metric regressed; else `inconclusive` when any is; else `improved`
-    /// when any improved; else `unchanged`.
+    /// when any improved; else `small` when any is; else `unchanged`.
     pub verdict: Verdict,
     /// The method, in words, so a reader of the JSON knows what a verdict rests on.
     pub method: String,
@@ -85,20 +116,24 @@ pub struct Comparison {
 /// The overall verdict of a set of verdicts.
 #[must_use]
 pub fn combine(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
-    let mut any_improved = false;
-    let mut worst = Verdict::Unchanged;
+    let (mut any_improved, mut any_small, mut any_inconclusive) = (false, false, false);
     for verdict in verdicts {
         match verdict {
-            Verdict::Improved => any_improved = true,
             Verdict::Regressed => return Verdict::Regressed,
-            Verdict::Inconclusive => worst = Verdict::Inconclusive,
+            Verdict::Inconclusive => any_inconclusive = true,
+            Verdict::Improved => any_improved = true,
+            Verdict::Small => any_small = true,
             Verdict::Unchanged => {}
         }
     }
-    if worst == Verdict::Unchanged && any_improved {
+    if any_inconclusive {
+        Verdict::Inconclusive
+    } else if any_improved {
         Verdict::Improved
+    } else if any_small {
+        Verdict::Small
     } else {
-        worst
+        Verdict::Unchanged
     }
 }
 
@@ -112,7 +147,20 @@ mod tests {
         assert_eq!(combine([Improved, Regressed, Unchanged]), Regressed);
         assert_eq!(combine([Improved, Inconclusive]), Inconclusive);
         assert_eq!(combine([Improved, Unchanged]), Improved);
+        assert_eq!(combine([Improved, Small]), Improved);
+        assert_eq!(combine([Small, Unchanged]), Small);
+        assert_eq!(combine([Small, Inconclusive]), Inconclusive);
         assert_eq!(combine([Unchanged]), Unchanged);
         assert_eq!(combine([]), Unchanged);
+    }
+
+    #[test]
+    fn names_are_the_wire_spellings() {
+        for verdict in Verdict::ALL {
+            assert_eq!(
+                serde_json::to_value(verdict).unwrap(),
+                serde_json::Value::from(verdict.name())
+            );
+        }
     }
 }

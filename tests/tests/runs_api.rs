@@ -149,7 +149,11 @@ async fn trigger_follow_baseline_and_compare_a_regression() {
         .unwrap();
     assert_eq!(status, 200);
     assert!(csv.starts_with("scenario,metric,base,head"), "{csv}");
-    assert!(csv.contains("light,mean_latency_ms"));
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("light,mean_latency_ms,") && l.contains(",regressed,")),
+        "{csv}"
+    );
 
     let (status, csv) = app
         .get(&format!("/api/runs/{first}/export?format=csv"))

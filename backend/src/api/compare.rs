@@ -63,7 +63,7 @@ pub async fn compare(
         "json" => Ok(Json(comparison).into_response()),
         "csv" => {
             let mut csv =
-                String::from("scenario,metric,base,head,delta,relative,p_value,verdict\n");
+                String::from("scenario,metric,base,head,delta,relative,p_value,verdict,note\n");
             let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             let rows = comparison
                 .scenarios
@@ -73,14 +73,15 @@ pub async fn compare(
             for (scenario, m) in rows {
                 let _ = writeln!(
                     csv,
-                    "{scenario},{},{},{},{},{},{},{:?}",
+                    "{scenario},{},{},{},{},{},{},{},\"{}\"",
                     m.metric,
                     number(m.base),
                     number(m.head),
                     number(m.delta),
                     number(m.relative),
                     number(m.p_value),
-                    m.verdict
+                    m.verdict.name(),
+                    m.note.as_deref().unwrap_or_default().replace('"', "\"\"")
                 );
             }
             Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())

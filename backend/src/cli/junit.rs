@@ -125,7 +125,7 @@ fn comparison_cases(comparison: &Comparison) -> Cases {
                     escape(&detail)
                 );
             }
-            Verdict::Improved | Verdict::Unchanged => {}
+            Verdict::Improved | Verdict::Unchanged | Verdict::Small => {}
         }
         cases.xml.push_str("</testcase>\n");
     }

@@ -171,16 +171,15 @@ pub fn render_comparison(comparison: &Comparison) -> String {
                 .map_or_else(|| "–".to_owned(), |r| format!("{:+.1}%", r * 100.0)),
             m.p_value
                 .map_or_else(|| "–".to_owned(), |p| format!("{p:.4}")),
-            format!("{:?}", m.verdict).to_uppercase()
+            m.verdict.name().to_uppercase()
         );
+        if let Some(note) = &m.note {
+            let _ = writeln!(out, "{:<35} ({note})", "");
+        }
     }
     if shown == 0 {
         let _ = writeln!(out, "(every metric unchanged)");
     }
-    let _ = writeln!(
-        out,
-        "verdict: {}",
-        format!("{:?}", comparison.verdict).to_uppercase()
-    );
+    let _ = writeln!(out, "verdict: {}", comparison.verdict.name().to_uppercase());
     out
 }

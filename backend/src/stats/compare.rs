@@ -3,24 +3,30 @@
 //! Method, per scenario and metric:
 //! 1. The **effect** is the relative change of the scenario's value (`(head - base) / |base|`),
 //!    signed so that positive means worse for the metric (higher latency, lower success rate…).
-//! 2. An effect smaller than the metric's **practical threshold** (default 10 %, throughput 25 %)
-//!    or smaller in absolute terms than the metric's **floor** (5 % of the analysis's limits: 10 ms
-//!    for mean, median and acquire wait, 25 ms for P95/P99; one point of success rate) is
-//!    `unchanged`, however significant: nobody should be paged for 3 %, or for 0.7 ms on a 4 ms
-//!    request.
-//! 3. A larger effect needs **statistical support**: a two-sided Mann-Whitney test of the two
-//!    runs' block values (per-second blocks, or runs of consecutive requests for scenarios that
-//!    last under 20 s; see [`super::blocks`]). A comparison tests many metrics at once (28 for
-//!    auth-burst) and its verdict is `regressed` when any one is, so the p-values are
-//!    Holm-adjusted over every tested metric of the comparison, holding the chance of a false
-//!    `regressed` anywhere in it to α = 0.01; `p_value` is the adjusted one. Supported:
-//!    `regressed` or `improved`. Not supported, or fewer than two blocks on a side:
-//!    `inconclusive`.
+//! 2. A change within both the metric's **practical threshold** (default 10 %, throughput 25 %)
+//!    and its absolute **floor** (5 % of the analysis's limits: 10 ms for mean, median and acquire
+//!    wait, 25 ms for P95/P99; one point of success rate) is `unchanged`. Past only one of them it
+//!    is `small`: shown with its numbers and which bar it missed, never paged on (nobody should be
+//!    paged for 3 %, or for 0.7 ms on a 4 ms request), and never called `unchanged` (8.6 → 32 ms
+//!    is a change, if one under the 25 ms floor). Metrics without a floor have only the relative
+//!    bar.
+//! 3. A change past both bars needs **statistical support**: a two-sided Mann-Whitney test of the
+//!    two runs' block values (per-second blocks, or runs of consecutive requests for scenarios
+//!    that last under 20 s; see [`super::blocks`]). Only those changes are tested, so a p-value
+//!    appears where a test ran. A comparison tests several metrics at once and its verdict is
+//!    `regressed` when any one is, so the p-values are Holm-adjusted over every tested metric of
+//!    the comparison, holding the chance of a false `regressed` anywhere in it to α = 0.01;
+//!    `p_value` is the adjusted one and the note keeps the raw one. Supported: `regressed` or
+//!    `improved`. Not supported, or fewer than two blocks on a side: `inconclusive`. Ties: when
+//!    most blocks share one value (no acquire wait at all in most of them), the rank test sees
+//!    only the blocks that differ; a scenario-wide change carried by a few blocks is then rightly
+//!    `inconclusive`, and the note says how many blocks were tied.
 //! 4. Metrics measured once per run (peak utilization, churn, exhaustion events, recovery time)
 //!    have no blocks: one value a side cannot tell a change from run-to-run variation, so a change
 //!    beyond the threshold is `inconclusive`, never `regressed`. The same holds for the throughput
-//!    of scenarios too short for per-second blocks (it is set by the ramp, which one stall moves). Leaks are the exception: a leaked
-//!    connection is not noise, so any change in their count decides.
+//!    of scenarios too short for per-second blocks (it is set by the ramp, which one stall
+//!    moves). Leaks are the exception: a leaked connection is not noise, so any change in their
+//!    count decides.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -130,6 +136,59 @@ fn worse_by(better: Better, base: f64, head: f64) -> Option<f64> {
     })
 }
 
+/// Where a change stands against a metric's two practical bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Size {
+    /// Within the relative threshold and the floor (or no change at all).
+    Within,
+    /// Past the relative threshold, under the floor.
+    UnderFloor,
+    /// Past the floor, under the relative threshold.
+    UnderThreshold,
+    /// Past both: a candidate for a verdict, which a test (or the metric's rule) decides.
+    Past,
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
+}
+
+fn size(better: Better, base: f64, head: f64, threshold: f64, floor: f64) -> Size {
+    let change = (head - base).abs();
+    if change < f64::EPSILON {
+        return Size::Within;
+    }
+    // From zero every change is past any relative threshold.
+    let past_threshold = worse_by(better, base, head).is_none_or(|e| e.abs() >= threshold);
+    // A metric without a floor has only the relative bar.
+    let past_floor = floor <= 0.0 || change >= floor;
+    match (past_threshold, past_floor) {
+        (true, true) => Size::Past,
+        (true, false) => Size::UnderFloor,
+        (false, true) if floor > 0.0 => Size::UnderThreshold,
+        (false, _) => Size::Within,
+    }
+}
+
+/// `k of n blocks at V`, when at least half the blocks of both sides share one value: the rank
+/// test then sees only the blocks that differ, and a change in the scenario's value that those
+/// few blocks carry gets a large p-value.
+fn tied_blocks(metric: Metric, a: &[f64], b: &[f64]) -> Option<String> {
+    let mut all: Vec<f64> = a.iter().chain(b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (value, count) = all
+        .chunk_by(|x, y| x.total_cmp(y).is_eq())
+        .map(|tie| (tie[0], tie.len()))
+        .max_by_key(|&(_, count)| count)?;
+    (count > 1 && 2 * count >= all.len()).then(|| {
+        format!(
+            "{count} of {} blocks at {}",
+            all.len(),
+            metric.format(value)
+        )
+    })
+}
+
 fn judge(
     metric: Metric,
     base: Option<f64>,
@@ -138,23 +197,20 @@ fn judge(
     settings: &CompareSettings,
 ) -> MetricComparison {
     let threshold = settings.threshold(metric);
+    let floor = settings.floor(metric);
+    let better = metric.better();
     let delta = base.zip(head).map(|(b, h)| h - b);
     let relative = base
         .zip(head)
         .and_then(|(b, h)| (b != 0.0).then(|| (h - b) / b.abs()));
-    let p_value = blocks.and_then(|(a, b)| {
-        (a.len() >= 2 && b.len() >= 2)
-            .then(|| mann_whitney::p_value(a, b))
-            .flatten()
-    });
     let (base_blocks, head_blocks) = blocks.map_or((0, 0), |(a, b)| {
         (
             u32::try_from(a.len()).unwrap_or(u32::MAX),
             u32::try_from(b.len()).unwrap_or(u32::MAX),
         )
     });
-    let floor = settings.floor(metric);
-    let better = metric.better();
+    let mut p_value = None;
+    let mut note = None;
     let verdict = match (base, head) {
         (Some(b), Some(h)) => {
             let worse = match better {
@@ -166,17 +222,43 @@ fn judge(
             } else {
                 Verdict::Improved
             };
-            if (h - b).abs() < floor.max(f64::EPSILON)
-                || worse_by(better, b, h).is_some_and(|effect| effect.abs() < threshold)
-            {
-                Verdict::Unchanged
-            } else if metric.any_change_decides()
-                || (blocks.is_some() && p_value.is_some_and(|p| p < ALPHA))
-            {
-                // Provisional for block-tested metrics: `holm` may take the support back.
-                direction
+            let size = if metric.any_change_decides() && h != b {
+                Size::Past
             } else {
-                Verdict::Inconclusive
+                size(better, b, h, threshold, floor)
+            };
+            match size {
+                Size::Within => Verdict::Unchanged,
+                _ if metric.any_change_decides() => direction,
+                Size::UnderFloor => {
+                    note = Some(format!(
+                        "past the {} threshold, under the {} floor",
+                        percent(threshold),
+                        metric.format(floor)
+                    ));
+                    Verdict::Small
+                }
+                Size::UnderThreshold => {
+                    note = Some(format!(
+                        "past the {} floor, under the {} threshold",
+                        metric.format(floor),
+                        percent(threshold)
+                    ));
+                    Verdict::Small
+                }
+                Size::Past => {
+                    // Only a change past both bars is tested: its verdict rests on the test.
+                    if let Some((a, b)) = blocks.filter(|(a, b)| a.len() >= 2 && b.len() >= 2) {
+                        p_value = mann_whitney::p_value(a, b);
+                        note = tied_blocks(metric, a, b);
+                    }
+                    if p_value.is_some_and(|p| p < ALPHA) {
+                        // Provisional: `holm` may take the support back.
+                        direction
+                    } else {
+                        Verdict::Inconclusive
+                    }
+                }
             }
         }
         _ => Verdict::Inconclusive,
@@ -193,6 +275,7 @@ fn judge(
         base_blocks,
         head_blocks,
         verdict,
+        note,
     }
 }
 
@@ -312,9 +395,10 @@ pub fn compare(
     }
 }
 
-/// Holm's step-down adjustment of the block tests' p-values (family: every metric with one).
-/// A metric whose adjusted p-value no longer reaches [`ALPHA`] loses its provisional
-/// `regressed`/`improved` and becomes `inconclusive`.
+/// Holm's step-down adjustment of the block tests' p-values (family: every metric tested, i.e.
+/// every change past both practical bars). A metric whose adjusted p-value no longer reaches
+/// [`ALPHA`] loses its provisional `regressed`/`improved` and becomes `inconclusive`; its note
+/// keeps the p-value before adjustment.
 fn holm<'a>(metrics: impl Iterator<Item = &'a mut MetricComparison>) {
     let mut tested: Vec<&mut MetricComparison> = metrics.filter(|m| m.p_value.is_some()).collect();
     tested.sort_by(|a, b| a.p_value.partial_cmp(&b.p_value).unwrap_or(Ordering::Equal));
@@ -324,6 +408,13 @@ fn holm<'a>(metrics: impl Iterator<Item = &'a mut MetricComparison>) {
         let raw = metric.p_value.unwrap_or(1.0);
         running_max = running_max.max(((family - rank) as f64 * raw).min(1.0));
         metric.p_value = Some(running_max);
+        if family > 1 {
+            let adjusted = format!("p {raw:.3} before Holm's adjustment over {family} tests");
+            metric.note = Some(match metric.note.take() {
+                Some(note) => format!("{note}; {adjusted}"),
+                None => adjusted,
+            });
+        }
         if running_max >= ALPHA
             && matches!(metric.verdict, Verdict::Regressed | Verdict::Improved)
             && !metric.metric.any_change_decides()
@@ -334,13 +425,13 @@ fn holm<'a>(metrics: impl Iterator<Item = &'a mut MetricComparison>) {
 }
 
 /// The method in words, carried in every comparison.
-pub const METHOD: &str = "Per scenario and metric: the change must exceed the practical \
-threshold (default 10 %) and the metric's absolute floor, and a two-sided Mann-Whitney test of \
-per-second blocks (or, for scenarios under 20 s, runs of consecutive requests) must reject \
-equality at alpha 0.01 after Holm's adjustment over every tested metric of the comparison; a \
-large change without that support is inconclusive. Metrics measured once per run (peaks, churn, \
-exhaustion events, recovery) and the throughput of scenarios under 20 s are at most \
-inconclusive; any change in leaks decides.";
+pub const METHOD: &str = "Per scenario and metric: a change within the practical threshold \
+(default 10 %) and the metric's absolute floor is unchanged; past only one of them, small. Past \
+both, a two-sided Mann-Whitney test of per-second blocks (or, for scenarios under 20 s, runs of \
+consecutive requests) must reject equality at alpha 0.01 after Holm's adjustment over every \
+tested metric of the comparison; a large change without that support is inconclusive. Metrics \
+measured once per run (peaks, churn, exhaustion events, recovery) and the throughput of \
+scenarios under 20 s are at most inconclusive; any change in leaks decides.";
 
 #[cfg(test)]
 mod tests {
@@ -390,12 +481,80 @@ mod tests {
     }
 
     #[test]
-    fn a_small_change_is_unchanged_however_significant() {
+    fn a_change_within_both_bars_is_unchanged_and_untested() {
+        let base: Vec<f64> = (0..30).map(|i| 300.0 + f64::from(i) * 0.001).collect();
+        let head: Vec<f64> = base.iter().map(|v| v * 1.01).collect();
+        let m = latency_verdict(&base, &head);
+        assert_eq!(
+            (m.verdict, m.p_value, m.note),
+            (Verdict::Unchanged, None, None)
+        );
+    }
+
+    #[test]
+    fn a_change_past_the_floor_but_under_the_threshold_is_small_and_untested() {
+        // +5 %: 15 ms on 300 ms, past the 10 ms floor; a test would call it significant.
         let base: Vec<f64> = (0..30).map(|i| 300.0 + f64::from(i) * 0.001).collect();
         let head: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
         let m = latency_verdict(&base, &head);
-        assert!(m.p_value.unwrap() < ALPHA);
-        assert_eq!(m.verdict, Verdict::Unchanged);
+        assert_eq!(m.verdict, Verdict::Small);
+        assert_eq!(m.p_value, None, "no test ran, so no p-value");
+        assert_eq!(
+            m.note.as_deref(),
+            Some("past the 10.0 ms floor, under the 10 % threshold")
+        );
+    }
+
+    #[test]
+    fn a_p95_from_8_6_to_32_ms_is_small_not_unchanged() {
+        // The issue's case: +272 %, 23.4 ms, under P95's 25 ms floor.
+        let m = judge(
+            Metric::P95LatencyMs,
+            Some(8.6),
+            Some(32.0),
+            Some((&[8.0, 9.0, 8.5], &[30.0, 33.0, 31.0])),
+            &CompareSettings::default(),
+        );
+        assert_eq!(m.verdict, Verdict::Small);
+        assert_eq!(m.p_value, None);
+        assert_eq!(
+            m.note.as_deref(),
+            Some("past the 10 % threshold, under the 25.0 ms floor")
+        );
+    }
+
+    #[test]
+    fn most_blocks_tied_at_zero_are_named_and_a_change_they_hide_stays_inconclusive() {
+        // Acquire wait: no wait in most blocks of either run; two blocks of the head waited long.
+        let mut base = vec![0.0; 20];
+        base[3] = 12.0;
+        let mut head = vec![0.0; 20];
+        head[5] = 60.0;
+        head[6] = 80.0;
+        let m = judge(
+            Metric::AcquireWaitP95Ms,
+            Some(12.0),
+            Some(70.0),
+            Some((&base, &head)),
+            &CompareSettings::default(),
+        );
+        assert_eq!(m.verdict, Verdict::Inconclusive);
+        let p = m.p_value.expect("past both bars: tested");
+        assert!(
+            p > 0.1,
+            "three differing blocks of forty are no evidence: {p}"
+        );
+        assert_eq!(m.note.as_deref(), Some("37 of 40 blocks at 0.00 ms"));
+        // Ties within each side do not hide a real shift: every head block waited.
+        let m = judge(
+            Metric::AcquireWaitP95Ms,
+            Some(0.0),
+            Some(40.0),
+            Some((&[0.0; 20], &[40.0; 20])),
+            &CompareSettings::default(),
+        );
+        assert_eq!(m.verdict, Verdict::Regressed, "{m:?}");
+        assert!(m.p_value.unwrap() < 1e-6);
     }
 
     #[test]
@@ -429,6 +588,11 @@ mod tests {
             judge(Metric::Leaks, Some(0.0), Some(0.0), None, &settings).verdict,
             Verdict::Unchanged
         );
+        assert_eq!(
+            judge(Metric::Leaks, Some(20.0), Some(21.0), None, &settings).verdict,
+            Verdict::Regressed,
+            "one more leak is a regression, however small a share"
+        );
     }
 
     #[test]
@@ -456,17 +620,14 @@ mod tests {
     }
 
     #[test]
-    fn a_change_below_the_absolute_floor_is_unchanged() {
+    fn a_change_below_the_absolute_floor_is_small() {
         let m = latency_verdict(
             &[3.9, 3.8, 4.0, 3.9, 3.9, 4.0],
             &[4.6, 4.5, 4.7, 4.6, 4.6, 4.7],
         );
-        assert!(m.p_value.unwrap() < ALPHA && m.relative.unwrap() > 0.10);
-        assert_eq!(
-            m.verdict,
-            Verdict::Unchanged,
-            "0.7 ms is below the 5 ms floor"
-        );
+        assert!(m.relative.unwrap() > 0.10);
+        assert_eq!(m.verdict, Verdict::Small, "0.7 ms is below the 10 ms floor");
+        assert_eq!(m.p_value, None);
     }
 
     #[test]
@@ -497,6 +658,7 @@ mod tests {
             base_blocks: 20,
             head_blocks: 20,
             verdict,
+            note: None,
         }
     }
 
@@ -505,7 +667,7 @@ mod tests {
         let mut metrics = [
             tested(Metric::MeanLatencyMs, 0.004, Verdict::Regressed),
             tested(Metric::P50LatencyMs, 0.0001, Verdict::Regressed),
-            tested(Metric::P95LatencyMs, 0.5, Verdict::Unchanged),
+            tested(Metric::P95LatencyMs, 0.5, Verdict::Inconclusive),
             tested(Metric::P99LatencyMs, 0.004, Verdict::Improved),
         ];
         holm(metrics.iter_mut());
@@ -516,7 +678,7 @@ mod tests {
             [
                 Verdict::Inconclusive,
                 Verdict::Regressed,
-                Verdict::Unchanged,
+                Verdict::Inconclusive,
                 Verdict::Inconclusive
             ]
         );
@@ -524,5 +686,9 @@ mod tests {
         for (got, want) in adjusted.iter().zip([0.012, 0.0004, 0.5, 0.012]) {
             assert!((got - want).abs() < 1e-12, "{adjusted:?}");
         }
+        assert_eq!(
+            metrics[0].note.as_deref(),
+            Some("p 0.004 before Holm's adjustment over 4 tests")
+        );
     }
 }

@@ -5,17 +5,6 @@ use leptos::prelude::*;
 use lifeguard_shared::compare::Verdict;
 use lifeguard_shared::report::{Level, RunState};
 
-/// The wire spelling of a verdict.
-#[must_use]
-pub fn verdict_name(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Improved => "improved",
-        Verdict::Unchanged => "unchanged",
-        Verdict::Inconclusive => "inconclusive",
-        Verdict::Regressed => "regressed",
-    }
-}
-
 /// The wire spelling of a threshold level.
 #[must_use]
 pub fn level_name(level: Level) -> &'static str {
@@ -36,7 +25,7 @@ pub fn StateBadge(state: RunState) -> impl IntoView {
 /// `data-verdict="regressed"` etc.
 #[component]
 pub fn VerdictBadge(verdict: Verdict) -> impl IntoView {
-    let name = verdict_name(verdict);
+    let name = verdict.name();
     view! { <span class=format!("badge verdict-{name}") data-verdict=name>{name}</span> }
 }
 
@@ -60,17 +49,6 @@ mod tests {
 
     #[test]
     fn names_are_the_wire_spellings() {
-        for verdict in [
-            Verdict::Improved,
-            Verdict::Unchanged,
-            Verdict::Inconclusive,
-            Verdict::Regressed,
-        ] {
-            assert_eq!(
-                serde_json::to_value(verdict).unwrap(),
-                serde_json::Value::from(verdict_name(verdict))
-            );
-        }
         for level in [Level::Ok, Level::Warning, Level::Critical] {
             assert_eq!(
                 serde_json::to_value(level).unwrap(),

@@ -126,6 +126,7 @@ fn metric_rows(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + 
                     <td class="num">{p}</td>
                     <td>
                         <VerdictBadge verdict=m.verdict />
+                        {m.note.clone().map(|note| view! { <span class="note">{note}</span> })}
                     </td>
                 </tr>
             }
