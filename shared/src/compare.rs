@@ -74,6 +74,27 @@ pub struct MetricComparison {
     /// change missed, the p-value before adjustment, blocks tied at one value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The block values the test compares (or would compare), base then head: what a chart shows
+    /// as the uncertainty of each side. Empty for metrics measured once per run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_values: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head_values: Vec<f64>,
+}
+
+impl MetricComparison {
+    /// `light mean latency +22.0 ms (+272.0 %)`.
+    fn change_in_words(&self, scenario: &str) -> String {
+        let delta = self.delta.map_or_else(String::new, |d| {
+            let sign = if d > 0.0 { "+" } else { "" };
+            format!(" {sign}{}", self.metric.format(d))
+        });
+        let relative = self.relative.map_or_else(String::new, |r| {
+            let sign = if r > 0.0 { "+" } else { "" };
+            format!(" ({sign}{:.0} %)", r * 100.0)
+        });
+        format!("{scenario} {}{delta}{relative}", self.metric.label())
+    }
 }
 
 /// Every metric of one scenario.
@@ -111,6 +132,61 @@ pub struct Comparison {
     pub verdict: Verdict,
     /// The method, in words, so a reader of the JSON knows what a verdict rests on.
     pub method: String,
+}
+
+impl Comparison {
+    /// Every metric with the scenario it belongs to (`run` for run-level metrics), in order.
+    pub fn metrics(&self) -> impl Iterator<Item = (&str, &MetricComparison)> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| s.metrics.iter().map(move |m| (s.name.as_str(), m)))
+            .chain(self.run.iter().map(|m| ("run", m)))
+    }
+
+    /// One line for the top of a comparison: what regressed, where and by how much (else what
+    /// improved, else what else changed): `2 metrics regressed in 2 scenarios: light mean latency
+    /// +22.0 ms (+160 %), heavy p95 latency +40.1 ms (+35 %)`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        const NAMED: usize = 4;
+        let count = |verdict: Verdict| self.metrics().filter(|(_, m)| m.verdict == verdict).count();
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let headline = [Verdict::Regressed, Verdict::Improved]
+            .into_iter()
+            .find(|&v| count(v) > 0);
+        let Some(verdict) = headline else {
+            let (small, inconclusive) = (count(Verdict::Small), count(Verdict::Inconclusive));
+            return match (small, inconclusive) {
+                (0, 0) => "Nothing changed beyond the practical thresholds.".to_owned(),
+                _ => format!(
+                    "Nothing regressed: {} too small to judge, {} inconclusive.",
+                    plural(small, "change"),
+                    plural(inconclusive, "change")
+                ),
+            };
+        };
+        let changed: Vec<(&str, &MetricComparison)> = self
+            .metrics()
+            .filter(|(_, m)| m.verdict == verdict)
+            .collect();
+        let mut scenarios: Vec<&str> = changed.iter().map(|(s, _)| *s).collect();
+        scenarios.dedup();
+        let mut named: Vec<String> = changed
+            .iter()
+            .take(NAMED)
+            .map(|(s, m)| m.change_in_words(s))
+            .collect();
+        if changed.len() > NAMED {
+            named.push(format!("{} more", changed.len() - NAMED));
+        }
+        format!(
+            "{} {} in {}: {}",
+            plural(changed.len(), "metric"),
+            verdict.name(),
+            plural(scenarios.len(), "scenario"),
+            named.join(", ")
+        )
+    }
 }
 
 /// The overall verdict of a set of verdicts.
@@ -152,6 +228,90 @@ mod tests {
         assert_eq!(combine([Small, Inconclusive]), Inconclusive);
         assert_eq!(combine([Unchanged]), Unchanged);
         assert_eq!(combine([]), Unchanged);
+    }
+
+    fn metric(metric: Metric, base: f64, head: f64, verdict: Verdict) -> MetricComparison {
+        MetricComparison {
+            metric,
+            better: metric.better(),
+            base: Some(base),
+            head: Some(head),
+            delta: Some(head - base),
+            relative: Some((head - base) / base),
+            practical_threshold: 0.1,
+            p_value: None,
+            base_blocks: 0,
+            head_blocks: 0,
+            verdict,
+            note: None,
+            base_values: Vec::new(),
+            head_values: Vec::new(),
+        }
+    }
+
+    fn comparison(scenarios: Vec<(&str, Vec<MetricComparison>)>) -> Comparison {
+        let run = RunRef {
+            id: "r".into(),
+            suite: "auth-burst".into(),
+            target: "sandbox".into(),
+            profile: "current".into(),
+            environment: "dev".into(),
+            version: "1".into(),
+        };
+        Comparison {
+            base: run.clone(),
+            head: run,
+            baseline: None,
+            scenarios: scenarios
+                .into_iter()
+                .map(|(name, metrics)| ScenarioComparison {
+                    name: name.into(),
+                    verdict: combine(metrics.iter().map(|m| m.verdict)),
+                    metrics,
+                })
+                .collect(),
+            run: Vec::new(),
+            verdict: Verdict::Unchanged,
+            method: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_summary_names_what_regressed_where_and_by_how_much() {
+        let c = comparison(vec![
+            (
+                "light",
+                vec![
+                    metric(Metric::MeanLatencyMs, 8.0, 30.0, Verdict::Regressed),
+                    metric(Metric::P95LatencyMs, 8.6, 32.0, Verdict::Small),
+                ],
+            ),
+            (
+                "heavy",
+                vec![metric(
+                    Metric::P95LatencyMs,
+                    100.0,
+                    140.0,
+                    Verdict::Regressed,
+                )],
+            ),
+        ]);
+        assert_eq!(
+            c.summary(),
+            "2 metrics regressed in 2 scenarios: light mean latency +22.0 ms (+275 %), \
+             heavy p95 latency +40.0 ms (+40 %)"
+        );
+        let quiet = comparison(vec![(
+            "light",
+            vec![
+                metric(Metric::P95LatencyMs, 8.6, 32.0, Verdict::Small),
+                metric(Metric::MeanLatencyMs, 8.0, 8.1, Verdict::Unchanged),
+            ],
+        )]);
+        assert_eq!(
+            quiet.summary(),
+            "Nothing regressed: 1 change too small to judge, 0 changes inconclusive."
+        );
     }
 
     #[test]

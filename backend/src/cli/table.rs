@@ -180,6 +180,11 @@ pub fn render_comparison(comparison: &Comparison) -> String {
     if shown == 0 {
         let _ = writeln!(out, "(every metric unchanged)");
     }
-    let _ = writeln!(out, "verdict: {}", comparison.verdict.name().to_uppercase());
+    let _ = writeln!(
+        out,
+        "verdict: {} — {}",
+        comparison.verdict.name().to_uppercase(),
+        comparison.summary()
+    );
     out
 }

@@ -189,6 +189,11 @@ fn tied_blocks(metric: Metric, a: &[f64], b: &[f64]) -> Option<String> {
     })
 }
 
+/// Block values to four decimals (0.1 µs, 0.01 % of success): what a chart can show.
+fn rounded(values: &[f64]) -> Vec<f64> {
+    values.iter().map(|v| (v * 1e4).round() / 1e4).collect()
+}
+
 fn judge(
     metric: Metric,
     base: Option<f64>,
@@ -222,7 +227,7 @@ fn judge(
             } else {
                 Verdict::Improved
             };
-            let size = if metric.any_change_decides() && h != b {
+            let size = if metric.any_change_decides() && (h - b).abs() >= f64::EPSILON {
                 Size::Past
             } else {
                 size(better, b, h, threshold, floor)
@@ -276,6 +281,8 @@ fn judge(
         head_blocks,
         verdict,
         note,
+        base_values: blocks.map(|(a, _)| rounded(a)).unwrap_or_default(),
+        head_values: blocks.map(|(_, b)| rounded(b)).unwrap_or_default(),
     }
 }
 
@@ -659,6 +666,8 @@ mod tests {
             head_blocks: 20,
             verdict,
             note: None,
+            base_values: Vec::new(),
+            head_values: Vec::new(),
         }
     }
 

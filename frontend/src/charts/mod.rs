@@ -8,8 +8,10 @@
 //! - [`percentiles`]: latency percentile curves on a log percentile axis (HdrHistogram style).
 //! - [`timeline`]: per-second latency, throughput and errors, pool gauges, acquire wait.
 //! - [`scenarios`]: success rate per scenario against its minimum.
+//! - [`compare`]: one metric of one scenario in two runs, with the blocks the test compares.
 //! - [`history`]: a metric across runs with baseline markers, and the start page's sparklines.
 
+pub mod compare;
 pub mod history;
 pub mod percentiles;
 pub mod probe;
@@ -25,6 +27,17 @@ use charming::element::{
 };
 
 pub use probe::probe_chart;
+
+/// Marks a string option as JavaScript source: [`crate::components::chart`] turns it into a
+/// function as it hands the options to ECharts. (charming's `JsFunction` holds a live
+/// `js_sys::Function` on wasm, which the JSON text the console renders through cannot carry.)
+pub const JS_MARK: &str = "\u{1}js:";
+
+/// A JavaScript function as an option value (a formatter): `function(args) { body }`.
+#[must_use]
+pub fn js_function(args: &str, body: &str) -> charming::element::Formatter {
+    charming::element::Formatter::String(format!("{JS_MARK}function({args}) {{ {body} }}"))
+}
 
 /// Colours shared with `style.css`: passing, warning, failing.
 pub const OK_COLOUR: &str = "#1a7f37";

@@ -28,6 +28,20 @@ extern "C" {
     /// `instance.setOption(options)`.
     #[wasm_bindgen(method, js_name = setOption)]
     fn set_option(this: &EchartsInstance, options: &JsValue);
+
+    /// `JSON.parse(text, reviver)`.
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    fn parse_reviving(text: &str, reviver: &js_sys::Function) -> Result<JsValue, JsValue>;
+}
+
+/// Turns the strings [`crate::charts::js_function`] marked ([`crate::charts::JS_MARK`], `\u{1}js:`)
+/// back into functions.
+fn reviver() -> js_sys::Function {
+    js_sys::Function::new_with_args(
+        "k, v",
+        "return typeof v === 'string' && v.startsWith('\\u0001js:') \
+         ? new Function('return ' + v.slice(4))() : v;",
+    )
 }
 
 /// Hands `options` to the ECharts instance. Serialized as JSON text and parsed by the browser:
@@ -36,7 +50,7 @@ extern "C" {
 fn render(instance: &Echarts, options: &Chart) {
     let parsed = serde_json::to_string(options)
         .map_err(|e| JsValue::from_str(&e.to_string()))
-        .and_then(|json| js_sys::JSON::parse(&json));
+        .and_then(|json| parse_reviving(&json, &reviver()));
     match parsed {
         Ok(options) => instance
             .unchecked_ref::<EchartsInstance>()

@@ -3,11 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
-use lifeguard_shared::compare::{Comparison, MetricComparison, RunRef};
+use leptos_router::hooks::{use_location, use_params_map, use_query_map};
+use lifeguard_shared::compare::{Comparison, MetricComparison, RunRef, Verdict, combine};
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::run::{PhaseDistribution, ShareRequest};
 
 use crate::api::{self, ApiFailure, CompareSpec};
+use crate::charts::compare::{metric_bars, verdict_label};
 use crate::charts::percentiles::{Curve, percentile_curves};
 use crate::components::badges::VerdictBadge;
 use crate::components::chart::EChart;
@@ -151,59 +153,203 @@ fn metric_table(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView +
     }
 }
 
+/// Both runs' latency distributions, per phase: base, then head.
+type BothPhases = (Vec<PhaseDistribution>, Vec<PhaseDistribution>);
+type Histograms = super::Fetched<Result<BothPhases, ApiFailure>>;
+
 async fn both_histograms(
     base: String,
     head: String,
-) -> Result<(Vec<PhaseDistribution>, Vec<PhaseDistribution>), ApiFailure> {
+) -> Result<BothPhases, ApiFailure> {
     // At once: each is a separate server-side merge of an hour of histograms.
     let (base, head) =
         futures::future::try_join(api::histograms(&base), api::histograms(&head)).await?;
     Ok((base.phases, head.phases))
 }
 
+/// The selector's entry for run-level metrics (recovery time, leaks) and the phases that are no
+/// scenario (the exhaustion burst and its recovery): on their own, so the burst's seconds-long
+/// latencies do not flatten the scenarios' curves.
+const RUN_LEVEL: &str = "recovery & leaks";
+
+/// The scenario shown first: the first that regressed, else the first.
+fn first_shown(comparison: &Comparison) -> String {
+    comparison
+        .scenarios
+        .iter()
+        .find(|s| s.verdict == Verdict::Regressed)
+        .or_else(|| comparison.scenarios.first())
+        .map_or_else(|| RUN_LEVEL.to_owned(), |s| s.name.clone())
+}
+
+/// Base and head percentile curves of the phases `shown` selects.
+fn curves_of<'a>(
+    base: &'a [PhaseDistribution],
+    head: &'a [PhaseDistribution],
+    shown: impl Fn(&str) -> bool,
+) -> Vec<Curve<'a>> {
+    let mut curves = Vec::new();
+    for phase in head.iter().filter(|p| shown(&p.name)) {
+        if let Some(b) = base.iter().find(|b| b.name == phase.name) {
+            curves.push(Curve {
+                label: format!("{} · base", b.name),
+                points: &b.points,
+                requests: b.requests,
+                dashed: true,
+            });
+        }
+        curves.push(Curve {
+            label: format!("{} · head", phase.name),
+            points: &phase.points,
+            requests: phase.requests,
+            dashed: false,
+        });
+    }
+    curves
+}
+
+/// The metrics drawn as bars, in this order (throughput and the pool's peaks stay in the table).
+const BARS: [Metric; 6] = [
+    Metric::MeanLatencyMs,
+    Metric::P50LatencyMs,
+    Metric::P95LatencyMs,
+    Metric::P99LatencyMs,
+    Metric::AcquireWaitP95Ms,
+    Metric::SuccessRate,
+];
+
+/// One scenario's (or the run level's) charts and table.
+fn scenario_view(
+    name: &str,
+    metrics: &[MetricComparison],
+    verdict: Verdict,
+    histograms: Histograms,
+    scenario_names: Vec<String>,
+) -> impl IntoView + use<> {
+    let bars = BARS
+        .iter()
+        .chain(&[Metric::RecoveryS, Metric::Leaks])
+        .filter_map(|&metric| metrics.iter().find(|m| m.metric == metric))
+        // Zero on both sides (no leak, no wait) is said by the table; a chart of it shows nothing.
+        .filter(|m| m.base.unwrap_or(0.0) != 0.0 || m.head.unwrap_or(0.0) != 0.0)
+        .map(|m| {
+            let label = format!(
+                "{} of base and head: {}",
+                m.metric.titled(),
+                verdict_label(m)
+            );
+            let name = m.metric.name();
+            // Built inside the signal: cloning a built `Chart` would compile charming's `Clone`
+            // for every option type into the wasm.
+            let m = m.clone();
+            view! { <EChart chart=Signal::derive_local(move || metric_bars(&m)) name label /> }
+        })
+        .collect_view();
+    let own = name.to_owned();
+    let title = if name == RUN_LEVEL {
+        "Latency by percentile of the exhaustion burst and recovery: base (dashed) and head"
+            .to_owned()
+    } else {
+        format!("Latency by percentile of {name}: base (dashed) and head")
+    };
+    let chart = Signal::derive_local(move || {
+        let (base, head) = histograms.get().and_then(Result::ok).unwrap_or_default();
+        let curves = curves_of(&base, &head, |phase| {
+            if own == RUN_LEVEL {
+                !scenario_names.iter().any(|s| s == phase)
+            } else {
+                phase == own
+            }
+        });
+        percentile_curves(&title, &curves)
+    });
+    view! {
+        <section class="card scenario" data-scenario=name.to_owned()>
+            <h3>{name.to_owned()} " " <VerdictBadge verdict /></h3>
+            <div class="charts small">{bars}</div>
+            <div class="charts">
+                <EChart
+                    chart
+                    name="latency-percentiles"
+                    label=format!("Latency by percentile of base and head in {name}")
+                />
+            </div>
+            {metric_table(name, metrics)}
+        </section>
+    }
+}
+
 #[component]
 fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
     let (base_id, head_id) = (comparison.base.id.clone(), comparison.head.id.clone());
     let histograms = super::resource(move || both_histograms(base_id.clone(), head_id.clone()));
-    let chart = Signal::derive_local(move || {
-        let (base, head) = histograms.get().and_then(Result::ok).unwrap_or_default();
-        let mut curves: Vec<Curve<'_>> = Vec::new();
-        for phase in &head {
-            if let Some(b) = base.iter().find(|b| b.name == phase.name) {
-                curves.push(Curve {
-                    label: format!("{} · base", b.name),
-                    points: &b.points,
-                    dashed: true,
-                });
-            }
-            curves.push(Curve {
-                label: format!("{} · head", phase.name),
-                points: &phase.points,
-                dashed: false,
-            });
-        }
-        percentile_curves("Latency by percentile: base (dashed) and head", &curves)
-    });
-    let scenarios = comparison
+    let query = use_query_map();
+    let location = use_location();
+    let first = first_shown(&comparison);
+    let selected = Memo::new(move |_| query.get().get("scenario").unwrap_or_else(|| first.clone()));
+    let scenario_names: Vec<String> = comparison
         .scenarios
         .iter()
-        .map(|s| {
+        .map(|s| s.name.clone())
+        .collect();
+    let mut entries: Vec<(String, Verdict)> = comparison
+        .scenarios
+        .iter()
+        .map(|s| (s.name.clone(), s.verdict))
+        .collect();
+    if !comparison.run.is_empty() {
+        entries.push((
+            RUN_LEVEL.to_owned(),
+            combine(comparison.run.iter().map(|m| m.verdict)),
+        ));
+    }
+    let selector = entries
+        .iter()
+        .map(|(name, verdict)| {
+            let name = name.clone();
+            let verdict = *verdict;
+            let href = {
+                let name = name.clone();
+                move || {
+                    let mut q = query.get();
+                    q.replace("scenario", name.clone());
+                    format!("{}{}", location.pathname.get(), q.to_query_string())
+                }
+            };
+            let current = {
+                let name = name.clone();
+                move || (selected.get() == name).then_some("true")
+            };
+            let data = name.clone();
             view! {
-                <section class="card scenario" data-scenario=s.name.clone()>
-                    <h3>{s.name.clone()} " " <VerdictBadge verdict=s.verdict /></h3>
-                    {metric_table(&s.name, &s.metrics)}
-                </section>
+                <a href=href aria-current=current data-select=data>
+                    {name}
+                    " "
+                    <VerdictBadge verdict />
+                </a>
             }
         })
         .collect_view();
-    let run_level = (!comparison.run.is_empty()).then(|| {
-        view! {
-            <section class="card scenario" data-scenario="(run)">
-                <h3>"Whole run"</h3>
-                {metric_table("(run)", &comparison.run)}
-            </section>
+    let shown = {
+        let comparison = comparison.clone();
+        move || {
+            let name = selected.get();
+            let names = scenario_names.clone();
+            if name == RUN_LEVEL {
+                let verdict = combine(comparison.run.iter().map(|m| m.verdict));
+                return Some(
+                    scenario_view(&name, &comparison.run, verdict, histograms, names).into_any(),
+                );
+            }
+            comparison
+                .scenarios
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| {
+                    scenario_view(&s.name, &s.metrics, s.verdict, histograms, names).into_any()
+                })
         }
-    });
+    };
     let baseline = comparison.baseline.clone().map(|name| {
         view! {
             <p class="hint">
@@ -219,6 +365,9 @@ fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
             </span>
             <CopyLink />
         </div>
+        <p class="summary" id="compare-summary">
+            {comparison.summary()}
+        </p>
         <section class="card sides" id="compare-sides">
             <RunCard side="base" run=comparison.base.clone() />
             <RunCard side="head" run=comparison.head.clone() />
@@ -238,24 +387,19 @@ fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
                 </a>
             </span>
         </section>
-        <p class="hint method" id="compare-method">
-            {comparison.method.clone()}
-        </p>
-        <div class="charts">
-            <EChart
-                chart
-                name="latency-percentiles"
-                label="Latency by percentile of base and head per scenario"
-            />
-        </div>
+        <nav class="tabs" id="scenario-select" aria-label="Scenario">
+            {selector}
+        </nav>
         {move || {
             histograms
                 .get()
                 .and_then(Result::err)
                 .map(|failure| view! { <Failure failure /> })
         }}
-        {scenarios}
-        {run_level}
+        {shown}
+        <p class="hint method" id="compare-method">
+            {comparison.method.clone()}
+        </p>
     }
 }
 

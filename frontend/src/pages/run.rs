@@ -560,6 +560,7 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
             .map(|p| Curve {
                 label: p.name.clone(),
                 points: &p.points,
+                requests: p.requests,
                 dashed: false,
             })
             .collect();
