@@ -7,6 +7,7 @@
 //! - [`error`]: the `{code, message}` body of every API error.
 //! - [`event`]: a run's live events, as the console streams and stores them and followers read them.
 //! - [`health`]: the console's liveness answer and what it measured of its target.
+//! - [`history`]: a metric across a target's runs, with the change points found in it.
 //! - [`invalid`]: the error for input that breaks a rule, naming the field and the rule.
 //! - [`metric`]: the metrics runs are judged and compared by — name, unit, direction, defaults.
 //! - [`pool`]: pool profiles (QueuePool settings) and the built-in ones from the analysis.
@@ -21,6 +22,7 @@ pub mod compare;
 pub mod error;
 pub mod event;
 pub mod health;
+pub mod history;
 pub mod invalid;
 pub mod metric;
 pub mod pool;

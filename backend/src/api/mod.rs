@@ -10,6 +10,7 @@ mod compare;
 mod error;
 mod extract;
 mod health;
+mod history;
 mod openapi;
 mod runs;
 mod streams;
@@ -95,6 +96,7 @@ fn api() -> Router<AppState> {
         .route("/baselines", get(baselines::list))
         .route("/baselines/{name}", get(baselines::one).put(baselines::set))
         .route("/compare", get(compare::compare))
+        .route("/history", get(history::history))
         .route("/share", post(catalog::share))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })

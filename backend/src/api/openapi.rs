@@ -120,6 +120,15 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/history",
+        "A metric across a target's finished runs, oldest first, baseline runs marked, with its \
+         change points (?target&environment&metric&scenario; optional limit, max_p_value, \
+         min_change, min_segment)",
+        "viewer",
+        200,
+    ),
+    (
         "post",
         "/api/share",
         "A signed read-only link: {run} or {base, head}, optional expires_in_s",

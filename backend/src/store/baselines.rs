@@ -1,6 +1,8 @@
 //! Baselines: a named pointer per target and environment to the run that counts as known good,
 //! with the history of every change.
 
+use std::collections::BTreeSet;
+
 use lifeguard_shared::run::{Baseline, BaselineChange};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
@@ -124,6 +126,18 @@ impl Store {
             all.push(found);
         }
         Ok(all)
+    }
+
+    /// Every run a baseline points to or once pointed to.
+    pub async fn baseline_runs(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT run_id FROM baselines UNION SELECT run_id FROM baseline_history")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("reading baselines' runs"))?;
+        rows.iter()
+            .map(|row| row.try_get("run_id").map_err(|e| corrupt("?", e)))
+            .collect()
     }
 
     async fn history(&self, name: &str) -> Result<Vec<BaselineChange>, StoreError> {

@@ -361,6 +361,41 @@ impl Store {
         }))
     }
 
+    /// The finished runs (passed or failed, so with a report) of `target` in `environment`: the
+    /// newest `limit`, oldest first, with their reports — a history across runs.
+    pub async fn finished_runs(
+        &self,
+        target: &str,
+        environment: &str,
+        limit: u64,
+    ) -> Result<Vec<RunDetail>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS}, report FROM runs WHERE target = $1 AND environment = $2 \
+             AND state IN ('passed', 'failed') ORDER BY created_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(target)
+        .bind(environment)
+        .bind(to_db(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error("reading a history of runs"))?;
+        let mut runs = rows
+            .iter()
+            .map(|row| {
+                let summary = summary(row)?;
+                let report: Option<String> =
+                    row.try_get("report").map_err(|e| corrupt(&summary.id, e))?;
+                let report = report
+                    .map(|json| serde_json::from_str::<RunReport>(&json))
+                    .transpose()
+                    .map_err(|e| corrupt(&summary.id, e))?;
+                Ok(RunDetail { summary, report })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        runs.reverse();
+        Ok(runs)
+    }
+
     /// The run's plan JSON (suite, profile, workload).
     pub async fn plan(&self, id: &str) -> Result<Option<String>, StoreError> {
         sqlx::query("SELECT plan FROM runs WHERE id = $1")
