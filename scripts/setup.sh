@@ -15,7 +15,7 @@ if [ "${1:-}" = "--for" ]; then purpose="${2:?--for needs run, test or bench}"; 
 TOOLCHAIN=1.95.0
 TRUNK_VERSION=0.22.1
 BINARYEN_VERSION=132.0.0
-ECHARTS_VERSION=5.6.0
+# ECharts and esbuild: pinned in frontend/echarts/package.json and its package-lock.json.
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -81,16 +81,34 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}";
   npm install --silent --no-audit --no-fund --prefix .tools/binaryen "binaryen@$BINARYEN_VERSION"
 fi
 
-# 7. ECharts from the npm registry, where Trunk copies it into dist/ (never from a CDN).
+# 7. ECharts from the npm registry, only the parts the console uses (never from a CDN):
+#    frontend/echarts/entry.js bundled by esbuild into frontend/vendor/echarts.min.js, which Trunk
+#    copies into dist/. Both come from npm at the versions package-lock.json pins, installed in
+#    .tools/echarts-build (esbuild's binary is its npm package for this platform). Rebuilt when the
+#    entry, the lockfile or the options below change.
+echarts_src=frontend/echarts
+echarts_tools=.tools/echarts-build
 echarts=frontend/vendor/echarts.min.js
-if [ ! -s "$echarts" ] || [ "$(cat frontend/vendor/ECHARTS_VERSION 2>/dev/null)" != "$ECHARTS_VERSION" ]; then
-  step "npm pack echarts@$ECHARTS_VERSION"
-  work=$(mktemp -d)
-  (cd "$work" && npm pack --silent "echarts@$ECHARTS_VERSION" >/dev/null && tar -xzf "echarts-$ECHARTS_VERSION.tgz")
+esbuild_options=(--bundle --minify --format=iife --global-name=echarts --target=es2019 --charset=utf8
+  '--define:process.env.NODE_ENV="production"' --log-level=warning)
+echarts_build=$(cat "$echarts_src/entry.js" "$echarts_src/package.json" "$echarts_src/package-lock.json" \
+  <(echo "${esbuild_options[*]}") | sha256sum | cut -d' ' -f1)
+if [ ! -s "$echarts" ] || [ "$(cat frontend/vendor/ECHARTS_BUILD 2>/dev/null)" != "$echarts_build" ]; then
+  if ! cmp -s "$echarts_src/package-lock.json" "$echarts_tools/package-lock.json" \
+    || ! cmp -s "$echarts_src/package.json" "$echarts_tools/package.json" \
+    || [ ! -x "$echarts_tools/node_modules/.bin/esbuild" ]; then
+    step "npm ci in $echarts_tools (echarts and esbuild as $echarts_src/package-lock.json pins them)"
+    mkdir -p "$echarts_tools"
+    cp "$echarts_src/package.json" "$echarts_src/package-lock.json" "$echarts_tools/"
+    (cd "$echarts_tools" && npm ci --silent --no-audit --no-fund)
+  fi
+  step "esbuild $echarts_src/entry.js -> $echarts"
+  cp "$echarts_src/entry.js" "$echarts_tools/"
   mkdir -p frontend/vendor
-  cp "$work/package/dist/echarts.min.js" "$echarts"
-  echo "$ECHARTS_VERSION" > frontend/vendor/ECHARTS_VERSION
-  rm -rf "$work"
+  "$echarts_tools/node_modules/.bin/esbuild" "$echarts_tools/entry.js" "${esbuild_options[@]}" \
+    --outfile="$echarts"
+  rm -f frontend/vendor/ECHARTS_VERSION
+  echo "$echarts_build" > frontend/vendor/ECHARTS_BUILD
 fi
 
 # 8. Chromium and chromedriver for the browser tests (and the console_render bench), wrk for the
