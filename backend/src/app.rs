@@ -167,7 +167,7 @@ impl App {
                 addr: config.listen,
                 source,
             })?;
-        let router = api::router(state, &config.frontend_dir, bound);
+        let router = api::router(state, config.frontend_dir.as_deref(), bound);
         Ok(Self {
             listener,
             router,

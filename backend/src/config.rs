@@ -30,8 +30,10 @@ use crate::targets::http::{
 pub struct Config {
     /// Where the console listens. Loopback by default: the console can trigger load.
     pub listen: SocketAddr,
-    /// The built frontend (`trunk build` output) served at `/`.
-    pub frontend_dir: PathBuf,
+    /// A built frontend (`trunk build` output) to serve at `/` instead of the one the binary
+    /// carries (`--frontend-dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend_dir: Option<PathBuf>,
     /// The embedded sandbox target.
     pub sandbox: SandboxConfig,
     /// PostgreSQL targets besides the sandbox, registered by the operator (never typed into the UI).
@@ -373,7 +375,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            frontend_dir: PathBuf::from("dist"),
+            frontend_dir: None,
             sandbox: SandboxConfig::default(),
             targets: Vec::new(),
             suites: Vec::new(),

@@ -75,7 +75,8 @@ pub struct MetricComparison {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// The block values the test compares (or would compare), base then head: what a chart shows
-    /// as the uncertainty of each side. Empty for metrics measured once per run.
+    /// as the uncertainty of each side; past 50 blocks a side, 50 evenly spaced quantiles of
+    /// them. Empty for metrics measured once per run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_values: Vec<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -237,7 +237,8 @@ pub struct ServerReport {
     pub peak_idle_in_transaction: u32,
 }
 
-/// One second of a run, for charts. `t` counts seconds from the run's start.
+/// One second of a run, for charts. `t` counts seconds from the run's start (in [`Buckets`], and
+/// in a downsampled [`crate::run::Series`], buckets of the resolution they state).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondSample {
     pub t: u32,
@@ -314,6 +315,18 @@ pub struct RunReport {
     pub pool_profile: PoolProfile,
     pub workload: AuthFlow,
     pub series: Vec<SecondSample>,
+    /// Short runs only: the series again at a finer resolution, so sub-second scenarios and
+    /// bursts show their shape (auth-burst's four scenarios all fall in its first second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<Buckets>,
+}
+
+/// A series of fixed-width buckets: point `t` covers `[t, t + 1) × resolution_ms` of the run.
+/// Each point is a [`SecondSample`] of its bucket: counts in the bucket, peaks of its gauges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Buckets {
+    pub resolution_ms: u32,
+    pub points: Vec<SecondSample>,
 }
 
 impl RunReport {

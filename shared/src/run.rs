@@ -271,12 +271,22 @@ pub struct LatencyDistribution {
     pub phases: Vec<PhaseDistribution>,
 }
 
-/// `GET /api/runs/{id}/series`: one row per point; long runs are downsampled server-side.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `GET /api/runs/{id}/series`: one row per point. Short runs come in 100 ms buckets, others in
+/// seconds; long runs are downsampled server-side.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Series {
-    /// Seconds each point covers (1 unless downsampled).
-    pub seconds_per_point: u32,
+    /// Milliseconds each point covers: point `t` covers `[t, t + 1) × resolution_ms` of the run
+    /// (100 for a short run's buckets, 1000 for seconds, a multiple of 1000 when downsampled).
+    pub resolution_ms: u32,
     pub points: Vec<crate::report::SecondSample>,
+}
+
+impl Series {
+    /// Seconds each point covers.
+    #[must_use]
+    pub fn point_s(&self) -> f64 {
+        f64::from(self.resolution_ms.max(1)) / 1000.0
+    }
 }
 
 /// What the caller may do (`GET /api/me`), so the console shows only what works.

@@ -44,7 +44,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> anyhow::Resu
     let data = tempfile::tempdir()?;
     let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        frontend_dir: dist_dir(),
+        frontend_dir: Some(dist_dir()),
         data_dir: data.path().to_path_buf(),
         ..Config::default()
     };

@@ -130,3 +130,54 @@ async fn the_frontend_is_served_gzipped_and_the_api_plain() {
     assert!(response.headers().get("content-encoding").is_none());
     app.stop().await.unwrap();
 }
+
+/// Without `--frontend-dir` the console serves the build the binary carries (embedded in release
+/// builds; read from the repository's `dist/` in the debug builds tests use): pages, deep links,
+/// the wasm as its gzip -9 copy, and a 304 for what the browser already has.
+#[tokio::test]
+async fn without_a_frontend_dir_the_console_the_binary_carries_is_served() {
+    assert!(
+        lifeguard::api::embedded::available(),
+        "no console in the binary: build the frontend first (trunk build --release)"
+    );
+    let app = spawn_app_with(|config| config.frontend_dir = None)
+        .await
+        .unwrap();
+    let (status, index) = app.get("/").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(index.contains("<title>lifeguard</title>"), "{index}");
+    let (status, deep) = app.get("/compare/a/b?scenario=heavy").await.unwrap();
+    assert_eq!((status, deep.as_str()), (200, index.as_str()));
+    let wasm = index
+        .split(['"', '\''])
+        .find(|part| part.ends_with("_bg.wasm"))
+        .unwrap_or_else(|| panic!("no wasm in {index}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+    let response = http
+        .get(app.url(&wasm))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["content-type"], "application/wasm");
+    let etag = response.headers()["etag"].clone();
+    let precompressed = std::fs::read(
+        lifeguard_tests::dist_dir().join(format!("{}.gz", wasm.trim_start_matches('/'))),
+    )
+    .unwrap();
+    assert!(response.bytes().await.unwrap() == precompressed);
+    let plain = http.get(app.url(&wasm)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(&plain.bytes().await.unwrap()[..4], b"\0asm");
+    let again = http
+        .get(app.url(&wasm))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    app.stop().await.unwrap();
+}

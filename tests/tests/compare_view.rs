@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use lifeguard_shared::compare::{Comparison, Verdict};
+use lifeguard_shared::run::{RunDetail, Series};
 use lifeguard_tests::browser::Browser;
 use lifeguard_tests::{TestApp, spawn_app};
 use serde_json::{Value, json};
@@ -45,6 +46,69 @@ async fn chart_options(browser: &Browser, name: &str) -> Value {
     browser.client.execute(&script, vec![]).await.unwrap()
 }
 
+/// A short run's series comes in 100 ms buckets, each scenario in buckets of its own, and the
+/// run's time charts show every phase as a labelled band.
+async fn bursts_at_their_real_resolution(app: &TestApp, browser: &Browser, run: &str) {
+    let series: Series = app
+        .get_json(&format!("/api/runs/{run}/series"))
+        .await
+        .unwrap();
+    assert_eq!(series.resolution_ms, 100);
+    let phases: Vec<&str> = series.points.iter().map(|p| p.phase.as_str()).collect();
+    for scenario in [
+        "light",
+        "moderate",
+        "heavy",
+        "peak",
+        "recovery",
+        "leak-check",
+    ] {
+        assert!(
+            phases.contains(&scenario),
+            "{scenario} has no bucket: {phases:?}"
+        );
+    }
+    let requests: u64 = series.points.iter().map(|p| p.requests).sum();
+    let detail: RunDetail = app.get_json(&format!("/api/runs/{run}")).await.unwrap();
+    let report = detail.report.unwrap();
+    let measured: u64 = report.scenarios.iter().map(|s| s.requests).sum::<u64>()
+        + report.recovery.as_ref().map_or(0, |r| r.burst_requests);
+    assert!(
+        requests >= measured,
+        "{requests} in buckets, {measured} measured"
+    );
+
+    browser
+        .client
+        .goto(&app.url(&format!("/runs/{run}")))
+        .await
+        .unwrap();
+    let options = chart_options(browser, "latency-over-time").await;
+    let bands: Vec<&str> = options["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "phases")
+        .flat_map(|s| s["markArea"]["data"].as_array().unwrap())
+        .map(|area| area[0]["name"].as_str().unwrap())
+        .collect();
+    for band in [
+        "light",
+        "moderate",
+        "heavy",
+        "peak",
+        "burst & recovery",
+        "leak check",
+    ] {
+        assert!(bands.contains(&band), "no band {band}: {bands:?}");
+    }
+    browser
+        .scroll_to("[data-chart=latency-over-time]")
+        .await
+        .unwrap();
+    browser.screenshot("run-auth-burst-buckets").await.unwrap();
+}
+
 /// The metrics a scenario draws as bars: those with a value on either side.
 const BARS: [&str; 6] = [
     "mean_latency_ms",
@@ -54,6 +118,23 @@ const BARS: [&str; 6] = [
     "acquire_wait_p95_ms",
     "success_rate",
 ];
+
+/// Seconds of burst, recovery and leak check: base and head over time, from its start.
+async fn over_time_from_the_start(browser: &Browser) {
+    let lines = browser.chart_series("over-time-pool").await.unwrap();
+    assert_eq!(
+        lines,
+        [
+            "checked out · base",
+            "checked out · head",
+            "waiters · base",
+            "waiters · head"
+        ]
+    );
+    let options = chart_options(browser, "over-time-latency").await;
+    let points = options["series"][1]["data"].as_array().unwrap().len();
+    assert!(points >= 10, "{points} buckets of burst and recovery");
+}
 
 /// Selects `entry` in the scenario selector and checks its bars, table and percentile curves
 /// against the comparison the API gave.
@@ -140,6 +221,9 @@ async fn check_entry(browser: &Browser, comparison: &Comparison, entry: &str) {
         curves.iter().all(|c| c.starts_with(phase)) && curves.len() == 2,
         "{entry}: the percentile chart shows {curves:?}"
     );
+    if entry == "recovery & leaks" {
+        over_time_from_the_start(browser).await;
+    }
     let shot = entry.replace(" & ", "-");
     browser
         .screenshot(&format!("compare-auth-burst-{shot}"))
@@ -170,6 +254,7 @@ async fn two_auth_burst_runs_compare_scenario_by_scenario_in_charts() {
     }
 
     let browser = Browser::start().await.unwrap();
+    bursts_at_their_real_resolution(&app, &browser, &head).await;
     browser
         .client
         .goto(&app.url(&format!("/compare/{base}/{head}")))

@@ -369,7 +369,13 @@ async fn share_comparison(browser: &Browser, app: &TestApp, base: &str, head: &s
         browser,
         "#overall-verdict [data-verdict]",
         "data-verdict",
-        &["regressed", "improved", "unchanged", "small", "inconclusive"],
+        &[
+            "regressed",
+            "improved",
+            "unchanged",
+            "small",
+            "inconclusive",
+        ],
         Duration::from_secs(20),
     )
     .await;
@@ -418,7 +424,13 @@ async fn open_shared(app: &TestApp, link: &str, base: &str, head: &str) {
         &fresh,
         "#overall-verdict [data-verdict]",
         "data-verdict",
-        &["regressed", "improved", "unchanged", "small", "inconclusive"],
+        &[
+            "regressed",
+            "improved",
+            "unchanged",
+            "small",
+            "inconclusive",
+        ],
         Duration::from_secs(20),
     )
     .await;

@@ -107,6 +107,15 @@ async fn trigger_follow_baseline_and_compare_a_regression() {
         .await
         .unwrap();
     assert!(!series.points.is_empty());
+    assert_eq!(
+        series.resolution_ms, 100,
+        "a short run is charted in 100 ms buckets"
+    );
+    assert_eq!(
+        series.points.iter().map(|p| p.requests).sum::<u64>(),
+        report.scenarios.iter().map(|s| s.requests).sum::<u64>(),
+        "every request is in a bucket"
+    );
     let histograms: Value = app
         .get_json(&format!("/api/runs/{first}/histograms"))
         .await
@@ -160,12 +169,23 @@ async fn trigger_follow_baseline_and_compare_a_regression() {
         .await
         .unwrap();
     assert_eq!(status, 200);
-    assert_eq!(csv.lines().count(), series.points.len() + 1);
     let exported: Value = app
         .get_json(&format!("/api/runs/{first}/export"))
         .await
         .unwrap();
-    assert!(!exported["report"]["series"].as_array().unwrap().is_empty());
+    let seconds = exported["report"]["series"].as_array().unwrap().len();
+    assert!(seconds > 0);
+    assert_eq!(
+        csv.lines().count(),
+        seconds + 1,
+        "the CSV is one row per second"
+    );
+    let buckets = &exported["report"]["buckets"];
+    assert_eq!(buckets["resolution_ms"], 100);
+    assert_eq!(
+        buckets["points"].as_array().unwrap().len(),
+        series.points.len()
+    );
 
     let baseline: Baseline = app.get_json("/api/baselines/auth-staging").await.unwrap();
     assert_eq!(baseline.run_id, first);

@@ -7,6 +7,7 @@ pub mod access;
 mod baselines;
 mod catalog;
 mod compare;
+pub mod embedded;
 mod error;
 mod extract;
 mod health;
@@ -105,33 +106,43 @@ fn api() -> Router<AppState> {
         })
 }
 
-/// The whole application: API routes, then the single-page frontend from `frontend_dir` (any other
-/// path answers its `index.html`, so a pasted deep link opens the right view).
-pub fn router(state: AppState, frontend_dir: &Path, bound: SocketAddr) -> Router {
+/// The whole application: API routes, then the single-page frontend: the build in
+/// `frontend_dir` when one is given, else the one this binary carries ([`embedded`]). Any other
+/// path answers its `index.html`, so a pasted deep link opens the right view.
+pub fn router(state: AppState, frontend_dir: Option<&Path>, bound: SocketAddr) -> Router {
     let app = Router::new()
         .nest("/api", api())
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    let index = frontend_dir.join("index.html");
-    let app = if index.is_file() {
-        // The wasm and scripts go out as the gzip -9 copies the build puts beside them (Trunk.toml),
-        // the rest gzipped on the fly, for browsers that ask; the API stays plain so Server-Sent
-        // Events are never held in a compressor's buffer.
-        app.fallback_service(Compression::new(
-            ServeDir::new(frontend_dir)
-                .precompressed_gzip()
-                .fallback(ServeFile::new(index)),
-        ))
-    } else {
-        tracing::warn!(
-            dir = %frontend_dir.display(),
-            "the frontend is not built here; run `trunk build --release` (the README's run command does)"
-        );
-        app.fallback(|| async {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The lifeguard frontend is not built: run `trunk build --release` from the repository root.",
-            )
-        })
+    let app = match frontend_dir {
+        Some(dir) if dir.join("index.html").is_file() => {
+            // The wasm and scripts go out as the gzip -9 copies the build puts beside them
+            // (Trunk.toml), the rest gzipped on the fly, for browsers that ask; the API stays
+            // plain so Server-Sent Events are never held in a compressor's buffer.
+            app.fallback_service(Compression::new(
+                ServeDir::new(dir)
+                    .precompressed_gzip()
+                    .fallback(ServeFile::new(dir.join("index.html"))),
+            ))
+        }
+        None if embedded::available() => {
+            tracing::info!(
+                files = embedded::files(),
+                "serving the console this binary carries"
+            );
+            app.fallback(embedded::serve)
+        }
+        _ => {
+            tracing::warn!(
+                dir = %frontend_dir.unwrap_or(Path::new("(none)")).display(),
+                "the frontend is not built here; run `trunk build --release` (the README's run command does)"
+            );
+            app.fallback(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The lifeguard frontend is not built: run `trunk build --release` from the repository root.",
+                )
+            })
+        }
     };
     // Request spans name the URI with tokens and share links masked: they travel in the query
     // where browsers cannot set headers (`EventSource`, pasted links).

@@ -145,11 +145,11 @@ pub async fn series(
         )
         .into());
     }
-    let seconds = state.service().store().series(&id).await?;
-    let (seconds_per_point, points) = series::downsample(&seconds, max_points);
-    Ok(Json(Series {
-        seconds_per_point,
-        points,
+    let store = state.service().store();
+    // A short run's buckets show its sub-second scenarios; a long run is charted by its seconds.
+    Ok(Json(match store.buckets(&id).await? {
+        Some(buckets) => series::downsample(&buckets.points, buckets.resolution_ms, max_points),
+        None => series::downsample(&store.series(&id).await?, 1000, max_points),
     }))
 }
 
@@ -272,12 +272,14 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let mut detail = find(&state, &caller, &id).await?;
     let seconds = state.service().store().series(&id).await?;
+    let buckets = state.service().store().buckets(&id).await?;
     let attachment =
         |extension: &str| format!("attachment; filename=\"lifeguard-run-{id}.{extension}\"");
     match query.format.as_deref().unwrap_or("json") {
         "json" => {
             if let Some(report) = detail.report.as_mut() {
                 report.series = seconds;
+                report.buckets = buckets;
             }
             let mut response = Json(&detail).into_response();
             if let Ok(value) = HeaderValue::from_str(&attachment("json")) {

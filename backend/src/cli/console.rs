@@ -175,6 +175,7 @@ impl Console {
                     .with_context(|| format!("no run `{id}`"))?;
                 if series && let Some(report) = detail.report.as_mut() {
                     report.series = store.series(id).await?;
+                    report.buckets = store.buckets(id).await?;
                 }
                 Ok(detail)
             }

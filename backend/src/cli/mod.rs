@@ -47,7 +47,7 @@ enum Command {
         /// Address to listen on, overriding the configuration (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// Directory of the built frontend, overriding the configuration (default `dist`).
+        /// A built frontend (`trunk build` output) to serve instead of the one this binary carries.
         #[arg(long)]
         frontend_dir: Option<PathBuf>,
     },
@@ -100,7 +100,9 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let mut config = Config::load(config_file.as_deref())?;
     config.listen = listen.unwrap_or(config.listen);
-    config.frontend_dir = frontend_dir.unwrap_or(config.frontend_dir);
+    if frontend_dir.is_some() {
+        config.frontend_dir = frontend_dir;
+    }
     // The command line's address passes the same rules as the file's.
     config.validate()?;
     let app = App::build(&config).await?;

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use lifeguard_shared::report::{
-    LatencySummary, OutcomeCounts, PoolSummary, SecondSample, ServerReport, WaitSummary,
+    Buckets, LatencySummary, OutcomeCounts, PoolSummary, SecondSample, ServerReport, WaitSummary,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::observer::Observation;
-use super::scraped::{ScrapedPool, Waits};
+use super::scraped::{ScrapeDelta, ScrapedPool, Waits};
 use crate::pool::Pool;
 use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
 use crate::scrape::Scraped;
@@ -147,6 +147,8 @@ impl PhaseSecond {
 pub struct Collected {
     pub phases: Vec<PhaseAggregate>,
     pub series: Vec<SecondSample>,
+    /// The run in [`BUCKET`]s, when it lasted at most [`MAX_BUCKETS`] of them.
+    pub buckets: Option<Buckets>,
     pub histograms: Vec<SecondHistograms>,
     pub server: ServerReport,
     /// A service's pool as its scrapes showed it (`None` for lifeguard's own pools).
@@ -348,9 +350,59 @@ struct Second {
     server_waiting: u32,
     /// A service's acquire waits in this second, from its scrapes.
     waits: Option<Waits>,
+    /// Requests finished in this second per phase: the row is the phase that had the most (a
+    /// 100 ms bucket often holds the end of one scenario and the start of the next).
+    by_phase: Vec<u64>,
 }
 
 impl Second {
+    fn add_sample(&mut self, sample: &Sample) {
+        if self.by_phase.len() <= sample.phase {
+            self.by_phase.resize(sample.phase + 1, 0);
+        }
+        self.by_phase[sample.phase] += 1;
+        self.requests += 1;
+        self.errors += u64::from(!sample.result.outcome.is_ok());
+        if sample.result.outcome != Outcome::Dropped {
+            record(&mut self.latency, sample.latency);
+            record(&mut self.acquire_wait, sample.result.acquire_wait);
+        }
+    }
+
+    fn add_event(&mut self, event: &PoolEvent) {
+        if event.pool == PoolRole::Primary {
+            peak(&mut self.peak, event.gauges);
+            self.saw_event = true;
+        }
+        match event.kind {
+            EventKind::Created { .. } => self.created += 1,
+            EventKind::Closed { .. } => self.closed += 1,
+            EventKind::TimedOut { .. } => self.timeouts += 1,
+            EventKind::Exhausted => self.exhaustion_events += 1,
+            _ => {}
+        }
+    }
+
+    fn add_observation(&mut self, observation: &Observation) {
+        self.server_backends = self.server_backends.max(observation.run_backends);
+        self.idle_in_transaction = self
+            .idle_in_transaction
+            .max(observation.idle_in_transaction);
+        self.server_new_backends += observation.new_backends;
+        self.server_waiting = self.server_waiting.max(observation.waiting);
+    }
+
+    fn add_scrape(&mut self, delta: &ScrapeDelta) {
+        peak(&mut self.peak, delta.gauges);
+        self.saw_event = true;
+        self.created += delta.created + delta.secondary_created;
+        self.timeouts += delta.timeouts;
+        self.exhaustion_events += u64::from(delta.dry);
+        if let Some(waits) = &delta.waits {
+            self.waits.get_or_insert_with(Waits::default).merge(waits);
+        }
+    }
+
     fn new(t: u32) -> Self {
         Self {
             t,
@@ -369,8 +421,32 @@ impl Second {
             server_new_backends: 0,
             server_waiting: 0,
             waits: None,
+            by_phase: Vec::new(),
         }
     }
+
+    /// The phase most requests of this second belonged to, if any finished in it.
+    fn busiest_phase(&self) -> Option<usize> {
+        self.by_phase
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .max_by_key(|(index, count)| (**count, std::cmp::Reverse(*index)))
+            .map(|(index, _)| index)
+    }
+}
+
+/// Width of the finer buckets short runs are also kept in: auth-burst's scenarios last a few
+/// hundred milliseconds each, and in seconds they would all fall in the first one.
+pub const BUCKET: Duration = Duration::from_millis(100);
+
+/// Most buckets a run keeps (two minutes): a longer run is charted by its seconds.
+pub const MAX_BUCKETS: usize = 1200;
+
+/// The bucket being filled and those done.
+struct Fine {
+    current: Second,
+    rows: Vec<SecondSample>,
 }
 
 /// What the collector publishes while the run goes; every second is published exactly once.
@@ -396,6 +472,8 @@ pub struct Collector {
     last_gauges: Gauges,
     last_observation: Option<Observation>,
     series: Vec<SecondSample>,
+    /// The same measurements in [`BUCKET`]s while the run is short enough (see [`MAX_BUCKETS`]).
+    buckets: Option<Fine>,
     histograms: Vec<SecondHistograms>,
     server: ServerReport,
     progress: Option<mpsc::UnboundedSender<Progress>>,
@@ -434,6 +512,10 @@ impl Collector {
             last_gauges: Gauges::default(),
             last_observation: None,
             series: Vec::new(),
+            buckets: Some(Fine {
+                current: Second::new(0),
+                rows: Vec::new(),
+            }),
             histograms: Vec::new(),
             server,
             progress,
@@ -459,6 +541,8 @@ impl Collector {
             Duration::from_secs(1),
         );
         seconds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut buckets = tokio::time::interval_at((self.started + BUCKET).into(), BUCKET);
+        buckets.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut drains = tokio::time::interval(DRAIN_EVERY);
         drains.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -476,6 +560,10 @@ impl Collector {
                 _ = seconds.tick() => {
                     self.drain_pools();
                     self.close_second();
+                }
+                _ = buckets.tick(), if self.buckets.is_some() => {
+                    self.drain_pools();
+                    self.close_bucket();
                 }
                 _ = drains.tick() => self.drain_pools(),
                 () = finish.cancelled() => break,
@@ -497,9 +585,14 @@ impl Collector {
     /// Closes the last (partial) second and hands the aggregates over.
     fn into_collected(mut self) -> Collected {
         self.close_second_until(u64::MAX);
+        self.close_bucket();
         Collected {
             phases: self.phases,
             series: self.series,
+            buckets: self.buckets.map(|fine| Buckets {
+                resolution_ms: u32::try_from(BUCKET.as_millis()).unwrap_or(u32::MAX),
+                points: fine.rows,
+            }),
             histograms: self.histograms,
             server: self.server,
             scraped: self.scraped,
@@ -525,7 +618,6 @@ impl Collector {
     }
 
     fn on_sample(&mut self, sample: &Sample) {
-        let failed = !sample.result.outcome.is_ok();
         let since_start = sample.finished.saturating_duration_since(self.started);
         if let Some(phase) = self.phases.get_mut(sample.phase) {
             count(&mut phase.outcomes, sample.result.outcome);
@@ -535,12 +627,9 @@ impl Collector {
                 phase.add_to_blocks(sample, since_start);
             }
         }
-        let second = &mut self.second;
-        second.requests += 1;
-        second.errors += u64::from(failed);
-        if sample.result.outcome != Outcome::Dropped {
-            record(&mut second.latency, sample.latency);
-            record(&mut second.acquire_wait, sample.result.acquire_wait);
+        self.second.add_sample(sample);
+        if let Some(fine) = &mut self.buckets {
+            fine.current.add_sample(sample);
         }
     }
 
@@ -549,47 +638,35 @@ impl Collector {
             u32::try_from(event.at.saturating_duration_since(self.started).as_secs())
                 .unwrap_or(u32::MAX);
         let phase = &mut self.phases[index];
-        let second = &mut self.second;
         let primary = event.pool == PoolRole::Primary;
+        self.second.add_event(event);
+        if let Some(fine) = &mut self.buckets {
+            fine.current.add_event(event);
+        }
         if primary {
             peak(&mut phase.peak, event.gauges);
-            peak(&mut second.peak, event.gauges);
-            second.saw_event = true;
             self.last_gauges = event.gauges;
         }
         match event.kind {
             EventKind::Created { .. } => {
                 phase.created += 1;
                 *phase.created_by_second.entry(second_of_run).or_default() += 1;
-                second.created += 1;
                 if !primary {
                     phase.secondary_created += 1;
                 }
             }
-            EventKind::Closed { .. } => {
-                phase.closed += 1;
-                second.closed += 1;
-            }
-            EventKind::TimedOut { .. } => {
-                phase.timeouts += 1;
-                second.timeouts += 1;
-            }
-            EventKind::Exhausted => {
-                phase.exhaustion_events += 1;
-                second.exhaustion_events += 1;
-            }
+            EventKind::Closed { .. } => phase.closed += 1,
+            EventKind::TimedOut { .. } => phase.timeouts += 1,
+            EventKind::Exhausted => phase.exhaustion_events += 1,
             _ => {}
         }
     }
 
     fn on_observation(&mut self, observation: Observation) {
-        let second = &mut self.second;
-        second.server_backends = second.server_backends.max(observation.run_backends);
-        second.idle_in_transaction = second
-            .idle_in_transaction
-            .max(observation.idle_in_transaction);
-        second.server_new_backends += observation.new_backends;
-        second.server_waiting = second.server_waiting.max(observation.waiting);
+        self.second.add_observation(&observation);
+        if let Some(fine) = &mut self.buckets {
+            fine.current.add_observation(&observation);
+        }
         let server = &mut self.server;
         server.peak_run_backends = server.peak_run_backends.max(observation.run_backends);
         server.peak_total_backends = server.peak_total_backends.max(observation.total_backends);
@@ -617,28 +694,24 @@ impl Collector {
             u32::try_from(scrape.at.saturating_duration_since(self.started).as_secs())
                 .unwrap_or(u32::MAX);
         let index = self.bounded(self.clock.at(scrape.at));
+        self.second.add_scrape(&delta);
+        if let Some(fine) = &mut self.buckets {
+            fine.current.add_scrape(&delta);
+        }
         let phase = &mut self.phases[index];
-        let second = &mut self.second;
         peak(&mut phase.peak, delta.gauges);
-        peak(&mut second.peak, delta.gauges);
-        second.saw_event = true;
         self.last_gauges = delta.gauges;
         let created = delta.created + delta.secondary_created;
         phase.created += created;
         phase.secondary_created += delta.secondary_created;
         *phase.created_by_second.entry(second_of_run).or_default() += created;
-        second.created += created;
         phase.timeouts += delta.timeouts;
-        second.timeouts += delta.timeouts;
-        let dry = u64::from(delta.dry);
-        phase.exhaustion_events += dry;
-        second.exhaustion_events += dry;
+        phase.exhaustion_events += u64::from(delta.dry);
         if let Some(waits) = &delta.waits {
             phase
                 .scraped_waits
                 .get_or_insert_with(Waits::default)
                 .merge(waits);
-            second.waits.get_or_insert_with(Waits::default).merge(waits);
         }
         if let Some(longest) = delta.wait_max_s {
             phase.scraped_wait_max_s = Some(phase.scraped_wait_max_s.unwrap_or(0.0).max(longest));
@@ -656,7 +729,58 @@ impl Collector {
     fn close_second_until(&mut self, until: u64) {
         let next = Second::new(self.second.t + 1);
         let second = std::mem::replace(&mut self.second, next);
-        let phase_index = self.bounded(self.clock.at(now()));
+        let row = self.row(&second);
+        let mut histograms = Vec::new();
+        for (index, phase) in self.phases.iter_mut().enumerate() {
+            let closed = phase.close_block(until);
+            let name = &self.phase_names[index];
+            for (t, latency, acquire_wait) in phase.unpublished.drain(..).chain(closed) {
+                histograms.push(SecondHistograms {
+                    t,
+                    phase: name.clone(),
+                    latency,
+                    acquire_wait,
+                });
+            }
+        }
+        if let Some(progress) = &self.progress {
+            // Unbounded, so the measurements never wait for a slow reader and the reader (the
+            // store) misses no second: the queue is bounded by the run's length (guard rails).
+            let _nobody_listens = progress.send(Progress::Second(row.clone(), histograms.clone()));
+        }
+        self.histograms.extend(histograms);
+        self.series.push(row);
+    }
+}
+
+impl Collector {
+    /// Completes the current bucket; past [`MAX_BUCKETS`] the run is long, and its seconds are
+    /// what charts it.
+    fn close_bucket(&mut self) {
+        let Some(fine) = &mut self.buckets else {
+            return;
+        };
+        let next = Second::new(fine.current.t + 1);
+        let bucket = std::mem::replace(&mut fine.current, next);
+        if fine.rows.len() >= MAX_BUCKETS {
+            self.buckets = None;
+            return;
+        }
+        let row = self.row(&bucket);
+        if let Some(fine) = &mut self.buckets {
+            fine.rows.push(row);
+        }
+    }
+
+    /// The row of a second or bucket: what it measured, its gauges' peaks (where they stand, when
+    /// nothing moved them), and its phase: the one most of its requests belonged to, else the
+    /// one running as it closes.
+    fn row(&self, second: &Second) -> SecondSample {
+        let phase_index = self.bounded(
+            second
+                .busiest_phase()
+                .unwrap_or_else(|| self.clock.at(now())),
+        );
         let phase_name = self
             .phase_names
             .get(phase_index)
@@ -674,7 +798,7 @@ impl Collector {
             self.last_observation
                 .map_or((0, 0), |o| (o.run_backends, o.idle_in_transaction))
         };
-        let row = SecondSample {
+        SecondSample {
             t: second.t,
             phase: phase_name,
             requests: second.requests,
@@ -699,27 +823,7 @@ impl Collector {
             idle_in_transaction,
             server_new_backends: second.server_new_backends,
             server_waiting: second.server_waiting,
-        };
-        let mut histograms = Vec::new();
-        for (index, phase) in self.phases.iter_mut().enumerate() {
-            let closed = phase.close_block(until);
-            let name = &self.phase_names[index];
-            for (t, latency, acquire_wait) in phase.unpublished.drain(..).chain(closed) {
-                histograms.push(SecondHistograms {
-                    t,
-                    phase: name.clone(),
-                    latency,
-                    acquire_wait,
-                });
-            }
         }
-        if let Some(progress) = &self.progress {
-            // Unbounded, so the measurements never wait for a slow reader and the reader (the
-            // store) misses no second: the queue is bounded by the run's length (guard rails).
-            let _nobody_listens = progress.send(Progress::Second(row.clone(), histograms.clone()));
-        }
-        self.histograms.extend(histograms);
-        self.series.push(row);
     }
 }
 
@@ -836,5 +940,73 @@ mod tests {
         );
         assert!((light_blocks[3].p95_ms - 40.0).abs() < 0.1);
         assert!(!collected.histograms[0].latency.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_run_is_also_kept_in_100_ms_buckets_with_their_phases() {
+        let clock = Arc::new(PhaseClock::default());
+        let mut collector = Collector::new(
+            now(),
+            vec!["light".into(), "heavy".into()],
+            clock.clone(),
+            Vec::new(),
+            ServerReport::default(),
+            None,
+        );
+        clock.enter(0);
+        collector.on_sample(&sample(0, 10, Outcome::Ok));
+        collector.on_event(0, &event(EventKind::Exhausted, 2, 1));
+        tokio::time::advance(BUCKET).await;
+        collector.close_bucket();
+        clock.enter(1);
+        collector.on_sample(&sample(1, 30, Outcome::Ok));
+        collector.on_sample(&sample(1, 50, Outcome::PoolTimeout));
+        tokio::time::advance(BUCKET).await;
+        collector.close_bucket();
+        let collected = collector.into_collected();
+        let buckets = collected.buckets.expect("a short run keeps its buckets");
+        assert_eq!(buckets.resolution_ms, 100);
+        let rows: Vec<(u32, &str, u64, u64, u64)> = buckets
+            .points
+            .iter()
+            .map(|p| {
+                (
+                    p.t,
+                    p.phase.as_str(),
+                    p.requests,
+                    p.errors,
+                    p.exhaustion_events,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (0, "light", 1, 0, 1),
+                (1, "heavy", 2, 1, 0),
+                (2, "heavy", 0, 0, 0)
+            ]
+        );
+        assert!((buckets.points[1].latency_max_ms - 50.0).abs() < 0.1);
+        // The same run in seconds: one row with all three requests.
+        assert_eq!(collected.series.len(), 1);
+        assert_eq!(collected.series[0].requests, 3);
+    }
+
+    #[test]
+    fn a_run_past_the_bucket_limit_keeps_only_its_seconds() {
+        let clock = Arc::new(PhaseClock::default());
+        let mut collector = Collector::new(
+            now(),
+            vec!["steady".into()],
+            clock,
+            Vec::new(),
+            ServerReport::default(),
+            None,
+        );
+        for _ in 0..=MAX_BUCKETS {
+            collector.close_bucket();
+        }
+        assert!(collector.into_collected().buckets.is_none());
     }
 }

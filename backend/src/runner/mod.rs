@@ -813,5 +813,6 @@ fn assemble(
         pool_profile: profile,
         workload: plan.workload.clone(),
         series: collected.series.clone(),
+        buckets: collected.buckets.clone(),
     }
 }

@@ -189,9 +189,26 @@ fn tied_blocks(metric: Metric, a: &[f64], b: &[f64]) -> Option<String> {
     })
 }
 
-/// Block values to four decimals (0.1 µs, 0.01 % of success): what a chart can show.
-fn rounded(values: &[f64]) -> Vec<f64> {
-    values.iter().map(|v| (v * 1e4).round() / 1e4).collect()
+/// Most block values a comparison carries per side: a chart's dots show the spread, and an hour's
+/// 3,600 seconds would make the answer hundreds of kilobytes.
+pub const MAX_SHOWN_BLOCKS: usize = 50;
+
+/// The block values a chart shows: all of them up to [`MAX_SHOWN_BLOCKS`], else that many
+/// evenly spaced quantiles of them (the spread, without the bulk); to four decimals (0.1 µs,
+/// 0.01 % of success).
+fn shown(values: &[f64]) -> Vec<f64> {
+    let round = |v: f64| (v * 1e4).round() / 1e4;
+    if values.len() <= MAX_SHOWN_BLOCKS {
+        return values.iter().copied().map(round).collect();
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (0..MAX_SHOWN_BLOCKS)
+        .map(|i| {
+            let rank = (i * (sorted.len() - 1)) / (MAX_SHOWN_BLOCKS - 1);
+            round(sorted[rank])
+        })
+        .collect()
 }
 
 fn judge(
@@ -281,8 +298,8 @@ fn judge(
         head_blocks,
         verdict,
         note,
-        base_values: blocks.map(|(a, _)| rounded(a)).unwrap_or_default(),
-        head_values: blocks.map(|(_, b)| rounded(b)).unwrap_or_default(),
+        base_values: blocks.map(|(a, _)| shown(a)).unwrap_or_default(),
+        head_values: blocks.map(|(_, b)| shown(b)).unwrap_or_default(),
     }
 }
 
@@ -623,6 +640,20 @@ mod tests {
             m.verdict,
             Verdict::Inconclusive,
             "one value a side cannot support a regression"
+        );
+    }
+
+    #[test]
+    fn an_hour_of_blocks_is_shown_as_fifty_quantiles_from_lowest_to_highest() {
+        let hour: Vec<f64> = (0..3600).rev().map(f64::from).collect();
+        let values = shown(&hour);
+        assert_eq!(values.len(), MAX_SHOWN_BLOCKS);
+        assert_eq!((values[0], values[49]), (0.0, 3599.0));
+        assert!(values.is_sorted());
+        assert_eq!(
+            shown(&[2.0, 1.0]),
+            [2.0, 1.0],
+            "few blocks are shown as they are"
         );
     }
 

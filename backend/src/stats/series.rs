@@ -1,22 +1,29 @@
-//! Downsampling a run's per-second series for charts: long runs become at most `max_points`
-//! points, each covering the same number of seconds.
+//! Downsampling a run's series for charts: long runs become at most `max_points` points, each
+//! covering the same number of buckets.
 
 use lifeguard_shared::report::SecondSample;
+use lifeguard_shared::run::Series;
 
-/// Merges consecutive seconds into at most `max_points` points. Counts are summed; latency
-/// percentiles, gauges and backends take the bucket's maximum (a chart must not hide a spike);
-/// the phase is the bucket's last. Returns the seconds each point covers.
+/// Merges consecutive buckets of `resolution_ms` into at most `max_points` points. Counts are
+/// summed; latency percentiles, gauges and backends take the bucket's maximum (a chart must not
+/// hide a spike); the phase is the bucket's last. Points are numbered anew (`t` is the point's
+/// index) and the series states the resolution that results.
 #[must_use]
-pub fn downsample(seconds: &[SecondSample], max_points: usize) -> (u32, Vec<SecondSample>) {
+pub fn downsample(points: &[SecondSample], resolution_ms: u32, max_points: usize) -> Series {
     let max_points = max_points.max(1);
-    if seconds.len() <= max_points {
-        return (1, seconds.to_vec());
+    if points.len() <= max_points {
+        return Series {
+            resolution_ms,
+            points: points.to_vec(),
+        };
     }
-    let per_point = seconds.len().div_ceil(max_points);
-    let points = seconds
+    let per_point = points.len().div_ceil(max_points);
+    let merged = points
         .chunks(per_point)
-        .map(|chunk| {
+        .zip(0..)
+        .map(|(chunk, t)| {
             let mut point = chunk[0].clone();
+            point.t = t;
             for s in &chunk[1..] {
                 point.phase.clone_from(&s.phase);
                 point.requests += s.requests;
@@ -36,11 +43,16 @@ pub fn downsample(seconds: &[SecondSample], max_points: usize) -> (u32, Vec<Seco
                 point.waiters = point.waiters.max(s.waiters);
                 point.server_backends = point.server_backends.max(s.server_backends);
                 point.idle_in_transaction = point.idle_in_transaction.max(s.idle_in_transaction);
+                point.server_new_backends += s.server_new_backends;
+                point.server_waiting = point.server_waiting.max(s.server_waiting);
             }
             point
         })
         .collect();
-    (u32::try_from(per_point).unwrap_or(u32::MAX), points)
+    Series {
+        resolution_ms: resolution_ms.saturating_mul(u32::try_from(per_point).unwrap_or(u32::MAX)),
+        points: merged,
+    }
 }
 
 #[cfg(test)]
@@ -60,7 +72,8 @@ mod tests {
     #[test]
     fn short_series_pass_through() {
         let seconds: Vec<SecondSample> = (0..5).map(|t| second(t, 1, 1.0)).collect();
-        assert_eq!(downsample(&seconds, 10), (1, seconds));
+        let series = downsample(&seconds, 1000, 10);
+        assert_eq!((series.resolution_ms, series.points), (1000, seconds));
     }
 
     #[test]
@@ -68,8 +81,11 @@ mod tests {
         let seconds: Vec<SecondSample> = (0..3600)
             .map(|t| second(t, 10, if t == 1234 { 900.0 } else { 5.0 }))
             .collect();
-        let (per_point, points) = downsample(&seconds, 600);
-        assert_eq!(per_point, 6);
+        let Series {
+            resolution_ms,
+            points,
+        } = downsample(&seconds, 1000, 600);
+        assert_eq!(resolution_ms, 6000);
         assert_eq!(points.len(), 600);
         assert_eq!(points.iter().map(|p| p.requests).sum::<u64>(), 36_000);
         assert!(
@@ -77,6 +93,6 @@ mod tests {
                 .iter()
                 .any(|p| (p.latency_p95_ms - 900.0).abs() < 1e-9)
         );
-        assert_eq!(points[1].t, 6);
+        assert_eq!(points[1].t, 1, "the second point covers seconds 6 to 12");
     }
 }

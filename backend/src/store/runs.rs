@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lifeguard_shared::report::{RunReport, RunState, SecondSample};
+use lifeguard_shared::report::{Buckets, RunReport, RunState, SecondSample};
 use lifeguard_shared::run::{DeployPhase, RunDetail, RunLabels, RunPage, RunSummary};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
@@ -258,8 +258,8 @@ impl Store {
             .collect()
     }
 
-    /// The run ended with a report: state, verdict, report (its series stays in `run_seconds`)
-    /// and the blocks comparisons need.
+    /// The run ended with a report: state, verdict, report (its series stays in `run_seconds`,
+    /// its buckets go to `run_buckets`) and the blocks comparisons need.
     pub async fn finish_run(
         &self,
         id: &str,
@@ -268,6 +268,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut stored = report.clone();
         stored.series = Vec::new();
+        let buckets = stored.buckets.take();
         let json = serde_json::to_string(&stored).map_err(|e| corrupt(id, e))?;
         let p95 = report.scenarios.last().map(|s| s.latency_ms.p95);
         let mut tx = self
@@ -289,6 +290,18 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(query_error("finishing a run"))?;
+        if let Some(buckets) = buckets {
+            let json = serde_json::to_string(&buckets.points).map_err(|e| corrupt(id, e))?;
+            sqlx::query(
+                "INSERT INTO run_buckets (run_id, resolution_ms, points) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(i64::from(buckets.resolution_ms))
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_error("storing buckets"))?;
+        }
         for (scenario, blocks) in blocks {
             let json = serde_json::to_string(blocks).map_err(|e| corrupt(id, e))?;
             sqlx::query("INSERT INTO run_blocks (run_id, scenario, blocks) VALUES ($1, $2, $3)")
@@ -476,6 +489,24 @@ impl Store {
             .collect()
     }
 
+    /// The run's series in buckets finer than seconds, when it was short enough to keep them.
+    pub async fn buckets(&self, id: &str) -> Result<Option<Buckets>, StoreError> {
+        let row = sqlx::query("SELECT resolution_ms, points FROM run_buckets WHERE run_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("reading a run's buckets"))?;
+        row.map(|row| {
+            let resolution_ms: i64 = row.try_get("resolution_ms").map_err(|e| corrupt(id, e))?;
+            let json: String = row.try_get("points").map_err(|e| corrupt(id, e))?;
+            Ok(Buckets {
+                resolution_ms: u32::try_from(resolution_ms).map_err(|e| corrupt(id, e))?,
+                points: serde_json::from_str(&json).map_err(|e| corrupt(id, e))?,
+            })
+        })
+        .transpose()
+    }
+
     /// The run's per-phase, per-second histograms (compressed), in order.
     pub async fn histograms(&self, id: &str) -> Result<Vec<SecondHistograms>, StoreError> {
         let rows = sqlx::query(
@@ -541,7 +572,13 @@ impl Store {
                 .begin()
                 .await
                 .map_err(query_error("pruning a run"))?;
-            for table in ["run_seconds", "run_histograms", "run_events", "run_blocks"] {
+            for table in [
+                "run_seconds",
+                "run_histograms",
+                "run_events",
+                "run_blocks",
+                "run_buckets",
+            ] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE run_id = $1"))
                     .bind(id)
                     .execute(&mut *tx)

@@ -7,11 +7,13 @@ use charming::datatype::CompositeValue;
 use charming::element::{
     AxisLabel, AxisType, ItemStyle, NameLocation, TextStyle, Tooltip, Trigger,
 };
-use charming::series::{Bar, Scatter};
+use charming::series::{Bar, Line, Scatter};
 use lifeguard_shared::compare::{MetricComparison, Verdict};
 use lifeguard_shared::metric::Unit;
+use lifeguard_shared::report::SecondSample;
+use lifeguard_shared::run::Series;
 
-use super::{CRITICAL_COLOUR, OK_COLOUR, round3};
+use super::{CRITICAL_COLOUR, OK_COLOUR, dashed, round3};
 
 /// The base run's bar: neutral, so the head's colour carries the verdict.
 pub const BASE_COLOUR: &str = "#8c959f";
@@ -102,15 +104,75 @@ pub fn metric_bars(m: &MetricComparison) -> Chart {
     if !dots.is_empty() {
         chart = chart.series(
             Scatter::new()
-                .name(format!(
-                    "blocks ({} + {})",
-                    m.base_values.len(),
-                    m.head_values.len()
-                ))
+                .name(format!("blocks ({} + {})", m.base_blocks, m.head_blocks))
                 .symbol_size(6)
                 .item_style(ItemStyle::new().color("#24292f").opacity(0.45))
                 .data(dots),
         );
+    }
+    chart
+}
+
+/// `[seconds since the phase began, f(point)]` for every point of `phases` in `series`: runs are
+/// overlaid from each scenario's start, whenever each run reached it.
+#[must_use]
+pub fn from_phase_start(
+    series: &Series,
+    phases: &dyn Fn(&str) -> bool,
+    f: fn(&SecondSample) -> f64,
+) -> Vec<Vec<f64>> {
+    let width = series.point_s();
+    let mut inside = series.points.iter().filter(|p| phases(&p.phase)).peekable();
+    let Some(first) = inside.peek().map(|p| p.t) else {
+        return Vec::new();
+    };
+    inside
+        .map(|p| vec![round3(f64::from(p.t - first) * width), round3(f(p))])
+        .collect()
+}
+
+/// A line of a time chart: its label and its value in a point.
+pub type Quantity = (&'static str, fn(&SecondSample) -> f64);
+
+/// One time chart of base (dashed) and head overlaid from the scenario's start: each
+/// `(label, value)` a pair of lines.
+#[must_use]
+pub fn overlaid(
+    title: &str,
+    unit: &str,
+    base: &Series,
+    head: &Series,
+    phases: &dyn Fn(&str) -> bool,
+    lines: &[Quantity],
+) -> Chart {
+    let mut chart = super::frame(
+        title,
+        super::bottom_axis("time since the scenario began (s)")
+            .type_(AxisType::Value)
+            .min(0),
+        super::side_axis(unit).min(0),
+    );
+    // A scenario of a few hundred milliseconds is a few buckets: their points are drawn, so one
+    // bucket is a dot, not nothing.
+    let line = |name: String, data: Vec<Vec<f64>>| {
+        Line::new()
+            .name(name)
+            .show_symbol(data.len() <= 30)
+            .data(data)
+    };
+    for &(label, value) in lines {
+        chart = chart
+            .series(
+                line(
+                    format!("{label} · base"),
+                    from_phase_start(base, phases, value),
+                )
+                .line_style(dashed()),
+            )
+            .series(line(
+                format!("{label} · head"),
+                from_phase_start(head, phases, value),
+            ));
     }
     chart
 }
@@ -177,9 +239,58 @@ mod tests {
         assert_eq!(json["xAxis"]["nameTextStyle"]["color"], CRITICAL_COLOUR);
         assert_eq!(json["yAxis"]["max"], 100.0);
         assert_eq!(
-            series(&json, "blocks (2 + 2)")["data"][2],
+            series(&json, "blocks (3 + 2)")["data"][2],
             serde_json::json!([1.0, 80.0])
         );
+    }
+
+    fn point(t: u32, phase: &str, p95: f64) -> SecondSample {
+        SecondSample {
+            t,
+            phase: phase.into(),
+            latency_p95_ms: p95,
+            ..SecondSample::default()
+        }
+    }
+
+    #[test]
+    fn runs_are_overlaid_from_the_scenarios_start_in_their_resolution() {
+        let base = Series {
+            resolution_ms: 100,
+            points: vec![
+                point(0, "light", 1.0),
+                point(1, "heavy", 5.0),
+                point(2, "heavy", 6.0),
+            ],
+        };
+        let head = Series {
+            resolution_ms: 100,
+            points: vec![
+                point(0, "light", 1.0),
+                point(1, "light", 1.5),
+                point(2, "heavy", 9.0),
+                point(3, "heavy", 12.0),
+            ],
+        };
+        let heavy = |phase: &str| phase == "heavy";
+        let json = options(&overlaid(
+            "Latency p95",
+            "ms",
+            &base,
+            &head,
+            &heavy,
+            &[("p95", |p| p.latency_p95_ms)],
+        ));
+        assert_eq!(
+            series(&json, "p95 · base")["data"],
+            serde_json::json!([[0.0, 5.0], [0.1, 6.0]])
+        );
+        assert_eq!(
+            series(&json, "p95 · head")["data"],
+            serde_json::json!([[0.0, 9.0], [0.1, 12.0]])
+        );
+        assert_eq!(series(&json, "p95 · base")["lineStyle"]["type"], "dashed");
+        assert_eq!(json["xAxis"]["name"], "time since the scenario began (s)");
     }
 
     #[test]

@@ -54,6 +54,13 @@ const TOOLTIP_BODY: &str = "var v = p.value[0]; \
 /// Latency (ms) against percentile for every curve; legend entries toggle curves.
 #[must_use]
 pub fn percentile_curves(title: &str, curves: &[Curve<'_>]) -> Chart {
+    percentile_curves_hiding(title, curves, &[])
+}
+
+/// [`percentile_curves`] with the curves named in `hidden` switched off in the legend (a click
+/// shows them): the exhaustion burst's seconds-long waits would flatten every scenario's curve.
+#[must_use]
+pub fn percentile_curves_hiding(title: &str, curves: &[Curve<'_>], hidden: &[&str]) -> Chart {
     let [inside, slider] = zooms();
     let end = axis_end(curves);
     let with_end = |body: &str| body.replace("END", &end.to_string());
@@ -64,7 +71,12 @@ pub fn percentile_curves(title: &str, curves: &[Curve<'_>]) -> Chart {
                 .trigger(Trigger::Item)
                 .formatter(js_function("p", &with_end(TOOLTIP_BODY))),
         )
-        .legend(Legend::new().type_(LegendType::Scroll).top(28))
+        .legend(
+            Legend::new()
+                .type_(LegendType::Scroll)
+                .top(28)
+                .selected(hidden.iter().map(|&name| (name, false))),
+        )
         .grid(Grid::new().top(80).bottom(85).left(60).right(40))
         .data_zoom(inside)
         .data_zoom(slider)

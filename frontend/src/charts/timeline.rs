@@ -1,40 +1,52 @@
-//! Per-second charts of a run: latency, throughput and errors, pool gauges, acquire wait. The
-//! x axis counts seconds from the run's start; vertical lines mark where each phase begins.
+//! Time charts of a run: latency, throughput and errors, pool gauges, acquire wait. The x axis
+//! counts seconds from the run's start, at the series' resolution (100 ms buckets for short runs,
+//! seconds for long ones); each phase (scenario, burst and recovery, leak check) is a labelled
+//! band across the plot.
 
 use charming::Chart;
 use charming::component::Axis;
-use charming::element::mark_line::MarkLineVariant;
-use charming::element::{
-    AxisType, ItemStyle, Label, LabelAlign, MarkArea, MarkAreaData, MarkLine, MarkLineData, Symbol,
-};
+use charming::element::{AxisType, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData};
 use charming::series::Line;
 use lifeguard_shared::report::SecondSample;
 use lifeguard_shared::suite::Levels;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, level_lines, round3};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, level_lines, round3};
 
-/// Rows of a run's series and the seconds each row covers (more than 1 when downsampled).
+/// The name every phase band's legend entry has: one entry shows or hides them all.
+pub const PHASES: &str = "phases";
+
+/// Rows of a run's series and the seconds each row covers (0.1 for a short run's buckets, 1 for
+/// seconds, more when downsampled): row `t` starts `t × point_s` seconds into the run.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeline<'a> {
     pub points: &'a [SecondSample],
-    pub seconds_per_point: u32,
+    pub point_s: f64,
     /// Pool gauges the run's source did not provide (a service's metrics may lack some): their
     /// lines say so and stay empty, never a row of zeros.
     pub missing: &'a [String],
 }
 
 impl Timeline<'_> {
-    /// `[t, f(row)]` pairs.
+    /// Seconds from the run's start to the start of row `t`.
+    fn x(&self, t: u32) -> f64 {
+        round3(f64::from(t) * self.point_s)
+    }
+
+    /// `[seconds, f(row)]` pairs.
     fn xy(&self, f: impl Fn(&SecondSample) -> f64) -> Vec<Vec<f64>> {
         self.points
             .iter()
-            .map(|p| vec![f64::from(p.t), round3(f(p))])
+            .map(|p| vec![self.x(p.t), round3(f(p))])
             .collect()
     }
 
     /// A count per row as a rate per second.
     fn per_second(&self, f: impl Fn(&SecondSample) -> u64) -> Vec<Vec<f64>> {
-        let seconds = f64::from(self.seconds_per_point.max(1));
+        let seconds = if self.point_s > 0.0 {
+            self.point_s
+        } else {
+            1.0
+        };
         self.xy(|p| f(p) as f64 / seconds)
     }
 
@@ -47,36 +59,79 @@ impl Timeline<'_> {
         }
     }
 
-    /// A vertical line where each phase starts, labelled with the phase's name.
-    fn phase_marks(&self) -> MarkLine {
-        let mut starts = Vec::new();
-        let mut current: Option<&str> = None;
+    /// Each phase's span `(label, from_s, to_s)`, in order.
+    fn phases(&self) -> Vec<(String, f64, f64)> {
+        let mut spans: Vec<(String, f64, f64)> = Vec::new();
         for point in self.points {
-            if current != Some(point.phase.as_str()) {
-                current = Some(point.phase.as_str());
-                starts.push(
-                    MarkLineData::new()
-                        .name(point.phase.clone())
-                        .x_axis(f64::from(point.t)),
-                );
+            let (from, to) = (self.x(point.t), self.x(point.t + 1));
+            match spans.last_mut() {
+                Some((name, _, end)) if *name == phase_label(&point.phase) => *end = to,
+                _ => spans.push((phase_label(&point.phase), from, to)),
             }
         }
-        MarkLine::new()
-            .silent(true)
-            .symbol(vec![Symbol::None, Symbol::None])
-            // Each name starts at its line and runs right, clear of the y axis' labels.
-            .label(Label::new().formatter("{b}").align(LabelAlign::Left))
-            .line_style(dashed().color("#8c959f"))
-            .data(starts.into_iter().map(MarkLineVariant::Simple).collect())
+        spans
+    }
+
+    /// Every phase as a shaded band across the plot, labelled at its bottom left (the top holds
+    /// the capacity lines' labels). Neighbouring
+    /// bands alternate shade and label row, so the short scenarios of a burst keep their names
+    /// apart; both halves share the legend entry [`PHASES`].
+    fn phase_bands(&self) -> [Line; 2] {
+        let spans = self.phases();
+        [(0, 0.07, 0.0), (1, 0.14, -13.0)].map(|(parity, opacity, rise)| {
+            let areas: Vec<(MarkAreaData, MarkAreaData)> = spans
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| index % 2 == parity)
+                .map(|(_, (name, from, to))| {
+                    (
+                        MarkAreaData::new()
+                            .name(name.clone())
+                            .x_axis(from.to_string()),
+                        MarkAreaData::new().x_axis(to.to_string()),
+                    )
+                })
+                .collect();
+            Line::new()
+                .name(PHASES)
+                .data(Vec::<Vec<f64>>::new())
+                .item_style(ItemStyle::new().color("#57606a"))
+                .mark_area(
+                    MarkArea::new()
+                        .silent(true)
+                        .item_style(ItemStyle::new().color("#57606a").opacity(opacity))
+                        .label(
+                            Label::new()
+                                .position(LabelPosition::InsideBottomLeft)
+                                .offset((0.0, rise))
+                                .font_size(11)
+                                .color("#424a53"),
+                        )
+                        .data(areas),
+                )
+        })
     }
 }
 
-/// The frame every time chart shares, over seconds since the run's start.
-fn frame(title: &str, y_axis: Axis) -> Chart {
+/// How a phase is named on a chart: the runner's phase names, in words.
+fn phase_label(phase: &str) -> String {
+    match phase {
+        "recovery" => "burst & recovery".to_owned(),
+        "leak-check" => "leak check".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// The frame every time chart shares, over seconds since the run's start, with the phases'
+/// bands.
+fn frame(title: &str, timeline: &Timeline<'_>, y_axis: Axis) -> Chart {
     let seconds = super::bottom_axis("time since start (s)")
         .type_(AxisType::Value)
         .min(0);
+    let [even, odd] = timeline.phase_bands();
     super::frame(title, seconds, y_axis)
+        .series(even)
+        .series(odd)
 }
 
 fn value_axis(name: &str) -> Axis {
@@ -90,10 +145,8 @@ fn line(name: &str, data: Vec<Vec<f64>>) -> Line {
 /// Latency p50, p95 and p99 over time, in milliseconds.
 #[must_use]
 pub fn latency(timeline: &Timeline<'_>) -> Chart {
-    frame("Latency over time", value_axis("ms"))
-        .series(
-            line("p50 (ms)", timeline.xy(|p| p.latency_p50_ms)).mark_line(timeline.phase_marks()),
-        )
+    frame("Latency over time", timeline, value_axis("ms"))
+        .series(line("p50 (ms)", timeline.xy(|p| p.latency_p50_ms)))
         .series(line("p95 (ms)", timeline.xy(|p| p.latency_p95_ms)))
         .series(line("p99 (ms)", timeline.xy(|p| p.latency_p99_ms)))
 }
@@ -101,11 +154,8 @@ pub fn latency(timeline: &Timeline<'_>) -> Chart {
 /// Requests, errors and pool timeouts per second.
 #[must_use]
 pub fn throughput(timeline: &Timeline<'_>) -> Chart {
-    frame("Throughput and errors", value_axis("per second"))
-        .series(
-            line("requests/s", timeline.per_second(|p| p.requests))
-                .mark_line(timeline.phase_marks()),
-        )
+    frame("Throughput and errors", timeline, value_axis("per second"))
+        .series(line("requests/s", timeline.per_second(|p| p.requests)))
         .series(line("errors/s", timeline.per_second(|p| p.errors)))
         .series(timeline.gauge("timeouts", "pool timeouts/s", || {
             timeline.per_second(|p| p.timeouts)
@@ -152,6 +202,7 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
     ]);
     frame(
         "Pool connections",
+        timeline,
         value_axis("connections")
             .min(0)
             .max(capacity.max(peak).max(1.0)),
@@ -189,13 +240,11 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
 /// P95 of the time spent waiting for a connection.
 #[must_use]
 pub fn acquire_wait(timeline: &Timeline<'_>) -> Chart {
-    frame("Acquire wait over time", value_axis("ms")).series(
-        timeline
-            .gauge("acquire wait", "acquire wait p95 (ms)", || {
-                timeline.xy(|p| p.acquire_wait_p95_ms)
-            })
-            .mark_line(timeline.phase_marks()),
-    )
+    frame("Acquire wait over time", timeline, value_axis("ms")).series(timeline.gauge(
+        "acquire wait",
+        "acquire wait p95 (ms)",
+        || timeline.xy(|p| p.acquire_wait_p95_ms),
+    ))
 }
 
 #[cfg(test)]
@@ -233,7 +282,7 @@ mod tests {
         let rows = rows();
         let json = options(&latency(&Timeline {
             points: &rows,
-            seconds_per_point: 1,
+            point_s: 1.0,
             missing: &[],
         }));
         let p50 = series(&json, "p50 (ms)");
@@ -244,18 +293,36 @@ mod tests {
     }
 
     #[test]
-    fn each_phase_start_gets_a_labelled_line() {
-        let rows = rows();
+    fn each_phase_is_a_labelled_band_neighbours_in_alternate_rows() {
+        let rows = vec![
+            second(0, "light", 10, 5),
+            second(1, "heavy", 12, 6),
+            second(2, "heavy", 40, 28),
+            second(3, "recovery", 40, 28),
+        ];
         let json = options(&latency(&Timeline {
             points: &rows,
-            seconds_per_point: 1,
+            point_s: 0.1,
             missing: &[],
         }));
-        let marks = &series(&json, "p50 (ms)")["markLine"]["data"];
-        assert_eq!(marks.as_array().unwrap().len(), 2);
-        assert_eq!(marks[0]["name"], "light");
-        assert_eq!(marks[1]["name"], "heavy");
-        assert_eq!(marks[1]["xAxis"], 2.0);
+        let bands: Vec<&serde_json::Value> = json["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] == PHASES)
+            .collect();
+        assert_eq!(bands.len(), 2);
+        let even = &bands[0]["markArea"];
+        assert_eq!(even["data"][0][0]["name"], "light");
+        assert_eq!(even["data"][0][0]["xAxis"], "0");
+        assert_eq!(even["data"][0][1]["xAxis"], "0.1");
+        assert_eq!(even["data"][1][0]["name"], "burst & recovery");
+        let odd = &bands[1]["markArea"];
+        assert_eq!(odd["data"][0][0]["name"], "heavy");
+        assert_eq!(odd["data"][0][0]["xAxis"], "0.1");
+        assert_eq!(odd["data"][0][1]["xAxis"], "0.3");
+        assert_ne!(even["label"]["offset"], odd["label"]["offset"]);
+        assert_eq!(series(&json, "p50 (ms)")["data"][2], json!([0.2, 1.235]));
     }
 
     #[test]
@@ -263,10 +330,10 @@ mod tests {
         let rows = rows();
         let json = options(&throughput(&Timeline {
             points: &rows,
-            seconds_per_point: 2,
+            point_s: 2.0,
             missing: &[],
         }));
-        assert_eq!(series(&json, "requests/s")["data"][2], json!([2.0, 20.0]));
+        assert_eq!(series(&json, "requests/s")["data"][2], json!([4.0, 20.0]));
         assert_eq!(series(&json, "errors/s")["data"][0], json!([0.0, 0.5]));
     }
 
@@ -276,7 +343,7 @@ mod tests {
         let json = options(&pool(
             &Timeline {
                 points: &rows,
-                seconds_per_point: 1,
+                point_s: 1.0,
                 missing: &[],
             },
             30,
@@ -303,7 +370,7 @@ mod tests {
         let missing = ["waiting".to_owned(), "acquire wait".to_owned()];
         let timeline = Timeline {
             points: &rows,
-            seconds_per_point: 1,
+            point_s: 1.0,
             missing: &missing,
         };
         let levels = Levels {
@@ -326,7 +393,7 @@ mod tests {
         let rows = rows();
         let json = options(&acquire_wait(&Timeline {
             points: &rows,
-            seconds_per_point: 1,
+            point_s: 1.0,
             missing: &[],
         }));
         assert_eq!(

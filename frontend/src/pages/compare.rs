@@ -1,15 +1,17 @@
 //! `/compare/{base}/{head}` and `/compare?baseline=NAME&head=ID`: two runs side by side, per
 //! scenario and metric: both values, the change, its significance and the verdict.
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use lifeguard_shared::compare::{Comparison, MetricComparison, RunRef, Verdict, combine};
 use lifeguard_shared::metric::Metric;
-use lifeguard_shared::run::{PhaseDistribution, ShareRequest};
+use lifeguard_shared::run::{PhaseDistribution, Series, ShareRequest};
 
 use crate::api::{self, ApiFailure, CompareSpec};
-use crate::charts::compare::{metric_bars, verdict_label};
+use crate::charts::compare::{Quantity, metric_bars, overlaid, verdict_label};
 use crate::charts::percentiles::{Curve, percentile_curves};
 use crate::components::badges::VerdictBadge;
 use crate::components::chart::EChart;
@@ -153,18 +155,28 @@ fn metric_table(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView +
     }
 }
 
-/// Both runs' latency distributions, per phase: base, then head.
-type BothPhases = (Vec<PhaseDistribution>, Vec<PhaseDistribution>);
-type Histograms = super::Fetched<Result<BothPhases, ApiFailure>>;
+/// What both runs measured beyond the comparison: latency distributions per phase, and their
+/// series (100 ms buckets for short runs), base then head.
+#[derive(Debug, Clone)]
+struct Measured {
+    phases: (Vec<PhaseDistribution>, Vec<PhaseDistribution>),
+    series: (Series, Series),
+}
+type Measurements = super::Fetched<Result<Measured, ApiFailure>>;
 
-async fn both_histograms(
-    base: String,
-    head: String,
-) -> Result<BothPhases, ApiFailure> {
-    // At once: each is a separate server-side merge of an hour of histograms.
-    let (base, head) =
-        futures::future::try_join(api::histograms(&base), api::histograms(&head)).await?;
-    Ok((base.phases, head.phases))
+async fn measured(base: String, head: String) -> Result<Measured, ApiFailure> {
+    // At once: each histogram answer is a server-side merge of up to an hour of histograms.
+    let (base_phases, head_phases, base_series, head_series) = futures::future::try_join4(
+        api::histograms(&base),
+        api::histograms(&head),
+        api::series(&base),
+        api::series(&head),
+    )
+    .await?;
+    Ok(Measured {
+        phases: (base_phases.phases, head_phases.phases),
+        series: (base_series, head_series),
+    })
 }
 
 /// The selector's entry for run-level metrics (recovery time, leaks) and the phases that are no
@@ -208,6 +220,9 @@ fn curves_of<'a>(
     curves
 }
 
+/// The quantities of one time chart.
+type Lines = &'static [Quantity];
+
 /// The metrics drawn as bars, in this order (throughput and the pool's peaks stay in the table).
 const BARS: [Metric; 6] = [
     Metric::MeanLatencyMs,
@@ -219,11 +234,15 @@ const BARS: [Metric; 6] = [
 ];
 
 /// One scenario's (or the run level's) charts and table.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one view: its bars, curves, time charts and table, each a few lines"
+)]
 fn scenario_view(
     name: &str,
     metrics: &[MetricComparison],
     verdict: Verdict,
-    histograms: Histograms,
+    measurements: Measurements,
     scenario_names: Vec<String>,
 ) -> impl IntoView + use<> {
     let bars = BARS
@@ -246,23 +265,109 @@ fn scenario_view(
         })
         .collect_view();
     let own = name.to_owned();
-    let title = if name == RUN_LEVEL {
-        "Latency by percentile of the exhaustion burst and recovery: base (dashed) and head"
-            .to_owned()
-    } else {
-        format!("Latency by percentile of {name}: base (dashed) and head")
-    };
-    let chart = Signal::derive_local(move || {
-        let (base, head) = histograms.get().and_then(Result::ok).unwrap_or_default();
-        let curves = curves_of(&base, &head, |phase| {
-            if own == RUN_LEVEL {
-                !scenario_names.iter().any(|s| s == phase)
-            } else {
-                phase == own
-            }
-        });
-        percentile_curves(&title, &curves)
+    let shown = Rc::new(move |phase: &str| {
+        if own == RUN_LEVEL {
+            !scenario_names.iter().any(|s| s == phase)
+        } else {
+            phase == own
+        }
     });
+    let title = "Latency by percentile: base dashed".to_owned();
+    let chart = {
+        let shown = shown.clone();
+        Signal::derive_local(move || {
+            let measured = measurements.get().and_then(Result::ok);
+            let (base, head) = measured.map(|m| m.phases).unwrap_or_default();
+            percentile_curves(&title, &curves_of(&base, &head, |phase| shown(phase)))
+        })
+    };
+    // Base and head over time from the scenario's start: a chart per quantity.
+    let over_time = |title: &'static str, unit: &'static str, lines: Lines| {
+        let shown = shown.clone();
+        Signal::derive_local(move || {
+            let measured = measurements.get().and_then(Result::ok);
+            match measured {
+                Some(Measured {
+                    series: (base, head),
+                    ..
+                }) => overlaid(title, unit, &base, &head, &*shown, lines),
+                None => overlaid(
+                    title,
+                    unit,
+                    &Series::default(),
+                    &Series::default(),
+                    &*shown,
+                    lines,
+                ),
+            }
+        })
+    };
+    let latency = over_time(
+        "Latency p95 from the start",
+        "ms",
+        &[("p95", |p| p.latency_p95_ms)],
+    );
+    let pool = over_time(
+        "Pool from the start",
+        "connections",
+        &[
+            ("checked out", |p| f64::from(p.checked_out)),
+            ("waiters", |p| f64::from(p.waiters)),
+        ],
+    );
+    let wait = over_time(
+        "Acquire wait p95 from the start",
+        "ms",
+        &[("acquire wait p95", |p| p.acquire_wait_p95_ms)],
+    );
+    // How many points the longer run has in this scenario: fewer than three is no line.
+    let points = {
+        let shown = shown.clone();
+        Signal::derive_local(move || {
+            measurements.get().and_then(Result::ok).map(|m| {
+                let count =
+                    |series: &Series| series.points.iter().filter(|p| shown(&p.phase)).count();
+                (
+                    count(&m.series.0).max(count(&m.series.1)),
+                    m.series.1.resolution_ms,
+                )
+            })
+        })
+    };
+    let own = name.to_owned();
+    let over_time = move || match points.get() {
+        Some((count, resolution_ms)) if count < 3 => {
+            let said = format!(
+                "{own} lasted {count} point{} of {resolution_ms} ms: too short to draw over \
+                 time; the bars and percentiles show it.",
+                if count == 1 { "" } else { "s" }
+            );
+            Some(view! { <p class="hint" id="over-time-too-short">{said}</p> }.into_any())
+        }
+        Some(_) => Some(
+            view! {
+                <div class="charts">
+                    <EChart
+                        chart=latency
+                        name="over-time-latency"
+                        label="Latency p95 of base and head from the scenario's start"
+                    />
+                    <EChart
+                        chart=pool
+                        name="over-time-pool"
+                        label="Checked-out connections and waiters of base and head"
+                    />
+                    <EChart
+                        chart=wait
+                        name="over-time-wait"
+                        label="Acquire wait p95 of base and head from the scenario's start"
+                    />
+                </div>
+            }
+            .into_any(),
+        ),
+        None => None,
+    };
     view! {
         <section class="card scenario" data-scenario=name.to_owned()>
             <h3>{name.to_owned()} " " <VerdictBadge verdict /></h3>
@@ -274,6 +379,7 @@ fn scenario_view(
                     label=format!("Latency by percentile of base and head in {name}")
                 />
             </div>
+            {over_time}
             {metric_table(name, metrics)}
         </section>
     }
@@ -282,7 +388,7 @@ fn scenario_view(
 #[component]
 fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
     let (base_id, head_id) = (comparison.base.id.clone(), comparison.head.id.clone());
-    let histograms = super::resource(move || both_histograms(base_id.clone(), head_id.clone()));
+    let measurements = super::resource(move || measured(base_id.clone(), head_id.clone()));
     let query = use_query_map();
     let location = use_location();
     let first = first_shown(&comparison);
@@ -338,7 +444,7 @@ fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
             if name == RUN_LEVEL {
                 let verdict = combine(comparison.run.iter().map(|m| m.verdict));
                 return Some(
-                    scenario_view(&name, &comparison.run, verdict, histograms, names).into_any(),
+                    scenario_view(&name, &comparison.run, verdict, measurements, names).into_any(),
                 );
             }
             comparison
@@ -346,7 +452,7 @@ fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
                 .iter()
                 .find(|s| s.name == name)
                 .map(|s| {
-                    scenario_view(&s.name, &s.metrics, s.verdict, histograms, names).into_any()
+                    scenario_view(&s.name, &s.metrics, s.verdict, measurements, names).into_any()
                 })
         }
     };
@@ -391,7 +497,7 @@ fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
             {selector}
         </nav>
         {move || {
-            histograms
+            measurements
                 .get()
                 .and_then(Result::err)
                 .map(|failure| view! { <Failure failure /> })

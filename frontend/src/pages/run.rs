@@ -13,7 +13,7 @@ use lifeguard_shared::run::{RunDetail, RunSummary, ShareRequest};
 use lifeguard_shared::suite::Levels;
 
 use crate::api::{self, ApiFailure, with_query};
-use crate::charts::percentiles::{Curve, percentile_curves};
+use crate::charts::percentiles::{Curve, percentile_curves_hiding};
 use crate::charts::scenarios::{SuccessRow, success_rates};
 use crate::charts::timeline::{self, Timeline};
 use crate::components::badges::{LevelBadge, PassBadge, StateBadge};
@@ -323,7 +323,7 @@ fn LiveView(
         live.with(|l| {
             f(&Timeline {
                 points: &l.seconds,
-                seconds_per_point: 1,
+                point_s: 1.0,
                 missing: &[],
             });
         });
@@ -564,16 +564,17 @@ fn FinishedView(detail: RunDetail) -> impl IntoView {
                 dashed: false,
             })
             .collect();
-        percentile_curves("Latency by percentile", &curves)
+        // The burst's recovery is there, a click away: its seconds of waiting would flatten the
+        // scenarios' curves.
+        let hidden: &[&str] = if curves.len() > 1 { &["recovery"] } else { &[] };
+        percentile_curves_hiding("Latency by percentile", &curves, hidden)
     });
     let seconds: WithSeconds = Rc::new(move |f| {
         let rows = series.get().and_then(Result::ok);
-        let (points, seconds_per_point) = rows
-            .map(|s| (s.points, s.seconds_per_point))
-            .unwrap_or_default();
+        let (point_s, points) = rows.map_or((1.0, Vec::new()), |s| (s.point_s(), s.points));
         f(&Timeline {
             points: &points,
-            seconds_per_point,
+            point_s,
             missing: &[],
         });
     });
