@@ -115,6 +115,15 @@ fi
 #    http_vs_wrk bench.
 if [ "$purpose" = test ] || [ "$purpose" = bench ]; then apt_install chromium chromium-driver; fi
 if [ "$purpose" = bench ]; then apt_install wrk; fi
+# axe-core from npm, which the browser tests inject into every view to check its accessibility;
+# at the version tests/axe/package-lock.json pins, into .tools/axe.
+axe_tools=.tools/axe
+if [ "$purpose" = test ] && ! cmp -s tests/axe/package-lock.json "$axe_tools/package-lock.json"; then
+  step "npm ci in $axe_tools (axe-core as tests/axe/package-lock.json pins it)"
+  mkdir -p "$axe_tools"
+  cp tests/axe/package.json tests/axe/package-lock.json "$axe_tools/"
+  (cd "$axe_tools" && npm ci --silent --no-audit --no-fund)
+fi
 
 # 9. The demo auth service (examples/auth-service: FastAPI + SQLAlchemy, the incident's stack) in a
 #    virtual environment of its own, from PyPI at the pinned versions; reinstalled when they change.

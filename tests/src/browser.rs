@@ -150,6 +150,30 @@ impl Browser {
         .await
     }
 
+    /// The page's serious and critical accessibility violations, as axe-core (from npm, installed
+    /// by `scripts/setup.sh --for test` into `.tools/axe`) finds them: `rule (impact): help — where`.
+    pub async fn accessibility_violations(&self) -> anyhow::Result<Vec<String>> {
+        let axe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../.tools/axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe)
+            .with_context(|| format!("{} (scripts/setup.sh --for test)", axe.display()))?;
+        self.client.execute(&source, vec![]).await?;
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(
+                   r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — '
+                       + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))),
+                   e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await?;
+        Ok(serde_json::from_value(found)?)
+    }
+
     /// Saves a PNG of the page as `<output>/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = super::output_dir().join("screenshots");
