@@ -81,6 +81,33 @@ fn assert_no_secret(app: &TestApp) {
     );
 }
 
+/// The run's export: the CSV one row per second, the JSON report with its seconds and, for a
+/// short run, its 100 ms buckets (as many as the series the charts get).
+async fn exports_seconds_and_buckets(app: &TestApp, first: &str, series: &Series) {
+    let (status, csv) = app
+        .get(&format!("/api/runs/{first}/export?format=csv"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let exported: Value = app
+        .get_json(&format!("/api/runs/{first}/export"))
+        .await
+        .unwrap();
+    let seconds = exported["report"]["series"].as_array().unwrap().len();
+    assert!(seconds > 0);
+    assert_eq!(
+        csv.lines().count(),
+        seconds + 1,
+        "the CSV is one row per second"
+    );
+    let buckets = &exported["report"]["buckets"];
+    assert_eq!(buckets["resolution_ms"], 100);
+    assert_eq!(
+        buckets["points"].as_array().unwrap().len(),
+        series.points.len()
+    );
+}
+
 #[tokio::test]
 async fn trigger_follow_baseline_and_compare_a_regression() {
     let app = spawn_app_with(configure).await.unwrap();
@@ -164,28 +191,7 @@ async fn trigger_follow_baseline_and_compare_a_regression() {
         "{csv}"
     );
 
-    let (status, csv) = app
-        .get(&format!("/api/runs/{first}/export?format=csv"))
-        .await
-        .unwrap();
-    assert_eq!(status, 200);
-    let exported: Value = app
-        .get_json(&format!("/api/runs/{first}/export"))
-        .await
-        .unwrap();
-    let seconds = exported["report"]["series"].as_array().unwrap().len();
-    assert!(seconds > 0);
-    assert_eq!(
-        csv.lines().count(),
-        seconds + 1,
-        "the CSV is one row per second"
-    );
-    let buckets = &exported["report"]["buckets"];
-    assert_eq!(buckets["resolution_ms"], 100);
-    assert_eq!(
-        buckets["points"].as_array().unwrap().len(),
-        series.points.len()
-    );
+    exports_seconds_and_buckets(&app, &first, &series).await;
 
     let baseline: Baseline = app.get_json("/api/baselines/auth-staging").await.unwrap();
     assert_eq!(baseline.run_id, first);
