@@ -16,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
 use crate::sandbox::demo::{DemoError, DemoService};
 use crate::sandbox::{Sandbox, SandboxError};
+use crate::schedule::Scheduler;
 use crate::service::RunService;
 use crate::store::{Store, StoreError};
 use crate::targets::{TargetError, Targets};
@@ -146,6 +147,8 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     services: Services,
+    /// The configured schedules; they start firing with [`App::run_until_stopped`].
+    scheduler: Scheduler,
 }
 
 impl App {
@@ -167,11 +170,14 @@ impl App {
                 addr: config.listen,
                 source,
             })?;
-        let router = api::router(state, config.frontend_dir.as_deref(), bound);
+        let scheduler = Scheduler::new(services.service.clone(), &config.schedules);
+        let router = api::router(state, config.frontend_dir.as_deref(), bound)
+            .layer(axum::Extension(scheduler.clone()));
         Ok(Self {
             listener,
             router,
             services,
+            scheduler,
         })
     }
 
@@ -195,15 +201,20 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Serves until `shutdown` completes, then stops the runs, the store and the sandbox.
+    /// Starts the schedules and serves until `shutdown` completes, then stops the schedules, the
+    /// runs, the store and the sandbox.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let service = self.services.service.clone();
+        let scheduler = self.scheduler.clone();
+        scheduler.start();
         let stopping = async move {
             shutdown.await;
-            // Runs end `aborted` now, so their event streams finish and serving can stop.
+            // No schedule fires once stopping; then runs end `aborted` now, so their event
+            // streams finish and serving can stop.
+            scheduler.stop().await;
             service.shutdown().await;
         };
         let served = axum::serve(self.listener, self.router)

@@ -14,7 +14,9 @@ use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::run::RunLabels;
 use lifeguard_shared::suite::Suite;
+use lifeguard_shared::workload::AuthFlow;
 
 use crate::pool::connect::DEFAULT_CONNECT_TIMEOUT;
 use crate::sandbox::SandboxOptions;
@@ -58,6 +60,43 @@ pub struct Config {
     pub retention: Retention,
     /// Practical thresholds of comparisons.
     pub compare: CompareSettings,
+    /// Scheduled regression runs: each fires a run on its cron pattern and compares it with its
+    /// baseline ([`crate::schedule`]).
+    #[serde(default)]
+    pub schedules: Vec<ScheduleConfig>,
+}
+
+/// A scheduled regression run (`[[schedules]]`): what to run, when, and what to compare it with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Unique; the scheduled runs' notes say `scheduled: NAME`.
+    pub name: String,
+    /// When, in UTC: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds
+    /// first.
+    pub cron: String,
+    pub target: String,
+    #[serde(default = "default_suite")]
+    pub suite: String,
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// The runs' labels (`phase` is `ad-hoc` unless given).
+    #[serde(default)]
+    pub labels: RunLabels,
+    /// Workload knobs; the defaults when absent.
+    #[serde(default)]
+    pub workload: AuthFlow,
+    /// The baseline every scheduled run is compared with; none, no comparison.
+    #[serde(default)]
+    pub baseline: Option<String>,
+}
+
+fn default_suite() -> String {
+    "auth-burst".into()
+}
+
+fn default_profile() -> String {
+    "current".into()
 }
 
 /// Tokens: operators trigger, cancel and set baselines; viewers read. Without operator tokens the
@@ -386,6 +425,7 @@ impl Default for Config {
             guard_rails: GuardRails::default(),
             retention: Retention::default(),
             compare: CompareSettings::default(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -414,6 +454,9 @@ pub enum ConfigError {
     MissingFile(PathBuf),
     #[error("invalid configuration: `{field}` {rule}")]
     Invalid { field: &'static str, rule: String },
+    /// The same, for a key with an index in it (`schedules[0].cron`).
+    #[error("invalid configuration: `{field}` {rule}")]
+    InvalidAt { field: String, rule: String },
 }
 
 impl From<Box<figment::Error>> for ConfigError {
@@ -520,6 +563,65 @@ impl Config {
                 }
             }
         }
+        self.validate_schedules()
+    }
+
+    /// Schedules: unique names, a cron pattern that parses, and a target, suite, profile,
+    /// labels, workload and baseline name a run would accept.
+    fn validate_schedules(&self) -> Result<(), ConfigError> {
+        let catalog = crate::catalog::Catalog::from_config(self);
+        let mut targets: Vec<&str> = vec!["sandbox"];
+        if self.sandbox.demo.is_some() {
+            targets.push("demo");
+        }
+        targets.extend(self.targets.iter().map(|t| t.name.as_str()));
+        let mut names = std::collections::BTreeSet::new();
+        for (i, schedule) in self.schedules.iter().enumerate() {
+            let invalid = |key: &str, rule: String| ConfigError::InvalidAt {
+                field: format!("schedules[{i}].{key}"),
+                rule,
+            };
+            if schedule.name.trim().is_empty() {
+                return Err(invalid("name", "must not be empty".into()));
+            }
+            if !names.insert(schedule.name.as_str()) {
+                return Err(invalid(
+                    "name",
+                    format!("must be unique, `{}` repeats", schedule.name),
+                ));
+            }
+            crate::schedule::parse_cron(&schedule.cron).map_err(|rule| invalid("cron", rule))?;
+            if !targets.contains(&schedule.target.as_str()) {
+                return Err(invalid(
+                    "target",
+                    format!(
+                        "names no known target: `{}` (known: {})",
+                        schedule.target,
+                        targets.join(", ")
+                    ),
+                ));
+            }
+            catalog
+                .suite(&schedule.suite)
+                .map_err(|e| invalid("suite", e.rule))?;
+            catalog
+                .profile(&schedule.profile)
+                .map_err(|e| invalid("profile", e.rule))?;
+            schedule
+                .labels
+                .validate()
+                .and_then(|()| {
+                    schedule
+                        .workload
+                        .validate()
+                        .map_err(|e| e.under("workload"))
+                })
+                .map_err(|e| invalid(&e.field, e.rule))?;
+            if let Some(baseline) = &schedule.baseline {
+                crate::api::check_baseline_name(baseline)
+                    .map_err(|e| invalid("baseline", e.rule))?;
+            }
+        }
         Ok(())
     }
 
@@ -602,6 +704,7 @@ const ENV_SECTIONS: &[&str] = &[
     "guard_rails",
     "retention",
     "compare",
+    "schedules",
 ];
 
 /// `LIFEGUARD_*` variables as configuration keys.
@@ -809,6 +912,63 @@ mod tests {
             let config = Config::load(None).unwrap();
             assert_eq!(config.access.operator_tokens.len(), 1);
             assert!(!config.local_mode());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn schedules_come_from_the_file_and_a_bad_one_is_named_by_index() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lifeguard.toml",
+                r#"
+                [[schedules]]
+                name = "weekly"
+                cron = "0 3 * * 1"
+                target = "sandbox"
+                labels = { environment = "staging" }
+                baseline = "staging-good"
+                "#,
+            )?;
+            let config = Config::load(Some(Path::new("lifeguard.toml"))).unwrap();
+            let weekly = &config.schedules[0];
+            assert_eq!(
+                (weekly.suite.as_str(), weekly.profile.as_str()),
+                ("auth-burst", "current")
+            );
+            assert_eq!(weekly.baseline.as_deref(), Some("staging-good"));
+            let refused = |schedule: &str| {
+                jail.create_file("bad.toml", &format!("[[schedules]]\n{schedule}\n"))
+                    .unwrap();
+                Config::load(Some(Path::new("bad.toml")))
+                    .unwrap_err()
+                    .to_string()
+            };
+            let error = refused(
+                r#"name = "x"
+cron = "0 3 * *"
+target = "sandbox""#,
+            );
+            assert!(
+                error.contains("`schedules[0].cron` must be a cron pattern"),
+                "{error}"
+            );
+            let error = refused(
+                r#"name = "x"
+cron = "0 3 * * 1"
+target = "nowhere""#,
+            );
+            assert!(
+                error.contains("`schedules[0].target` names no known target"),
+                "{error}"
+            );
+            let error = refused(
+                r#"name = "x"
+cron = "0 3 * * 1"
+target = "sandbox"
+suite = "auth-bust""#,
+            );
+            assert!(error.contains("`schedules[0].suite`"), "{error}");
             Ok(())
         });
     }

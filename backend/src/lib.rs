@@ -8,8 +8,9 @@
 //! - [`pool`]: the instrumented QueuePool and its event stream.
 //! - [`workload`]: what a virtual user's request does (`auth-flow`), and lifeguard's schema.
 //! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
-//! - [`stats`]: pure statistics — blocks, the Mann-Whitney test, run comparison.
+//! - [`stats`]: pure statistics — blocks, the Mann-Whitney test, run comparison, change points.
 //! - [`service`]: runs through the console — queue per target, cancel, live events.
+//! - [`schedule`]: cron-timed runs compared with their baseline; missed firings run once at start.
 //! - [`store`]: runs and baselines in SQLite (default) or PostgreSQL.
 //! - [`targets`]: the sandbox and the configured PostgreSQL targets, by name.
 //! - [`probe`]: measures a target on demand (server identity, connect and round-trip times).
@@ -26,6 +27,7 @@ pub mod pool;
 pub mod probe;
 pub mod runner;
 pub mod sandbox;
+pub mod schedule;
 pub mod scrape;
 pub mod service;
 pub mod stats;

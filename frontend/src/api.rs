@@ -353,6 +353,11 @@ pub async fn share(request: &ShareRequest) -> Result<ShareLink, ApiFailure> {
     send_json(Request::post(&authorised("/api/share")), Some(request)).await
 }
 
+/// The scheduled regression runs with their recent firings.
+pub async fn schedules() -> Result<Vec<lifeguard_shared::schedule::ScheduleStatus>, ApiFailure> {
+    get_json("/api/schedules").await
+}
+
 /// Where the run's export downloads from (`json` or `csv`).
 #[must_use]
 pub fn export_url(id: &str, format: &str) -> String {

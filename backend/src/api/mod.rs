@@ -14,6 +14,7 @@ mod health;
 mod history;
 mod openapi;
 mod runs;
+mod schedules;
 mod streams;
 
 use std::net::SocketAddr;
@@ -98,6 +99,7 @@ fn api() -> Router<AppState> {
         .route("/baselines/{name}", get(baselines::one).put(baselines::set))
         .route("/compare", get(compare::compare))
         .route("/history", get(history::history))
+        .route("/schedules", get(schedules::list))
         .route("/share", post(catalog::share))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })

@@ -129,6 +129,14 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/schedules",
+        "Scheduled regression runs: cron, target, suite, profile, baseline, next fire time and \
+         recent firings with their verdict against the baseline",
+        "viewer",
+        200,
+    ),
+    (
         "post",
         "/api/share",
         "A signed read-only link: {run} or {base, head}, optional expires_in_s",

@@ -6,6 +6,7 @@
 
 mod baselines;
 mod runs;
+mod schedules;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,14 +1,17 @@
 //! `/`: per target and environment, the current baseline, the latest runs with their verdicts,
-//! and a p95 sparkline across runs.
+//! and a p95 sparkline across runs; above them, when any are configured, the scheduled runs with
+//! their last firing's verdict against the baseline.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use lifeguard_shared::compare::Verdict;
 use lifeguard_shared::metric::Metric;
 use lifeguard_shared::run::{Baseline, RunSummary};
+use lifeguard_shared::schedule::ScheduleStatus;
 
 use crate::api::{self, ApiFailure, RunFilter, with_query};
 use crate::charts::history::sparkline;
-use crate::components::badges::StateBadge;
+use crate::components::badges::{StateBadge, VerdictBadge};
 use crate::components::chart::EChart;
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
@@ -81,11 +84,19 @@ async fn load() -> Result<Vec<Group>, ApiFailure> {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let groups = super::resource(load);
+    let schedules = super::resource(api::schedules);
     view! {
         <div class="page-head">
             <h2>"Targets and environments"</h2>
             <CopyLink />
         </div>
+        {move || {
+            schedules
+                .get()
+                .and_then(Result::ok)
+                .filter(|all| !all.is_empty())
+                .map(|schedules| view! { <SchedulesCard schedules /> })
+        }}
         <Transition fallback=|| view! { <Loading what="Loading the latest runs…" /> }>
             {move || {
                 groups
@@ -117,6 +128,82 @@ pub fn HomePage() -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+/// The scheduled runs: when each fires next and how its last firing compared with its baseline.
+#[component]
+fn SchedulesCard(schedules: Vec<ScheduleStatus>) -> impl IntoView {
+    let rows = schedules
+        .into_iter()
+        .map(|schedule| {
+            let last = schedule.last_firing().cloned();
+            let verdict = last.as_ref().and_then(|f| f.verdict);
+            let next = schedule
+                .next_fire_at
+                .map_or_else(|| "never".to_owned(), local_time);
+            let run = last.as_ref().map(|firing| {
+                let when = local_time(firing.fired_at);
+                match firing.run_id.clone() {
+                    Some(id) => {
+                        let href = format!("/runs/{id}");
+                        view! { <A href=href>{id}</A> " · " {when} }.into_any()
+                    }
+                    None => view! { <span class="muted">{when}</span> }.into_any(),
+                }
+            });
+            let compare = last
+                .as_ref()
+                .filter(|_| verdict == Some(Verdict::Regressed))
+                .and_then(|firing| Some((schedule.baseline.clone()?, firing.run_id.clone()?)))
+                .map(|(baseline, head)| {
+                    let href = with_query(
+                        "/compare",
+                        &[("baseline", Some(baseline)), ("head", Some(head))],
+                    );
+                    view! {
+                        " "
+                        <A href=href>"compare"</A>
+                    }
+                });
+            let note = last.and_then(|f| f.note).unwrap_or_default();
+            let outcome = match verdict {
+                Some(verdict) => view! { <VerdictBadge verdict /> }.into_any(),
+                None => view! { <span class="muted">"—"</span> }.into_any(),
+            };
+            view! {
+                <tr
+                    data-schedule=schedule.name.clone()
+                    data-verdict=verdict.map_or("none", Verdict::name)
+                >
+                    <td>
+                        <strong>{schedule.name.clone()}</strong>
+                        <span class="muted">
+                            " " {schedule.cron.clone()} " · " {schedule.target.clone()}
+                        </span>
+                    </td>
+                    <td>{next}</td>
+                    <td>{run}</td>
+                    <td title=note>{outcome} {compare}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="schedules">
+            <h3>"Scheduled runs"</h3>
+            <table class="table compact">
+                <thead>
+                    <tr>
+                        <th scope="col">"Schedule"</th>
+                        <th scope="col">"Next run"</th>
+                        <th scope="col">"Last run"</th>
+                        <th scope="col">"Against the baseline"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
     }
 }
 
