@@ -15,6 +15,8 @@ use gloo_net::http::{Request, RequestBuilder};
 use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::error::ErrorBody;
 use lifeguard_shared::health::ProbeReport;
+use lifeguard_shared::history::History;
+use lifeguard_shared::metric::Metric;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::{
     Baseline, LatencyDistribution, Me, RunCreated, RunDetail, RunPage, RunRequest, Series,
@@ -223,6 +225,40 @@ impl RunFilter {
     }
 }
 
+/// Which history to show; also the `/history` page's query string. Empty values are left out
+/// (an environment left out is the runs without one; a suite left out is the newest run's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub target: Option<String>,
+    pub environment: Option<String>,
+    pub suite: Option<String>,
+    pub profile: Option<String>,
+    pub metric: Option<Metric>,
+    pub scenario: Option<String>,
+}
+
+impl HistoryFilter {
+    /// The filter's query pairs, in the order the page's pickers show them.
+    #[must_use]
+    pub fn pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("target", self.target.clone()),
+            ("environment", self.environment.clone()),
+            ("suite", self.suite.clone()),
+            ("profile", self.profile.clone()),
+            ("metric", self.metric.map(|m| m.name().to_owned())),
+            ("scenario", self.scenario.clone()),
+        ]
+    }
+
+    /// `GET /api/history` for this filter, reading the newest `limit` runs when given.
+    fn api_url(&self, limit: Option<u64>) -> String {
+        let mut pairs = self.pairs();
+        pairs.push(("limit", limit.map(|l| l.to_string())));
+        with_query("/api/history", &pairs)
+    }
+}
+
 /// Which two runs to compare: two run ids, or a baseline by name and a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompareSpec {
@@ -342,6 +378,11 @@ pub async fn set_baseline(name: &str, run_id: &str) -> Result<Baseline, ApiFailu
         run_id: run_id.to_owned(),
     };
     send_json(Request::put(&url), Some(&body)).await
+}
+
+/// A metric's history with its change points; `limit` reads only the newest runs.
+pub async fn history(filter: &HistoryFilter, limit: Option<u64>) -> Result<History, ApiFailure> {
+    get_json(&filter.api_url(limit)).await
 }
 
 pub async fn compare(spec: &CompareSpec) -> Result<Comparison, ApiFailure> {
@@ -518,6 +559,23 @@ mod tests {
             "/api/runs?limit=5&token=t%201&share=abc.def"
         );
         assert_eq!(Credentials::default().apply("/api/me"), "/api/me");
+    }
+
+    #[test]
+    fn a_history_filter_names_the_metric_as_the_api_spells_it() {
+        let filter = HistoryFilter {
+            target: Some("sandbox".into()),
+            environment: Some("pre prod".into()),
+            suite: None,
+            profile: Some(String::new()),
+            metric: Some(Metric::MeanLatencyMs),
+            scenario: Some("light".into()),
+        };
+        assert_eq!(
+            filter.api_url(Some(2)),
+            "/api/history?target=sandbox&environment=pre%20prod&metric=mean_latency_ms\
+             &scenario=light&limit=2"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`pages`]: one module per route; pages own their loading.
 //!
 //! Routes: `/`, `/runs`, `/runs/new`, `/runs/{id}`, `/compare/{base}/{head}`,
-//! `/compare?baseline=NAME&head=ID`, `/baselines`, `/targets`.
+//! `/compare?baseline=NAME&head=ID`,
+//! `/history?target=&environment=&suite=&profile=&metric=&scenario=`, `/baselines`, `/targets`.
 
 pub mod api;
 pub mod charts;
@@ -34,6 +35,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Views">
                     <A href="/runs" exact=true>"Runs"</A>
                     <A href="/runs/new">"Start a run"</A>
+                    <A href="/history">"History"</A>
                     <A href="/baselines">"Baselines"</A>
                     <A href="/targets">"Targets"</A>
                 </nav>
@@ -47,6 +49,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runs/:id") view=pages::run::RunPage />
                     <Route path=path!("/compare") view=pages::compare::ComparePage />
                     <Route path=path!("/compare/:base/:head") view=pages::compare::ComparePage />
+                    <Route path=path!("/history") view=pages::history::HistoryPage />
                     <Route path=path!("/baselines") view=pages::baselines::BaselinesPage />
                     <Route path=path!("/targets") view=pages::targets::TargetsPage />
                 </Routes>

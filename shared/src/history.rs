@@ -1,6 +1,6 @@
-//! A metric's history across runs: per target, environment and metric (and scenario, for the
-//! metrics measured per scenario), the finished runs oldest first with the baseline's runs marked,
-//! and the change points a Hunter-style detector found in it (`GET /api/history`).
+//! A metric's history across runs: per target, environment, suite and metric (and scenario, for
+//! the metrics measured per scenario), the finished runs oldest first with the baseline's runs
+//! marked, and the change points a Hunter-style detector found in it (`GET /api/history`).
 
 use serde::{Deserialize, Serialize};
 
@@ -105,11 +105,17 @@ pub struct HistoryChangePoint {
     pub compare: String,
 }
 
-/// `GET /api/history?target=&environment=&metric=[&scenario=]`.
+/// `GET /api/history?target=&environment=&metric=[&scenario=][&suite=][&profile=]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub target: String,
     pub environment: String,
+    /// The suite whose runs these are: a history never mixes suites (their scenarios may share
+    /// names). The one asked for, else the newest finished run's; empty when there is no run.
+    pub suite: String,
+    /// The pool profile the runs were limited to; `null` when any profile counts (a change of
+    /// profile is then a change the history may show).
+    pub profile: Option<String>,
     /// Its unit, direction and label are the metric's own (see [`Metric`]).
     pub metric: Metric,
     /// The scenario, for metrics measured per scenario; `null` for run-level ones.

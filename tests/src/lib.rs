@@ -3,6 +3,7 @@
 //! Chromium driven through chromedriver ([`Browser`]).
 
 pub mod browser;
+pub mod history_seed;
 pub mod hour_runs;
 
 use std::io::Write;

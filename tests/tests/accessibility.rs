@@ -60,6 +60,10 @@ async fn every_view_passes_axe_without_serious_or_critical_violations() {
             "[data-chart=over-time-pool] canvas",
         ),
         ("/baselines", "main table"),
+        (
+            "/history?target=sandbox&environment=staging&metric=mean_latency_ms&scenario=light",
+            "[data-chart=history] canvas",
+        ),
         ("/targets", "main table"),
         ("/no-such-view", "main"),
     ];

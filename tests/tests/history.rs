@@ -1,175 +1,114 @@
 //! A metric's history across runs, over real HTTP: a console with its own sandbox runs one real
 //! run; its report, with the light scenario's mean latency set run by run, is stored as 30 more
 //! runs (a step at run 20, or flat noise) through the console's own store, so the store, the API
-//! and the change-point detector are the real ones.
+//! and the change-point detector are the real ones (see `lifeguard_tests::history_seed`). A
+//! history holds one suite's runs: another suite's, even with the same scenario names, are left
+//! out.
 
 #![expect(
     clippy::unwrap_used,
     reason = "test helpers fail the test loudly on any error"
 )]
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use lifeguard::runner::new_run_id;
-use lifeguard::store::{NewRun, Store, now_ms};
+use lifeguard::store::Store;
 use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::history::History;
 use lifeguard_shared::report::{RunReport, RunState};
-use lifeguard_shared::run::{DeployPhase, RunDetail, RunLabels};
-use lifeguard_shared::suite::{LeakCheck, Load, Scenario, Suite};
-use lifeguard_tests::{TestApp, spawn_app_with};
+use lifeguard_tests::TestApp;
+use lifeguard_tests::history_seed::{
+    RUNS, STEP_AT, console, open_store, real_report, store_history, store_run,
+};
 use serde_json::json;
 
-/// Runs in each seeded history, and the first one at the new level in the stepped one.
-const RUNS: usize = 30;
-const STEP_AT: usize = 20;
-
-/// One light closed scenario and a quick leak check: a real run in a few seconds.
-fn quick_suite() -> Suite {
-    Suite {
-        name: "quick".into(),
-        scenarios: vec![Scenario {
-            name: "light".into(),
-            load: Load::Closed {
-                users: 5,
-                requests_per_user: Some(4),
-                duration_s: None,
-                ramp_up_s: 0.0,
-                think_time_ms: 0,
-            },
-            min_success_rate: 0.95,
-        }],
-        recovery: None,
-        leak_check: Some(LeakCheck { grace_s: 1.0 }),
-        ..Suite::auth_burst()
-    }
-}
-
-async fn console() -> TestApp {
-    spawn_app_with(|config| config.suites = vec![quick_suite()])
-        .await
-        .unwrap()
-}
-
-/// A real run's report, to build the seeded ones from.
-async fn real_report(app: &TestApp) -> RunReport {
-    let body = json!({ "target": "sandbox", "suite": "quick", "profile": "recommended-dev" });
-    let (status, answer) = app.post("/api/runs", &body).await.unwrap();
-    assert_eq!(status, 202, "{answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    let events = app.follow(&id, None, Duration::from_mins(1)).await.unwrap();
-    let (_, kind, verdict) = events.last().unwrap();
-    assert_eq!(kind, "verdict");
-    assert_eq!(verdict["state"], "passed", "{verdict}");
-    let detail: RunDetail = app.get_json(&format!("/api/runs/{id}")).await.unwrap();
-    detail.report.unwrap()
-}
-
-/// Deterministic noise of mean 0 and standard deviation about 1 (xorshift64*, Irwin-Hall of 4).
-struct Noise(u64);
-
-impl Noise {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        ((0..4).map(|_| self.uniform()).sum::<f64>() - 2.0) / (4.0_f64 / 12.0).sqrt()
-    }
-}
-
-/// Stores one finished run of target `sandbox` in `environment`, made `minutes_ago`, whose light
-/// scenario's mean latency is `mean_ms`.
-async fn store_run(
-    store: &Store,
-    template: &RunReport,
-    environment: &str,
-    minutes_ago: u64,
-    mean_ms: f64,
-    state: RunState,
-) -> String {
-    let id = new_run_id();
-    store
-        .create_run(&NewRun {
-            id: id.clone(),
-            target: "sandbox".into(),
-            suite: template.suite.clone(),
-            profile: template.profile.clone(),
-            labels: RunLabels {
-                environment: environment.into(),
-                phase: DeployPhase::PreDeploy,
-                version: format!("v{minutes_ago}"),
-                notes: String::new(),
-            },
-            plan: "{}".into(),
-            created_at: now_ms() - minutes_ago * 60_000,
-        })
+/// Stores runs of another suite (`quick-twin`) with the same scenario: three far slower ones in
+/// `history-step`, older than its history (their ids, oldest first); and in `history-suites`, one
+/// of `quick` then two newer of the twin.
+async fn store_another_suite(store: &Store, template: &RunReport, base: f64) -> Vec<String> {
+    let twin = RunReport {
+        suite: "quick-twin".into(),
+        ..template.clone()
+    };
+    let mut twins = Vec::new();
+    for minutes_ago in [420, 410, 400] {
+        let id = store_run(
+            store,
+            &twin,
+            "history-step",
+            minutes_ago,
+            base * 9.0,
+            RunState::Passed,
+        )
         .await
         .unwrap();
-    store.mark_running(&id).await.unwrap();
-    let mut report = template.clone();
-    report.state = state;
-    report.passed = state == RunState::Passed;
-    let light = report
-        .scenarios
-        .iter_mut()
-        .find(|s| s.name == "light")
-        .unwrap();
-    light.latency_ms.mean = mean_ms;
-    store
-        .finish_run(&id, &report, &BTreeMap::new())
+        twins.push(id);
+    }
+    for (minutes_ago, report) in [(30, template), (20, &twin), (10, &twin)] {
+        store_run(
+            store,
+            report,
+            "history-suites",
+            minutes_ago,
+            base,
+            RunState::Passed,
+        )
         .await
         .unwrap();
-    id
-}
-
-/// Stores [`RUNS`] runs, oldest first, the i-th with mean latency `level(i)` × (1 + 4 % noise).
-async fn store_history(
-    store: &Store,
-    template: &RunReport,
-    environment: &str,
-    seed: u64,
-    level: impl Fn(usize) -> f64,
-) -> Vec<String> {
-    let mut noise = Noise(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    let mut ids = Vec::with_capacity(RUNS);
-    for i in 0..RUNS {
-        let mean = level(i) * (1.0 + 0.04 * noise.normal());
-        let minutes_ago = 10 * (RUNS - i) as u64;
-        ids.push(
-            store_run(
-                store,
-                template,
-                environment,
-                minutes_ago,
-                mean,
-                RunState::Passed,
-            )
-            .await,
-        );
     }
-    ids
+    twins
 }
 
-async fn open_store(app: &TestApp) -> Store {
-    let url = format!("sqlite://{}", app.data_dir.join("lifeguard.db").display());
-    Store::open(&url).await.unwrap()
+/// The twin suite's runs are a history of their own when asked for; when no suite is asked for,
+/// the newest finished run's is read; a profile limits the runs.
+async fn another_suite_is_left_out_unless_asked_for(
+    app: &TestApp,
+    twins: &[String],
+    profile: &str,
+) {
+    let path = "/api/history?target=sandbox&environment=history-step&metric=mean_latency_ms\
+                &scenario=light";
+    let history: History = app
+        .get_json(&format!("{path}&suite=quick-twin"))
+        .await
+        .unwrap();
+    assert_eq!(history.suite, "quick-twin");
+    let ids: Vec<&str> = history.points.iter().map(|p| p.run_id.as_str()).collect();
+    assert_eq!(ids, twins);
+    let history: History = app
+        .get_json(&format!("{path}&suite=quick&profile={profile}"))
+        .await
+        .unwrap();
+    assert_eq!(history.points.len(), RUNS);
+    assert_eq!(history.profile.as_deref(), Some(profile));
+    let history: History = app
+        .get_json(&format!("{path}&profile=no-such-profile"))
+        .await
+        .unwrap();
+    assert_eq!(history.points, []);
+    let history: History = app
+        .get_json(
+            "/api/history?target=sandbox&environment=history-suites&metric=mean_latency_ms\
+             &scenario=light",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        history.suite, "quick-twin",
+        "the newest finished run's suite"
+    );
+    assert_eq!(history.points.len(), 2);
 }
 
 #[tokio::test]
 async fn a_step_in_the_history_is_found_where_it_happened_and_links_to_its_comparison() {
-    let app = console().await;
-    let template = real_report(&app).await;
-    let store = open_store(&app).await;
+    let app = console().await.unwrap();
+    let template = real_report(&app).await.unwrap();
+    let store = open_store(&app).await.unwrap();
     let base = template.scenarios[0].latency_ms.mean.max(1.0);
     let stepped = store_history(&store, &template, "history-step", 7, |i| {
         if i < STEP_AT { base } else { base * 1.5 }
     })
-    .await;
+    .await
+    .unwrap();
     // An aborted run among them is no part of the history.
     let aborted = store_run(
         &store,
@@ -179,8 +118,12 @@ async fn a_step_in_the_history_is_found_where_it_happened_and_links_to_its_compa
         base * 9.0,
         RunState::Aborted,
     )
-    .await;
-    let flat = store_history(&store, &template, "history-flat", 11, |_| base).await;
+    .await
+    .unwrap();
+    let twins = store_another_suite(&store, &template, base).await;
+    let flat = store_history(&store, &template, "history-flat", 11, |_| base)
+        .await
+        .unwrap();
     store.close().await;
     // A baseline that pointed at run 5 and now points at run 25.
     for run in [&stepped[5], &stepped[25]] {
@@ -198,8 +141,10 @@ async fn a_step_in_the_history_is_found_where_it_happened_and_links_to_its_compa
         .await
         .unwrap();
     let ids: Vec<&str> = history.points.iter().map(|p| p.run_id.as_str()).collect();
-    assert_eq!(ids, stepped, "the finished runs, oldest first");
+    assert_eq!(ids, stepped, "the finished runs of one suite, oldest first");
     assert!(!ids.contains(&aborted.as_str()));
+    assert_eq!(history.suite, "quick", "the newest finished run's suite");
+    assert_eq!(history.profile, None);
     assert!(history.points.iter().all(|p| p.value.is_some()));
     let marked: Vec<usize> = (0..RUNS).filter(|&i| history.points[i].baseline).collect();
     assert_eq!(marked, [5, 25], "the baseline's runs, now and before");
@@ -236,6 +181,8 @@ async fn a_step_in_the_history_is_found_where_it_happened_and_links_to_its_compa
         .unwrap();
     assert_eq!(comparison.head.id, change.run_id);
 
+    another_suite_is_left_out_unless_asked_for(&app, &twins, &template.profile).await;
+
     let history: History = app
         .get_json(
             "/api/history?target=sandbox&environment=history-flat&metric=mean_latency_ms&scenario=light",
@@ -259,10 +206,12 @@ async fn a_step_in_the_history_is_found_where_it_happened_and_links_to_its_compa
 
 #[tokio::test]
 async fn a_history_query_that_breaks_a_rule_is_refused_naming_the_field() {
-    let app = console().await;
-    let template = real_report(&app).await;
-    let store = open_store(&app).await;
-    store_history(&store, &template, "history-errors", 3, |_| 5.0).await;
+    let app = console().await.unwrap();
+    let template = real_report(&app).await.unwrap();
+    let store = open_store(&app).await.unwrap();
+    store_history(&store, &template, "history-errors", 3, |_| 5.0)
+        .await
+        .unwrap();
     store.close().await;
     let path = "/api/history?target=sandbox&environment=history-errors";
     for (query, field) in [
@@ -294,5 +243,6 @@ async fn a_history_query_that_breaks_a_rule_is_refused_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(history.points, []);
+    assert_eq!(history.suite, "", "no run, no suite");
     app.stop().await.unwrap();
 }

@@ -1,8 +1,11 @@
 //! `GET /api/history?target=&environment=&metric=[&scenario=]`: one metric across a target's
-//! finished runs in one environment, oldest first, the baseline's runs marked, with the change
-//! points [`crate::stats::change_points`] finds in it, each linked to the comparison across it.
+//! finished runs of one suite in one environment, oldest first, the baseline's runs marked, with
+//! the change points [`crate::stats::change_points`] finds in it, each linked to the comparison
+//! across it.
 //!
-//! Optional: `limit` (the newest runs to read, default 1000, at most 10000) and the detector's
+//! Optional: `suite` (default: the suite of the newest finished run of the target in the
+//! environment; a history never mixes suites), `profile` (default: any), `limit` (the newest runs
+//! to read, default 1000, at most 10000) and the detector's
 //! `max_p_value`, `min_change` and `min_segment` (defaults: [`ChangePointSettings::default`]).
 
 use std::collections::BTreeSet;
@@ -34,6 +37,10 @@ pub struct HistoryQuery {
     environment: Option<String>,
     metric: Option<String>,
     scenario: Option<String>,
+    /// The suite; the newest finished run's when left out.
+    suite: Option<String>,
+    /// The pool profile; any when left out.
+    profile: Option<String>,
     limit: Option<u64>,
     max_p_value: Option<f64>,
     min_change: Option<f64>,
@@ -47,6 +54,8 @@ struct Wanted {
     environment: String,
     metric: Metric,
     scenario: Option<String>,
+    suite: Option<String>,
+    profile: Option<String>,
     limit: u64,
     settings: ChangePointSettings,
 }
@@ -109,6 +118,8 @@ fn parse(query: HistoryQuery) -> Result<Wanted, Invalid> {
         environment: query.environment.unwrap_or_default(),
         metric,
         scenario,
+        suite: query.suite.filter(|s| !s.is_empty()),
+        profile: query.profile.filter(|p| !p.is_empty()),
         limit,
         settings,
     })
@@ -125,7 +136,13 @@ pub async fn history(
     let service = state.service();
     let runs = service
         .store()
-        .finished_runs(&wanted.target, &wanted.environment, wanted.limit)
+        .finished_runs(
+            &wanted.target,
+            &wanted.environment,
+            wanted.suite.as_deref(),
+            wanted.profile.as_deref(),
+            wanted.limit,
+        )
         .await?;
     if runs.is_empty() && service.targets().get(&wanted.target).is_none() {
         return Err(ApiError::NotFound(format!(
@@ -159,9 +176,11 @@ fn check_scenario(wanted: &Wanted, scenario: &str, runs: &[RunDetail]) -> Result
     Err(Invalid::new(
         "scenario",
         format!(
-            "no run of `{}` in environment `{}` has a scenario `{scenario}` (they have: {})",
+            "no run of `{}` in environment `{}` and suite `{}` has a scenario `{scenario}` \
+             (they have: {})",
             wanted.target,
             wanted.environment,
+            runs.first().map_or("", |r| r.summary.suite.as_str()),
             names.join(", ")
         ),
     ))
@@ -206,9 +225,17 @@ fn build(wanted: Wanted, runs: &[RunDetail], baselines: &BTreeSet<String>) -> Hi
             })
         })
         .collect();
+    // The suite the store read: the one asked for, else the newest finished run's.
+    let suite = runs
+        .first()
+        .map(|run| run.summary.suite.clone())
+        .or(wanted.suite)
+        .unwrap_or_default();
     History {
         target: wanted.target,
         environment: wanted.environment,
+        suite,
+        profile: wanted.profile,
         metric: wanted.metric,
         scenario: wanted.scenario,
         points,

@@ -122,9 +122,9 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     (
         "get",
         "/api/history",
-        "A metric across a target's finished runs, oldest first, baseline runs marked, with its \
-         change points (?target&environment&metric&scenario; optional limit, max_p_value, \
-         min_change, min_segment)",
+        "A metric across a target's finished runs of one suite, oldest first, baseline runs \
+         marked, with its change points (?target&environment&metric&scenario; optional suite \
+         (default: the newest run's), profile, limit, max_p_value, min_change, min_segment)",
         "viewer",
         200,
     ),

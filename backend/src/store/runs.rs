@@ -374,24 +374,52 @@ impl Store {
         }))
     }
 
-    /// The finished runs (passed or failed, so with a report) of `target` in `environment`: the
-    /// newest `limit`, oldest first, with their reports — a history across runs.
+    /// The finished runs (passed or failed, so with a report) of `target` in `environment` and
+    /// `suite` (when `None`, the suite of the newest finished run there: a history never mixes
+    /// suites, whose scenarios may share names), and of `profile` when one is given: the newest
+    /// `limit`, oldest first, with their reports — a history across runs.
     pub async fn finished_runs(
         &self,
         target: &str,
         environment: &str,
+        suite: Option<&str>,
+        profile: Option<&str>,
         limit: u64,
     ) -> Result<Vec<RunDetail>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS}, report FROM runs WHERE target = $1 AND environment = $2 \
-             AND state IN ('passed', 'failed') ORDER BY created_at DESC, id DESC LIMIT $3"
-        ))
-        .bind(target)
-        .bind(environment)
-        .bind(to_db(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_error("reading a history of runs"))?;
+        const FINISHED: &str = "target = $1 AND environment = $2 AND state IN ('passed', 'failed')";
+        let suite = if let Some(suite) = suite {
+            suite.to_owned()
+        } else {
+            let newest = sqlx::query(&format!(
+                "SELECT suite FROM runs WHERE {FINISHED} ORDER BY created_at DESC, id DESC LIMIT 1"
+            ))
+            .bind(target)
+            .bind(environment)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_error("finding the suite of the newest finished run"))?;
+            match newest {
+                Some(row) => row.try_get("suite").map_err(|e| corrupt("?", e))?,
+                None => return Ok(Vec::new()),
+            }
+        };
+        let (profile_clause, limit_slot) = match profile {
+            Some(_) => (" AND profile = $4", "$5"),
+            None => ("", "$4"),
+        };
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, report FROM runs WHERE {FINISHED} AND suite = $3\
+             {profile_clause} ORDER BY created_at DESC, id DESC LIMIT {limit_slot}"
+        );
+        let mut query = sqlx::query(&sql).bind(target).bind(environment).bind(suite);
+        if let Some(profile) = profile {
+            query = query.bind(profile);
+        }
+        let rows = query
+            .bind(to_db(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_error("reading a history of runs"))?;
         let mut runs = rows
             .iter()
             .map(|row| {

@@ -2,6 +2,7 @@
 
 pub mod baselines;
 pub mod compare;
+pub mod history;
 pub mod home;
 pub mod new_run;
 pub mod not_found;

@@ -75,6 +75,18 @@ pub fn RunsPage() -> impl IntoView {
             <h2>"Runs"</h2>
             <CopyLink />
             <A href="/runs/new">"Start a run"</A>
+            {move || {
+                let f = filter.get();
+                let href = with_query(
+                    "/history",
+                    &[("target", f.target), ("environment", f.environment)],
+                );
+                view! {
+                    <A href=href attr:id="history-link">
+                        "History with change points"
+                    </A>
+                }
+            }}
         </div>
         <Filters filter />
         <Transition fallback=|| view! { <Loading what="Loading runs…" /> }>
