@@ -90,19 +90,27 @@ pub fn ComparePage() -> impl IntoView {
     }
 }
 
+/// `sandbox · staging · v2 · auth-burst / current`, leaving out labels the run has not.
+fn described(run: &RunRef) -> String {
+    let suite = format!("{} / {}", run.suite, run.profile);
+    [run.target.as_str(), &run.environment, &run.version, &suite]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// A run as the comparison names it, linked.
 #[component]
 fn RunCard(side: &'static str, run: RunRef) -> impl IntoView {
+    let description = described(&run);
     view! {
         <div class="side" data-side=side>
             <h3>{side}</h3>
             <A href=format!("/runs/{}", run.id)>
                 <span class="mono">{run.id.clone()}</span>
             </A>
-            <p class="hint">
-                {run.target} " · " {run.environment} " · " {run.version} " · " {run.suite} " / "
-                {run.profile}
-            </p>
+            <p class="hint">{description}</p>
         </div>
     }
 }
@@ -512,6 +520,19 @@ fn ComparisonView(spec: CompareSpec, comparison: Comparison) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_is_described_without_its_empty_labels() {
+        let run = RunRef {
+            id: "r".into(),
+            suite: "auth-burst".into(),
+            target: "sandbox".into(),
+            profile: "current".into(),
+            environment: String::new(),
+            version: "v2".into(),
+        };
+        assert_eq!(described(&run), "sandbox · v2 · auth-burst / current");
+    }
 
     #[test]
     fn path_ids_win_over_a_baseline_name() {
