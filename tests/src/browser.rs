@@ -150,6 +150,29 @@ impl Browser {
         .await
     }
 
+    /// The ECharts options of the chart `[data-chart=name]`, once it has series.
+    pub async fn chart_options(&self, name: &str) -> anyhow::Result<serde_json::Value> {
+        self.chart_series(name).await?;
+        let script = format!(
+            "const el = document.querySelector('[data-chart={name}] .chart');
+             return echarts.getInstanceByDom(el).getOption();"
+        );
+        Ok(self.client.execute(&script, vec![]).await?)
+    }
+
+    /// The page's width and the window's: a page that fits scrolls only down.
+    pub async fn widths(&self) -> anyhow::Result<(u64, u64)> {
+        let widths = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, \
+                 document.documentElement.clientWidth];",
+                vec![],
+            )
+            .await?;
+        Ok(serde_json::from_value(widths)?)
+    }
+
     /// The page's serious and critical accessibility violations, as axe-core (from npm, installed
     /// by `scripts/setup.sh --for test` into `.tools/axe`) finds them: `rule (impact): help — where`.
     pub async fn accessibility_violations(&self) -> anyhow::Result<Vec<String>> {

@@ -157,6 +157,19 @@ impl TestApp {
         Ok((status, serde_json::from_str(&body)?))
     }
 
+    /// Triggers the run `request` describes (`POST /api/runs`) and waits for its verdict; its id.
+    pub async fn run_to_the_end(&self, request: &Value) -> anyhow::Result<String> {
+        let (status, answer) = self.post("/api/runs", request).await?;
+        anyhow::ensure!(status == 202, "POST /api/runs answered {status}: {answer}");
+        let id = answer["id"]
+            .as_str()
+            .context("no run id in the answer")?
+            .to_owned();
+        self.follow(&id, None, std::time::Duration::from_mins(2))
+            .await?;
+        Ok(id)
+    }
+
     /// Follows `/api/runs/{id}/events` until the `verdict` event (or `timeout`); returns every
     /// event as (id, kind, data).
     pub async fn follow(

@@ -14,23 +14,14 @@ use lifeguard_tests::{TestApp, spawn_app};
 use serde_json::json;
 
 async fn auth_burst(app: &TestApp, hold_ms: u64) -> String {
-    let (status, answer) = app
-        .post(
-            "/api/runs",
-            &json!({
-                "target": "sandbox",
-                "suite": "auth-burst",
-                "profile": "current",
-                "labels": { "environment": "staging", "version": format!("v{hold_ms}") },
-                "workload": { "hold_ms": hold_ms },
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    app.follow(&id, None, Duration::from_mins(2)).await.unwrap();
-    id
+    let request = json!({
+        "target": "sandbox",
+        "suite": "auth-burst",
+        "profile": "current",
+        "labels": { "environment": "staging", "version": format!("v{hold_ms}") },
+        "workload": { "hold_ms": hold_ms },
+    });
+    app.run_to_the_end(&request).await.unwrap()
 }
 
 #[tokio::test]

@@ -8,8 +8,6 @@
     reason = "test helpers fail the test loudly on any error"
 )]
 
-use std::time::Duration;
-
 use lifeguard_shared::compare::{Comparison, Verdict};
 use lifeguard_shared::run::{RunDetail, Series};
 use lifeguard_tests::browser::Browser;
@@ -18,32 +16,13 @@ use serde_json::{Value, json};
 
 /// Runs auth-burst with `workload` and returns the run's id once it has ended.
 async fn auth_burst(app: &TestApp, workload: Value) -> String {
-    let (status, answer) = app
-        .post(
-            "/api/runs",
-            &json!({
-                "target": "sandbox",
-                "suite": "auth-burst",
-                "profile": "current",
-                "workload": workload,
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, 202, "{answer}");
-    let id = answer["id"].as_str().unwrap().to_owned();
-    app.follow(&id, None, Duration::from_mins(2)).await.unwrap();
-    id
-}
-
-/// The ECharts options of the chart `[data-chart=name]`.
-async fn chart_options(browser: &Browser, name: &str) -> Value {
-    browser.chart_series(name).await.unwrap();
-    let script = format!(
-        "const el = document.querySelector('[data-chart={name}] .chart');
-         return echarts.getInstanceByDom(el).getOption();"
-    );
-    browser.client.execute(&script, vec![]).await.unwrap()
+    let request = json!({
+        "target": "sandbox",
+        "suite": "auth-burst",
+        "profile": "current",
+        "workload": workload,
+    });
+    app.run_to_the_end(&request).await.unwrap()
 }
 
 /// A short run's series comes in 100 ms buckets, each scenario in buckets of its own, and the
@@ -83,7 +62,7 @@ async fn bursts_at_their_real_resolution(app: &TestApp, browser: &Browser, run: 
         .goto(&app.url(&format!("/runs/{run}")))
         .await
         .unwrap();
-    let options = chart_options(browser, "latency-over-time").await;
+    let options = browser.chart_options("latency-over-time").await.unwrap();
     let bands: Vec<&str> = options["series"]
         .as_array()
         .unwrap()
@@ -131,7 +110,7 @@ async fn over_time_from_the_start(browser: &Browser) {
             "waiters · head"
         ]
     );
-    let options = chart_options(browser, "over-time-latency").await;
+    let options = browser.chart_options("over-time-latency").await.unwrap();
     let points = options["series"][1]["data"].as_array().unwrap().len();
     assert!(points >= 10, "{points} buckets of burst and recovery");
 }
@@ -168,7 +147,7 @@ async fn check_entry(browser: &Browser, comparison: &Comparison, entry: &str) {
             BARS.contains(&m.metric.name()) || matches!(m.metric.name(), "recovery_s" | "leaks");
         let nothing = m.base.unwrap_or(0.0) == 0.0 && m.head.unwrap_or(0.0) == 0.0;
         if drawn && !nothing {
-            let options = chart_options(browser, m.metric.name()).await;
+            let options = browser.chart_options(m.metric.name()).await.unwrap();
             let names: Vec<&str> = options["series"]
                 .as_array()
                 .unwrap()
@@ -290,16 +269,9 @@ async fn two_auth_burst_runs_compare_scenario_by_scenario_in_charts() {
         .goto(&app.url(&format!("/compare/{base}/{head}?scenario=heavy")))
         .await
         .unwrap();
-    chart_options(&browser, "mean_latency_ms").await;
-    let widths = browser
-        .client
-        .execute(
-            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(widths[0].as_u64() <= widths[1].as_u64(), "{widths}");
+    browser.chart_options("mean_latency_ms").await.unwrap();
+    let (page, window) = browser.widths().await.unwrap();
+    assert!(page <= window, "the page is {page} px wide in {window} px");
     browser
         .screenshot("compare-auth-burst-phone")
         .await

@@ -25,16 +25,6 @@ const STEPPED: &str =
 const FLAT: &str =
     "/history?target=sandbox&environment=history-flat&metric=mean_latency_ms&scenario=light";
 
-/// The ECharts options of the chart `[data-chart=name]`.
-async fn chart_options(browser: &Browser, name: &str) -> Value {
-    browser.chart_series(name).await.unwrap();
-    let script = format!(
-        "const el = document.querySelector('[data-chart={name}] .chart');
-         return echarts.getInstanceByDom(el).getOption();"
-    );
-    browser.client.execute(&script, vec![]).await.unwrap()
-}
-
 /// The series named `name` in chart options.
 fn series<'a>(options: &'a Value, name: &str) -> &'a Value {
     options["series"]
@@ -80,15 +70,8 @@ async fn shown_value(browser: &Browser, css: &str) -> Value {
 
 /// The page is no wider than the window (nothing to scroll sideways).
 async fn fits_the_width(browser: &Browser) {
-    let widths = browser
-        .client
-        .execute(
-            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(widths[0].as_u64() <= widths[1].as_u64(), "{widths}");
+    let (page, window) = browser.widths().await.unwrap();
+    assert!(page <= window, "the page is {page} px wide in {window} px");
 }
 
 /// The stepped history's view: summary, series, the change point's line where the step is, the
@@ -104,7 +87,7 @@ async fn check_the_step(browser: &Browser, history: &History, stepped: &[String]
         )
         .await
         .unwrap();
-    let options = chart_options(browser, "history").await;
+    let options = browser.chart_options("history").await.unwrap();
     let names: Vec<&str> = options["series"]
         .as_array()
         .unwrap()
@@ -206,7 +189,7 @@ async fn check_the_flat_history_and_a_picker(browser: &Browser, app: &TestApp) {
         .unwrap();
     let said = browser.text("#no-change-point").await.unwrap();
     assert!(said.starts_with("No change point"), "{said}");
-    let options = chart_options(browser, "history").await;
+    let options = browser.chart_options("history").await.unwrap();
     assert_eq!(change_marks(&options), Vec::<Value>::new());
     browser.scroll_to("main").await.unwrap();
     browser.screenshot("history-flat").await.unwrap();
@@ -316,7 +299,7 @@ async fn a_step_in_a_history_is_drawn_where_it_happened_and_links_to_the_compari
     // On a phone: the same history, nothing wider than the screen.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.client.goto(&app.url(STEPPED)).await.unwrap();
-    let options = chart_options(&browser, "history").await;
+    let options = browser.chart_options("history").await.unwrap();
     assert_eq!(change_marks(&options).len(), 1);
     fits_the_width(&browser).await;
     browser.scroll_to("main").await.unwrap();
