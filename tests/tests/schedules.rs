@@ -13,7 +13,7 @@ use lifeguard::config::{Config, ScheduleConfig};
 use lifeguard::store::{Store, now_ms};
 use lifeguard_shared::run::{RunLabels, RunPage};
 use lifeguard_shared::schedule::ScheduleStatus;
-use lifeguard_shared::suite::{LeakCheck, Load, Scenario, Suite};
+use lifeguard_shared::suite::Suite;
 use lifeguard_shared::workload::AuthFlow;
 use lifeguard_tests::{TestApp, spawn_app_with};
 use serde_json::json;
@@ -22,20 +22,7 @@ use serde_json::json;
 fn tiny_suite() -> Suite {
     Suite {
         name: "tiny".into(),
-        scenarios: vec![Scenario {
-            name: "light".into(),
-            load: Load::Closed {
-                users: 5,
-                requests_per_user: Some(4),
-                duration_s: None,
-                ramp_up_s: 0.0,
-                think_time_ms: 0,
-            },
-            min_success_rate: 0.95,
-        }],
-        recovery: None,
-        leak_check: Some(LeakCheck { grace_s: 1.0 }),
-        ..Suite::auth_burst()
+        ..lifeguard_tests::history_seed::quick_suite()
     }
 }
 

@@ -942,17 +942,23 @@ mod tests {
         assert!(!collected.histograms[0].latency.is_empty());
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_short_run_is_also_kept_in_100_ms_buckets_with_their_phases() {
+    /// A collector of `phases` on no pool, and the clock that says which runs.
+    fn collector_of(phases: &[&str]) -> (Collector, Arc<PhaseClock>) {
         let clock = Arc::new(PhaseClock::default());
-        let mut collector = Collector::new(
+        let collector = Collector::new(
             now(),
-            vec!["light".into(), "heavy".into()],
+            phases.iter().map(|&p| p.to_owned()).collect(),
             clock.clone(),
             Vec::new(),
             ServerReport::default(),
             None,
         );
+        (collector, clock)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_run_is_also_kept_in_100_ms_buckets_with_their_phases() {
+        let (mut collector, clock) = collector_of(&["light", "heavy"]);
         clock.enter(0);
         collector.on_sample(&sample(0, 10, Outcome::Ok));
         collector.on_event(0, &event(EventKind::Exhausted, 2, 1));
@@ -995,15 +1001,7 @@ mod tests {
 
     #[test]
     fn a_run_past_the_bucket_limit_keeps_only_its_seconds() {
-        let clock = Arc::new(PhaseClock::default());
-        let mut collector = Collector::new(
-            now(),
-            vec!["steady".into()],
-            clock,
-            Vec::new(),
-            ServerReport::default(),
-            None,
-        );
+        let (mut collector, _clock) = collector_of(&["steady"]);
         for _ in 0..=MAX_BUCKETS {
             collector.close_bucket();
         }
