@@ -4,6 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
+# A one-off build gains nothing from incremental state, which would take gigabytes of disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 scripts/setup.sh --for test
