@@ -14,7 +14,7 @@
 //! speed), the not-found view (the console booting with no data to fetch), `/` (time to first
 //! chart), and `/compare/base-hour/head-hour`. A script installed before any page script runs
 //! (CDP `Page.addScriptToEvaluateOnNewDocument`) checks every animation frame for the first
-//! `canvas` inside a `[data-chart]` element, for every chart having one, and for every chart
+//! `canvas` (or the start page's SVG sparkline) inside a `[data-chart]` element, for every chart having one, and for every chart
 //! drawn with data (its ECharts instance has a series with points: the frontend sets no render
 //! marker, so this is read from ECharts itself), and records `performance.now()` when each first
 //! holds. The compare view's data has arrived at the last `/api/` response's `responseEnd`
@@ -47,6 +47,8 @@ const RECORDER: &str = r"
   const state = { firstCanvas: null, allCanvas: null, allDrawn: null, notFound: null, charts: 0 };
   window.__lifeguardRender = state;
   const drawn = (figure) => {
+    const line = figure.querySelector('svg polyline');
+    if (line) { return line.getAttribute('points') !== ''; }
     const element = figure.querySelector('.chart');
     if (!element || !element.querySelector('canvas') || !window.echarts) { return false; }
     const instance = window.echarts.getInstanceByDom(element);
@@ -57,7 +59,7 @@ const RECORDER: &str = r"
   const frame = () => {
     const now = performance.now();
     const figures = Array.from(document.querySelectorAll('[data-chart]'));
-    const painted = figures.filter((f) => f.querySelector('canvas') !== null).length;
+    const painted = figures.filter((f) => f.querySelector('canvas, svg') !== null).length;
     if (state.firstCanvas === null && painted > 0) { state.firstCanvas = now; }
     if (state.allCanvas === null && figures.length > 0 && painted === figures.length) {
       state.allCanvas = now;
@@ -93,6 +95,7 @@ const report = () => {
   const navigation = performance.getEntriesByType('navigation')[0];
   const paint = performance.getEntriesByName('first-contentful-paint')[0];
   const wasm = resources.find((r) => new URL(r.name).pathname.endsWith('.wasm'));
+  const code = resources.filter((r) => /\.(js|wasm)$/.test(new URL(r.name).pathname));
   done({
     firstCanvas: s.firstCanvas ?? null,
     allCanvas: s.allCanvas ?? null,
@@ -106,6 +109,7 @@ const report = () => {
         return { path: url.pathname + url.search, start: r.startTime, end: r.responseEnd, bytes: r.encodedBodySize };
       }),
     wasmTransferred: wasm ? wasm.transferSize : null,
+    codeBytes: code.reduce((sum, r) => sum + r.encodedBodySize, 0),
     documentEnd: navigation.responseEnd,
     loadEnd: navigation.loadEventEnd,
     firstContentfulPaint: paint ? paint.startTime : null,
@@ -130,6 +134,8 @@ struct PageTiming {
     api: Vec<ApiResponse>,
     /// Bytes of the wasm fetched over the network (0 would mean it came from a cache).
     wasm_transferred: Option<f64>,
+    /// Body bytes of every script and wasm file the page fetched, as sent (gzip).
+    code_bytes: f64,
     document_end: f64,
     load_end: f64,
     first_contentful_paint: Option<f64>,
@@ -258,10 +264,12 @@ async fn measure_round(
     println!(
         "round {round}: /api/health painted {health_paint:.1} (document {:.1}, load {:.1}) | \
          not-found view {not_found:.1} (wasm {:.0} B transferred) | / first chart \
-         {home_first_chart:.1}",
+         {home_first_chart:.1} (JS + wasm {:.0} B as sent; the compare view's {:.0} B)",
         health.document_end,
         health.load_end,
-        missing.wasm_transferred.unwrap_or_default()
+        missing.wasm_transferred.unwrap_or_default(),
+        home.code_bytes,
+        compare.code_bytes
     );
     println!(
         "  compare: first chart {first_chart:.1}, data arrived {data:.1}, every chart has a \

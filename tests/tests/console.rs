@@ -236,6 +236,7 @@ async fn overview(browser: &Browser, app: &TestApp, base: &str, head: &str) {
             .await
             .unwrap();
     }
+    sparkline_rises_and_needs_no_chart_library(browser, group).await;
     browser.screenshot("home").await.unwrap();
     browser
         .client
@@ -252,6 +253,42 @@ async fn overview(browser: &Browser, app: &TestApp, base: &str, head: &str) {
     }
     browser.screenshot("runs").await.unwrap();
     copy_link_carries_no_token(browser).await;
+}
+
+/// The start page's sparkline shows both runs' p95, the slower head higher, with each value in
+/// its hover title; and the start page has not loaded ECharts (it draws no chart that needs it).
+async fn sparkline_rises_and_needs_no_chart_library(browser: &Browser, group: &str) {
+    let spark = format!("{group} [data-chart=p95-sparkline]");
+    let points = browser
+        .wait_for(&format!("{spark} polyline"))
+        .await
+        .unwrap()
+        .attr("points")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let heights: Vec<f64> = points
+        .split_whitespace()
+        .map(|point| point.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    // SVG's y grows downwards: the base (oldest, left) at the bottom, the head at the top.
+    assert_eq!(heights.len(), 2, "{points}");
+    assert!(heights[1] < heights[0], "{points}");
+    let page = browser
+        .client
+        .execute(
+            "return [document.querySelector(arguments[0]).textContent, \
+             window.echarts !== undefined];",
+            vec![Value::from(format!("{spark} svg"))],
+        )
+        .await
+        .unwrap();
+    let titles = page[0].as_str().unwrap();
+    assert!(
+        titles.contains("run 2 of 2: ") && titles.contains(" ms"),
+        "{titles}"
+    );
+    assert_eq!(page[1], false, "the start page loaded ECharts");
 }
 
 /// "Copy link" on a page opened with `?token=` copies the address without the token.

@@ -1,14 +1,14 @@
 //! A metric across runs, oldest first, with the runs that baselines point to marked; the same
 //! with the change points a detector found (a vertical line each, the segments' means as
-//! horizontal lines); and the start page's sparklines.
+//! horizontal lines).
 
 use charming::Chart;
-use charming::component::{Axis, Grid};
+use charming::component::Axis;
 use charming::datatype::DataPointItem;
 use charming::element::mark_line::MarkLineVariant;
 use charming::element::{
-    AreaStyle, AxisLabel, AxisType, ItemStyle, Label, LabelPosition, LineStyle, MarkLine,
-    MarkLineData, Symbol, Tooltip, Trigger,
+    AxisLabel, AxisType, ItemStyle, Label, LabelPosition, LineStyle, MarkLine, MarkLineData,
+    Symbol, Tooltip, Trigger,
 };
 use charming::series::{Line, Scatter};
 use lifeguard_shared::compare::Better;
@@ -298,32 +298,6 @@ pub fn change_point_history(title: &str, history: &History) -> Chart {
     )
 }
 
-/// A small line without axes: the shape of a metric over the last runs.
-#[must_use]
-pub fn sparkline(values: &[Option<f64>]) -> Chart {
-    let x: Vec<String> = (1..=values.len()).map(|n| n.to_string()).collect();
-    let data: Vec<Option<f64>> = values.iter().map(|v| v.map(round3)).collect();
-    Chart::new()
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .grid(Grid::new().top(4).bottom(4).left(4).right(4))
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Category)
-                .show(false)
-                .boundary_gap(false)
-                .data(x),
-        )
-        .y_axis(Axis::new().type_(AxisType::Value).show(false).scale(true))
-        .series(
-            Line::new()
-                .name("p95 (ms)")
-                .show_symbol(false)
-                .connect_nulls(true)
-                .area_style(AreaStyle::new().opacity(0.15))
-                .data(data),
-        )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,13 +435,5 @@ mod tests {
         let change = &series(&json, CHANGE_SERIES)["markLine"]["data"][0];
         assert_eq!(change["label"]["color"], OK_COLOUR);
         assert_eq!(change["name"], "+10.0 %");
-    }
-
-    #[test]
-    fn a_sparkline_has_no_axes_but_keeps_its_values() {
-        let json = options(&sparkline(&[Some(1.0), None, Some(3.25)]));
-        assert_eq!(json["xAxis"]["show"], false);
-        assert_eq!(json["yAxis"]["show"], false);
-        assert_eq!(json["series"][0]["data"], json!([1.0, null, 3.25]));
     }
 }

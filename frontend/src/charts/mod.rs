@@ -9,8 +9,7 @@
 //! - [`timeline`]: per-second latency, throughput and errors, pool gauges, acquire wait.
 //! - [`scenarios`]: success rate per scenario against its minimum.
 //! - [`compare`]: one metric of one scenario in two runs, with the blocks the test compares.
-//! - [`history`]: a metric across runs with baseline markers and its change points, and the
-//!   start page's sparklines.
+//! - [`history`]: a metric across runs with baseline markers and its change points.
 
 pub mod compare;
 pub mod history;

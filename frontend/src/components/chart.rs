@@ -1,6 +1,6 @@
-//! The one place that touches ECharts: renders a charming [`Chart`] into a div it owns, updates it
-//! when the options change, follows the window's size, saves it as a PNG on request, and disposes
-//! the ECharts instance when the view unmounts.
+//! The one place that touches ECharts: loads it when the first chart mounts, renders a charming
+//! [`Chart`] into a div it owns, updates it when the options change, follows the window's size,
+//! saves it as a PNG on request, and disposes the ECharts instance when the view unmounts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -61,17 +61,71 @@ fn render(instance: &Echarts, options: &Chart) {
 
 type Instance = StoredValue<Option<Echarts>, LocalStorage>;
 
+/// `index.html`'s `<script id="echarts-file" type="text/plain">` (not `id="echarts"`: ids are also
+/// `window` properties, and `window.echarts` must mean the library): Trunk gives it the hashed file's
+/// address and integrity hash, and its type keeps the browser from fetching it, so views without
+/// charts (the start page) download no chart library.
+const PLACEHOLDER_ID: &str = "echarts-file";
+/// The script element that loads ECharts, once the first chart asked for it.
+const LOADER_ID: &str = "echarts-loader";
+
+/// Whether `window.echarts` exists; when it does not, starts loading it (once per page).
+fn echarts_ready() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    if js_sys::Reflect::has(&window, &"echarts".into()).unwrap_or(false) {
+        return true;
+    }
+    if let Some(document) = window.document()
+        && document.get_element_by_id(LOADER_ID).is_none()
+        && let Err(error) = load_echarts(&document)
+    {
+        leptos::logging::error!("loading ECharts: {error:?}");
+    }
+    false
+}
+
+/// Starts loading ECharts now: views that chart call this as they open, so the library downloads
+/// while their data does rather than after it.
+pub fn load_early() {
+    let _ready = echarts_ready();
+}
+
+/// Appends a script that loads the file the placeholder names, checked against its integrity hash.
+fn load_echarts(document: &web_sys::Document) -> Result<(), JsValue> {
+    let placeholder = document
+        .get_element_by_id(PLACEHOLDER_ID)
+        .ok_or_else(|| JsValue::from_str("index.html has no #echarts-file script"))?;
+    let script = document.create_element("script")?;
+    script.set_id(LOADER_ID);
+    for attribute in ["integrity", "src"] {
+        if let Some(value) = placeholder.get_attribute(attribute) {
+            script.set_attribute(attribute, &value)?;
+        }
+    }
+    let failed = js_sys::Function::new_no_args(
+        "console.error('lifeguard: ECharts could not be loaded; charts stay empty')",
+    );
+    js_sys::Reflect::set(&script, &"onerror".into(), &failed)?;
+    document
+        .head()
+        .ok_or_else(|| JsValue::from_str("no <head>"))?
+        .append_child(&script)?;
+    Ok(())
+}
+
 /// How many animation frames to wait for the chart's element to enter the document.
 const MOUNT_FRAMES: u32 = 1200;
 
-/// Creates the ECharts instance once the element is in the document (ECharts measures it), with
-/// the latest options; retries each animation frame until then.
+/// Creates the ECharts instance once the element is in the document (ECharts measures it) and
+/// ECharts has loaded, with the latest options; retries each animation frame until then.
 fn mount(instance: Instance, node: NodeRef<Div>, chart: Signal<Chart, LocalStorage>, frame: u32) {
     // The view may be gone by the next frame (a `Transition` swapped it out): stop then.
     let Some(Some(element)) = node.try_get_untracked() else {
         return;
     };
-    if !element.is_connected() {
+    if !element.is_connected() || !echarts_ready() {
         if frame < MOUNT_FRAMES {
             request_animation_frame(move || mount(instance, node, chart, frame + 1));
         }

@@ -3,5 +3,6 @@
 pub mod badges;
 pub mod chart;
 pub mod share;
+pub mod sparkline;
 pub mod status;
 pub mod table;

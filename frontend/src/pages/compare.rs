@@ -14,7 +14,7 @@ use crate::api::{self, ApiFailure, CompareSpec};
 use crate::charts::compare::{Quantity, metric_bars, overlaid, verdict_label};
 use crate::charts::percentiles::{Curve, percentile_curves};
 use crate::components::badges::VerdictBadge;
-use crate::components::chart::EChart;
+use crate::components::chart::{self, EChart};
 use crate::components::share::{CopyLink, ShareButton};
 use crate::components::status::{Failure, Loading, Missing};
 use crate::components::table::Table;
@@ -40,6 +40,7 @@ fn spec(
 /// The page, for both routes.
 #[component]
 pub fn ComparePage() -> impl IntoView {
+    chart::load_early();
     let params = use_params_map();
     let query = use_query_map();
     let wanted = Memo::new(move |_| {

@@ -14,7 +14,7 @@ use lifeguard_shared::metric::Metric;
 use crate::api::{self, ApiFailure, HistoryFilter, RunFilter, SuiteOutline, with_query};
 use crate::charts::history::{change_label, change_point_history};
 use crate::components::badges::StateBadge;
-use crate::components::chart::EChart;
+use crate::components::chart::{self, EChart};
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
 use crate::components::table::Table;
@@ -189,6 +189,7 @@ type Go = std::rc::Rc<dyn Fn(&'static str, String)>;
 /// them while the next history loads).
 #[component]
 pub fn HistoryPage() -> impl IntoView {
+    chart::load_early();
     let query = use_query_map();
     let asked = Memo::new(move |_| query.with(|q: &ParamsMap| filter_from(|key| q.get(key))));
     let choices = super::resource(choices);

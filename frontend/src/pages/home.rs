@@ -10,10 +10,9 @@ use lifeguard_shared::run::{Baseline, RunSummary};
 use lifeguard_shared::schedule::ScheduleStatus;
 
 use crate::api::{self, ApiFailure, RunFilter, with_query};
-use crate::charts::history::sparkline;
 use crate::components::badges::{StateBadge, VerdictBadge};
-use crate::components::chart::EChart;
 use crate::components::share::CopyLink;
+use crate::components::sparkline::Sparkline;
 use crate::components::status::{Failure, Loading};
 use crate::format::{local_time, maybe_metric};
 
@@ -230,7 +229,6 @@ fn GroupCard(group: Group) -> impl IntoView {
     let mut spark: Vec<Option<f64>> = group.runs.iter().take(SPARK).map(|r| r.p95_ms).collect();
     spark.reverse();
     let has_spark = spark.iter().any(Option::is_some);
-    let chart = Signal::derive_local(move || sparkline(&spark));
     let baselines = group
         .baselines
         .clone()
@@ -300,9 +298,9 @@ fn GroupCard(group: Group) -> impl IntoView {
                     view! {
                         <div class="spark">
                             <span class="muted">"p95 of the heaviest scenario, oldest → newest"</span>
-                            <EChart
-                                chart
-                                name="p95-sparkline"
+                            <Sparkline
+                                values=spark
+                                metric=Metric::P95LatencyMs
                                 label="p95 latency across the latest runs"
                             />
                         </div>

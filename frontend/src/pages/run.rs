@@ -17,7 +17,7 @@ use crate::charts::percentiles::{Curve, percentile_curves_hiding};
 use crate::charts::scenarios::{SuccessRow, success_rates};
 use crate::charts::timeline::{self, Timeline};
 use crate::components::badges::{LevelBadge, PassBadge, StateBadge};
-use crate::components::chart::EChart;
+use crate::components::chart::{self, EChart};
 use crate::components::share::{CopyLink, ExportLinks, ShareButton};
 use crate::components::status::{Failure, Loading, Missing};
 use crate::components::table::Table;
@@ -81,6 +81,7 @@ fn report_limits(report: &RunReport) -> Option<PoolLimits> {
 /// The page: loads the run; reloads it when a live run finishes.
 #[component]
 pub fn RunPage() -> impl IntoView {
+    chart::load_early();
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     let reload = RwSignal::new(0_u32);

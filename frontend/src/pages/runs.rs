@@ -12,7 +12,7 @@ use lifeguard_shared::run::{Baseline, RunPage};
 use crate::api::{self, RunFilter, with_query};
 use crate::charts::history::{HistoryPoint, metric_history};
 use crate::components::badges::StateBadge;
-use crate::components::chart::EChart;
+use crate::components::chart::{self, EChart};
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
 use crate::components::table::Table;
@@ -60,6 +60,7 @@ pub fn history_points(page: &RunPage, baselines: &[Baseline]) -> Vec<HistoryPoin
 /// The list page.
 #[component]
 pub fn RunsPage() -> impl IntoView {
+    chart::load_early();
     let query = use_query_map();
     let filter = Memo::new(move |_| query.with(|q: &ParamsMap| filter_from(|key| q.get(key))));
     let runs = super::resource(move || {
