@@ -17,20 +17,6 @@ pub fn maybe_metric(metric: Metric, value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| metric.format(v))
 }
 
-/// A signed difference with the metric's unit.
-#[must_use]
-pub fn delta(metric: Metric, value: f64) -> String {
-    let sign = if value > 0.0 { "+" } else { "" };
-    format!("{sign}{}", metric.format(value))
-}
-
-/// A relative change as a signed percentage.
-#[must_use]
-pub fn relative(value: f64) -> String {
-    let sign = if value > 0.0 { "+" } else { "" };
-    format!("{sign}{:.1} %", value * 100.0)
-}
-
 /// A metric in words with its unit: `p95 latency (ms)` ([`Metric::titled`]).
 #[must_use]
 pub fn metric_label(metric: Metric) -> String {
@@ -136,14 +122,6 @@ mod tests {
         assert_eq!(metric(Metric::PoolUtilizationPct, 72.0), "72.0 %");
         assert_eq!(metric(Metric::ChurnPerS, 5.0), "5 /s");
         assert_eq!(maybe_metric(Metric::RecoveryS, None), "–");
-    }
-
-    #[test]
-    fn deltas_and_relative_changes_are_signed() {
-        assert_eq!(delta(Metric::P95LatencyMs, 4.0), "+4.00 ms");
-        assert_eq!(delta(Metric::P95LatencyMs, -4.0), "-4.00 ms");
-        assert_eq!(relative(0.123), "+12.3 %");
-        assert_eq!(relative(-0.05), "-5.0 %");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metric::Metric;
+use crate::metric::{Metric, signed_percent};
 
 /// What a metric's change means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -87,13 +87,11 @@ impl MetricComparison {
     /// `light mean latency +22.0 ms (+272.0 %)`.
     fn change_in_words(&self, scenario: &str) -> String {
         let delta = self.delta.map_or_else(String::new, |d| {
-            let sign = if d > 0.0 { "+" } else { "" };
-            format!(" {sign}{}", self.metric.format(d))
+            format!(" {}", self.metric.format_change(d))
         });
-        let relative = self.relative.map_or_else(String::new, |r| {
-            let sign = if r > 0.0 { "+" } else { "" };
-            format!(" ({sign}{:.0} %)", r * 100.0)
-        });
+        let relative = self
+            .relative
+            .map_or_else(String::new, |r| format!(" ({})", signed_percent(r, 0)));
         format!("{scenario} {}{delta}{relative}", self.metric.label())
     }
 }

@@ -246,6 +246,13 @@ impl Metric {
         self.unit().format(value)
     }
 
+    /// A signed difference in this metric's unit: `+4.00 ms`, `-3`.
+    #[must_use]
+    pub fn format_change(self, change: f64) -> String {
+        let sign = if change > 0.0 { "+" } else { "" };
+        format!("{sign}{}", self.format(change))
+    }
+
     /// The label with its unit in brackets, for column and axis titles: `p95 latency (ms)`. A
     /// share's values carry their `%`, so its label does not.
     #[must_use]
@@ -255,6 +262,22 @@ impl Metric {
             unit => format!("{} ({})", self.label(), unit.symbol()),
         }
     }
+}
+
+/// A relative change (0.22 for 22 %) as a signed percentage with `decimals` places: `+22 %`,
+/// `-0.4 %`; a change that rounds to zero is `0 %`, without a sign.
+#[must_use]
+pub fn signed_percent(ratio: f64, decimals: usize) -> String {
+    let percent = ratio * 100.0;
+    let shown = format!("{:.decimals$}", percent.abs());
+    let sign = if shown.chars().all(|c| c == '0' || c == '.') {
+        ""
+    } else if percent > 0.0 {
+        "+"
+    } else {
+        "-"
+    };
+    format!("{sign}{shown} %")
 }
 
 /// Milliseconds with a precision that fits their size.
@@ -327,6 +350,17 @@ mod tests {
     use super::*;
 
     const ALL: [Metric; 16] = Metric::ALL;
+
+    #[test]
+    fn changes_are_signed_and_a_change_that_rounds_to_zero_is_not() {
+        assert_eq!(Metric::P95LatencyMs.format_change(4.0), "+4.00 ms");
+        assert_eq!(Metric::P95LatencyMs.format_change(-4.0), "-4.00 ms");
+        assert_eq!(signed_percent(0.123, 1), "+12.3 %");
+        assert_eq!(signed_percent(-0.05, 1), "-5.0 %");
+        assert_eq!(signed_percent(2.48, 0), "+248 %");
+        assert_eq!(signed_percent(-0.0004, 1), "0.0 %");
+        assert_eq!(signed_percent(0.0, 0), "0 %");
+    }
 
     #[test]
     fn the_wire_name_is_what_serde_writes_and_reads() {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use lifeguard_shared::compare::{Comparison, Verdict};
-use lifeguard_shared::metric::Metric;
+use lifeguard_shared::metric::{Metric, signed_percent};
 use lifeguard_shared::report::{CriterionResult, RunReport};
 
 fn escape(text: &str) -> String {
@@ -100,10 +100,9 @@ fn comparison_cases(comparison: &Comparison) -> Cases {
             "base {} → head {} ({}; p = {})",
             value(metric.metric, metric.base),
             value(metric.metric, metric.head),
-            metric.relative.map_or_else(
-                || "no relative change".to_owned(),
-                |r| format!("{:+.1} %", r * 100.0)
-            ),
+            metric
+                .relative
+                .map_or_else(|| "no relative change".to_owned(), |r| signed_percent(r, 1)),
             metric
                 .p_value
                 .map_or_else(|| "not tested".to_owned(), |p| format!("{p:.3}"))

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use lifeguard_shared::compare::{Comparison, Verdict};
+use lifeguard_shared::metric::signed_percent;
 use lifeguard_shared::report::{Level, RunReport};
 
 fn verdict(passed: bool) -> &'static str {
@@ -168,7 +169,7 @@ pub fn render_comparison(comparison: &Comparison) -> String {
             value(m.base),
             value(m.head),
             m.relative
-                .map_or_else(|| "–".to_owned(), |r| format!("{:+.1}%", r * 100.0)),
+                .map_or_else(|| "–".to_owned(), |r| signed_percent(r, 1)),
             m.p_value
                 .map_or_else(|| "–".to_owned(), |p| format!("{p:.4}")),
             m.verdict.name().to_uppercase()

@@ -9,7 +9,7 @@ use charming::element::{
 };
 use charming::series::{Bar, Line, Scatter};
 use lifeguard_shared::compare::{MetricComparison, Verdict};
-use lifeguard_shared::metric::Unit;
+use lifeguard_shared::metric::{Unit, signed_percent};
 use lifeguard_shared::report::SecondSample;
 use lifeguard_shared::run::Series;
 
@@ -34,11 +34,9 @@ pub fn verdict_label(m: &MetricComparison) -> String {
     m.relative.map_or_else(
         || m.verdict.name().to_owned(),
         |r| {
-            let percent = (r * 1000.0).round() / 10.0;
-            let sign = if percent > 0.0 { "+" } else { "" };
-            // Under 10 %, a decimal: -0.4 % is not "-0 %".
-            let digits = usize::from(percent.abs() < 10.0);
-            format!("{sign}{percent:.digits$} % · {}", m.verdict.name())
+            // Under 10 % (once rounded to a tenth), a decimal: -0.4 % is not "0 %".
+            let digits = usize::from((r * 1000.0).round().abs() < 100.0);
+            format!("{} · {}", signed_percent(r, digits), m.verdict.name())
         },
     )
 }

@@ -13,7 +13,7 @@ use charming::element::{
 use charming::series::{Line, Scatter};
 use lifeguard_shared::compare::Better;
 use lifeguard_shared::history::History;
-use lifeguard_shared::metric::Unit;
+use lifeguard_shared::metric::{Unit, signed_percent};
 
 use super::{CRITICAL_COLOUR, OK_COLOUR, WARNING_COLOUR, frame, js_function, round3, side_axis};
 
@@ -101,8 +101,12 @@ const AXIS_LABEL: &str = "var i = v.indexOf(' · '); return i < 0 ? v : v.slice(
 pub fn change_label(history: &History, index: usize) -> String {
     let change = &history.change_points[index];
     change.relative_change.map_or_else(
-        || crate::format::delta(history.metric, change.mean_after - change.mean_before),
-        crate::format::relative,
+        || {
+            history
+                .metric
+                .format_change(change.mean_after - change.mean_before)
+        },
+        |r| signed_percent(r, 1),
     )
 }
 

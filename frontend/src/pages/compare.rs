@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
 use lifeguard_shared::compare::{Comparison, MetricComparison, RunRef, Verdict, combine};
-use lifeguard_shared::metric::Metric;
+use lifeguard_shared::metric::{Metric, signed_percent};
 use lifeguard_shared::run::{PhaseDistribution, Series, ShareRequest};
 
 use crate::api::{self, ApiFailure, CompareSpec};
@@ -18,7 +18,7 @@ use crate::components::chart::{self, EChart};
 use crate::components::share::{CopyLink, ShareButton};
 use crate::components::status::{Failure, Loading, Missing};
 use crate::components::table::Table;
-use crate::format::{self, maybe_metric, metric_label};
+use crate::format::{maybe_metric, metric_label};
 
 /// The comparison a route asks for: path parameters first, else the query.
 fn spec(
@@ -124,8 +124,10 @@ fn metric_rows(scenario: &str, metrics: &[MetricComparison]) -> impl IntoView + 
         .map(|m| {
             let delta = m
                 .delta
-                .map_or_else(|| "–".to_owned(), |d| format::delta(m.metric, d));
-            let relative = m.relative.map_or_else(|| "–".to_owned(), format::relative);
+                .map_or_else(|| "–".to_owned(), |d| m.metric.format_change(d));
+            let relative = m
+                .relative
+                .map_or_else(|| "–".to_owned(), |r| signed_percent(r, 1));
             let p = m
                 .p_value
                 .map_or_else(|| "–".to_owned(), |p| format!("{p:.3}"));

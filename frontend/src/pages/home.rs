@@ -14,6 +14,7 @@ use crate::components::badges::{StateBadge, VerdictBadge};
 use crate::components::share::CopyLink;
 use crate::components::sparkline::Sparkline;
 use crate::components::status::{Failure, Loading};
+use crate::components::table::Table;
 use crate::format::{local_time, maybe_metric};
 
 /// Runs the start page looks at (newest first).
@@ -191,17 +192,12 @@ fn SchedulesCard(schedules: Vec<ScheduleStatus>) -> impl IntoView {
     view! {
         <section class="card" id="schedules">
             <h3>"Scheduled runs"</h3>
-            <table class="table compact">
-                <thead>
-                    <tr>
-                        <th scope="col">"Schedule"</th>
-                        <th scope="col">"Next run"</th>
-                        <th scope="col">"Last run"</th>
-                        <th scope="col">"Against the baseline"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <Table
+                compact=true
+                headers=&["Schedule", "Next run", "Last run", "Against the baseline"]
+            >
+                {rows}
+            </Table>
         </section>
     }
 }
@@ -306,18 +302,9 @@ fn GroupCard(group: Group) -> impl IntoView {
                         </div>
                     }
                 })}
-            <table class="table compact">
-                <thead>
-                    <tr>
-                        <th scope="col">"Run"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Version"</th>
-                        <th scope="col">"Started"</th>
-                        <th scope="col">"p95"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <Table compact=true headers=&["Run", "State", "Version", "Started", "p95"]>
+                {rows}
+            </Table>
         </section>
     }
 }
