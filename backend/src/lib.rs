@@ -10,6 +10,8 @@
 //! - [`runner`]: runs a suite — virtual users, collector, observer, recovery and leak phases, verdicts.
 //! - [`stats`]: pure statistics — blocks, the Mann-Whitney test, run comparison, change points.
 //! - [`service`]: runs through the console — queue per target, cancel, live events.
+//! - [`sizing`]: the smallest pool that meets a suite's rules at its load and its headroom, by
+//!   bisection over real runs.
 //! - [`schedule`]: cron-timed runs compared with their baseline; missed firings run once at start.
 //! - [`store`]: runs and baselines in SQLite (default) or PostgreSQL.
 //! - [`targets`]: the sandbox and the configured PostgreSQL targets, by name.
@@ -30,6 +32,7 @@ pub mod sandbox;
 pub mod schedule;
 pub mod scrape;
 pub mod service;
+pub mod sizing;
 pub mod stats;
 pub mod store;
 pub mod targets;

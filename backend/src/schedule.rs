@@ -345,6 +345,7 @@ impl Scheduler {
             profile: config.profile.clone(),
             labels,
             workload: config.workload.clone(),
+            adjust: None,
         };
         let outcome = match service.submit(request).await {
             Ok(id) => {

@@ -178,8 +178,13 @@ impl RunService {
                 ),
             )
         })?;
-        let suite = inner.catalog.suite(&request.suite)?;
-        let profile = inner.catalog.profile(&request.profile)?;
+        let mut suite = inner.catalog.suite(&request.suite)?;
+        let mut profile = inner.catalog.profile(&request.profile)?;
+        if let Some(adjust) = &request.adjust {
+            adjust.validate().map_err(|e| e.under("adjust"))?;
+            suite = adjust.suite(&suite);
+            profile = adjust.profile(&profile);
+        }
         check_guard_rails(&suite, &profile, &inner.guard_rails)?;
         if request.workload.users > inner.guard_rails.max_seeded_users {
             return Err(Invalid::new(

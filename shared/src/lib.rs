@@ -15,6 +15,7 @@
 //! - [`suite`]: scenarios, criteria, thresholds and the built-in suites.
 //! - [`report`]: a run's report, the JSON contract for pipelines.
 //! - [`run`]: runs as the API keeps them — labels, requests, summaries, baselines, targets.
+//! - [`sizing`]: a run's adjustments for a sizing sweep, its points, and Little's law.
 //! - [`schedule`]: scheduled regression runs and their firings, as `GET /api/schedules` shows them.
 //! - [`compare`]: a head run against a base run, per scenario and metric.
 //! - [`verdict`]: judging a run — criteria and thresholds, pure.
@@ -30,6 +31,7 @@ pub mod pool;
 pub mod report;
 pub mod run;
 pub mod schedule;
+pub mod sizing;
 pub mod suite;
 pub mod verdict;
 pub mod workload;

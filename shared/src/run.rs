@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::invalid::Invalid;
 use crate::report::{RunReport, RunState};
+use crate::sizing::Adjustment;
 use crate::workload::AuthFlow;
 
 /// When in a deployment a run was made.
@@ -114,6 +115,10 @@ pub struct RunRequest {
     pub labels: RunLabels,
     #[serde(default)]
     pub workload: AuthFlow,
+    /// The primary pool's size and the load's factor changed for this run (a sizing sweep's
+    /// point); absent, the named suite and profile run as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjust: Option<Adjustment>,
 }
 
 fn default_suite() -> String {

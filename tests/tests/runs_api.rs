@@ -311,6 +311,18 @@ async fn bad_input_is_422_naming_the_field_404_413_and_never_500() {
             "url",
         ),
         (json!({ "suite": "quick" }), "target"),
+        (
+            json!({ "target": "sandbox", "adjust": { "pool_size": 0 } }),
+            "`adjust.pool_size` must be at least 1",
+        ),
+        (
+            json!({ "target": "sandbox", "adjust": { "load_factor": 300 } }),
+            "`adjust.load_factor` must be above 0 and at most 20",
+        ),
+        (
+            json!({ "target": "sandbox", "suite": "auth-burst", "adjust": { "load_factor": 20 } }),
+            "guard_rails.max_users",
+        ),
     ];
     for (body, needle) in cases {
         let (status, answer) = app.post("/api/runs", &body).await.unwrap();

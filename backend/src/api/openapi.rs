@@ -38,7 +38,8 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     (
         "post",
         "/api/runs",
-        "Queue a run: {target, suite, profile, labels, workload}",
+        "Queue a run: {target, suite, profile, labels, workload, adjust?} (adjust: {pool_size, \
+         max_overflow, pool_timeout_s, load_factor}, a sizing point)",
         "operator",
         202,
     ),

@@ -8,7 +8,9 @@ use anyhow::{Context as _, bail};
 use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::error::ErrorBody;
 use lifeguard_shared::event::RunEvent;
+use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::{Baseline, RunCreated, RunDetail, RunRequest, SetBaseline};
+use lifeguard_shared::suite::Suite;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -92,6 +94,34 @@ impl Console {
                     .send(remote.http.post(remote.url("/api/runs")).json(request))
                     .await?;
                 Ok(created.id)
+            }
+        }
+    }
+
+    /// The suite and the profile these names give on this console (its configuration's, or the
+    /// server's).
+    pub async fn suite_and_profile(
+        &self,
+        suite: &str,
+        profile: &str,
+    ) -> anyhow::Result<(Suite, PoolProfile)> {
+        match self {
+            Self::Local(local) => {
+                let catalog = local.services.service.catalog();
+                Ok((catalog.suite(suite)?, catalog.profile(profile)?))
+            }
+            Self::Remote(remote) => {
+                let suites: Vec<Suite> = remote.get("/api/suites").await?;
+                let profiles: Vec<PoolProfile> = remote.get("/api/profiles").await?;
+                let found_suite = suites
+                    .into_iter()
+                    .find(|s| s.name == suite)
+                    .with_context(|| format!("the console has no suite `{suite}`"))?;
+                let found_profile = profiles
+                    .into_iter()
+                    .find(|p| p.name == profile)
+                    .with_context(|| format!("the console has no profile `{profile}`"))?;
+                Ok((found_suite, found_profile))
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The `lifeguard` command line: `serve` starts the console; `run` runs a suite (here or through
-//! a console server) and judges it; `compare` and `baseline` work on stored runs.
+//! a console server) and judges it; `size` finds the pool a suite needs; `compare` and
+//! `baseline` work on stored runs.
 
 #![expect(
     clippy::print_stdout,
@@ -11,6 +12,7 @@ mod compare;
 mod console;
 mod junit;
 mod run;
+mod size;
 mod table;
 
 use std::net::SocketAddr;
@@ -53,6 +55,9 @@ enum Command {
     },
     /// Run a suite against a target, print the verdicts, exit non-zero when a criterion fails.
     Run(run::RunArgs),
+    /// Find the smallest pool that meets a suite's rules at its load and a headroom load, by
+    /// real runs; print it as a profile. Exit 1 when no pool in range does.
+    Size(size::SizeArgs),
     /// Compare two stored runs; exit 2 when the head regressed.
     Compare(compare::CompareArgs),
     /// Set or list baselines.
@@ -73,6 +78,10 @@ pub async fn main() -> ExitCode {
             .map(|()| ExitCode::SUCCESS),
         Command::Run(args) => match Config::load(cli.config.as_deref()) {
             Ok(config) => run::run(&config, args).await,
+            Err(error) => Err(error.into()),
+        },
+        Command::Size(args) => match Config::load(cli.config.as_deref()) {
+            Ok(config) => size::size(&config, args).await,
             Err(error) => Err(error.into()),
         },
         Command::Compare(args) => match Config::load(cli.config.as_deref()) {

@@ -76,6 +76,7 @@ impl RunArgs {
             profile: self.profile.clone(),
             labels,
             workload,
+            adjust: None,
         })
     }
 }

@@ -59,6 +59,7 @@ pub fn build_request(form: &FormValues) -> Result<RunRequest, Invalid> {
         profile,
         labels,
         workload,
+        adjust: None,
     })
 }
 

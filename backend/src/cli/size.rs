@@ -1,0 +1,250 @@
+//! `lifeguard size`: the smallest pool that meets a suite's rules at its load and at a headroom
+//! load, found by a sweep of real runs ([`crate::sizing`]), here or through a console server.
+//! Each point's run is stored, so its view and comparisons work as for any run.
+//!
+//! Progress goes to stderr; the points, the recommendation as TOML for the configuration and
+//! Little's law beside it to stdout; the whole sizing to `--json`. Exit codes: 0 a size was found,
+//! 1 no pool in range meets the rules (or the budget of runs ran out first), 3 could not run.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use lifeguard_shared::event::RunEvent;
+use lifeguard_shared::metric::ms;
+use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::run::{RunLabels, RunRequest};
+use lifeguard_shared::sizing::{Sizing, SizingPoint};
+use lifeguard_shared::workload::AuthFlow;
+use serde::Serialize;
+
+use super::EXIT_CRITERIA_FAILED;
+use super::console::{Console, ServerArgs};
+use crate::config::Config;
+use crate::sizing::{SweepPlan, sweep};
+
+/// What to size.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// `sandbox` (a throwaway PostgreSQL started here) or a target named in the configuration.
+    #[arg(long, default_value = "sandbox")]
+    target: String,
+    /// Suite whose load and rules the pool must meet.
+    #[arg(long, default_value = "auth-burst")]
+    suite: String,
+    /// Profile to start from: its secondary pool, recycling and checks are kept.
+    #[arg(long, default_value = "current")]
+    profile: String,
+    /// The load factor the plan must also survive (the analysis asks for 3× headroom).
+    #[arg(long, default_value_t = 3.0)]
+    headroom: f64,
+    /// The primary pool's timeout at every point and in the recommendation, in seconds
+    /// (default: the profile's).
+    #[arg(long, value_name = "SECONDS")]
+    pool_timeout_s: Option<f64>,
+    /// Most runs the sweep may make; a sweep that could need more is refused before it starts.
+    #[arg(long, default_value_t = 24)]
+    max_points: u32,
+    /// Workload override, e.g. `--workload hold_ms=50`.
+    #[arg(long = "workload", value_name = "KEY=VALUE")]
+    workload: Vec<String>,
+    /// Label for every point's run, e.g. `--label environment=staging`.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Write the sizing (every point, the recommendation) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// Sizes, prints, returns the exit code.
+pub async fn size(config: &Config, args: SizeArgs) -> anyhow::Result<ExitCode> {
+    if !(args.headroom >= 1.0 && args.headroom <= lifeguard_shared::sizing::MAX_LOAD_FACTOR) {
+        bail!(
+            "invalid headroom: must be at least 1 and at most {}, got {}",
+            lifeguard_shared::sizing::MAX_LOAD_FACTOR,
+            args.headroom
+        );
+    }
+    let mut workload = AuthFlow::default();
+    for assignment in &args.workload {
+        workload.set(assignment)?;
+    }
+    let mut labels = RunLabels::default();
+    for assignment in &args.labels {
+        labels.set(assignment)?;
+    }
+    let sandbox =
+        args.server.server.is_none() && matches!(args.target.as_str(), "sandbox" | "demo");
+    let console = Console::open(config, &args.server, sandbox).await?;
+    let outcome = sweep_and_print(&console, &args, workload, labels).await;
+    console.close().await;
+    outcome
+}
+
+async fn sweep_and_print(
+    console: &Console,
+    args: &SizeArgs,
+    workload: AuthFlow,
+    labels: RunLabels,
+) -> anyhow::Result<ExitCode> {
+    let (suite, profile) = console
+        .suite_and_profile(&args.suite, &args.profile)
+        .await?;
+    let plan = SweepPlan {
+        target: args.target.clone(),
+        pool_timeout_s: args
+            .pool_timeout_s
+            .unwrap_or(profile.primary.pool_timeout_s),
+        suite,
+        profile,
+        headroom: args.headroom,
+        max_points: args.max_points,
+    };
+    plan.check_budget()?;
+    eprintln!(
+        "sizing `{}` on `{}` from profile `{}`: pools up to {} at 1× and {} at {}× \
+         (at most {} runs)",
+        args.suite,
+        args.target,
+        args.profile,
+        plan.largest(1.0),
+        plan.largest(plan.headroom),
+        plan.headroom,
+        plan.worst_case_points()
+    );
+    let sizing = sweep(&plan, |adjust| {
+        let request = RunRequest {
+            target: args.target.clone(),
+            suite: args.suite.clone(),
+            profile: args.profile.clone(),
+            labels: labels.clone(),
+            workload: workload.clone(),
+            adjust: Some(adjust),
+        };
+        measure(console, request)
+    })
+    .await?;
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&sizing).context("encoding the sizing")?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    print!("{}", render(&sizing));
+    println!("Every point is a stored run: {}RUN", console.link("/runs/"));
+    Ok(ExitCode::from(if sizing.recommendation.is_some() {
+        0
+    } else {
+        EXIT_CRITERIA_FAILED
+    }))
+}
+
+/// Runs one point to its end; a run that could not run at all ends the sweep.
+async fn measure(console: &Console, request: RunRequest) -> anyhow::Result<SizingPoint> {
+    let adjust = request.adjust.clone().unwrap_or_default();
+    let (size, factor) = (
+        adjust.pool_size.unwrap_or_default(),
+        adjust.load_factor.unwrap_or(1.0),
+    );
+    let id = console.submit(&request).await?;
+    console
+        .follow(&id, |event| {
+            if let RunEvent::Verdict(verdict) = event {
+                eprintln!(
+                    "  pool {size:>3} + {} at {factor}×: {} (run {id})",
+                    adjust.max_overflow.unwrap_or_default(),
+                    verdict.state.as_str()
+                );
+            }
+        })
+        .await?;
+    let detail = console.detail(&id, false).await?;
+    let Some(report) = detail.report else {
+        bail!(
+            "run {id} (pool {size} at {factor}×) ended {} without a report: {}",
+            detail.summary.state.as_str(),
+            detail.summary.error.unwrap_or_default()
+        );
+    };
+    Ok(SizingPoint::measured(size, factor, &id, &report))
+}
+
+/// The points as a table, the verdict, the recommended profile as TOML and Little's law.
+#[must_use]
+pub fn render(sizing: &Sizing) -> String {
+    let mut out = format!(
+        "{:>6} {:>6} {:<8} {:>10} {:>12} {:>11}  {:<12}  failed\n",
+        "pool", "load", "state", "p95", "wait p95", "req/s", "run"
+    );
+    for p in &sizing.points {
+        let or_dash = |v: Option<f64>, f: fn(f64) -> String| v.map_or_else(|| "–".into(), f);
+        let _ = writeln!(
+            out,
+            "{:>6} {:>5}× {:<8} {:>10} {:>12} {:>11}  {:<12}  {}",
+            p.pool_size,
+            p.load_factor,
+            p.state.as_str(),
+            or_dash(p.p95_ms, ms),
+            or_dash(p.acquire_wait_p95_ms, ms),
+            or_dash(p.throughput_rps, |v| format!("{v:.0}")),
+            p.run_id,
+            p.failed.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n{}", sizing.summary);
+    if let Some(little) = &sizing.little {
+        let covered = sizing
+            .recommendation
+            .as_ref()
+            .is_some_and(|p| f64::from(p.primary.pool_size) >= little.connections);
+        let _ = writeln!(
+            out,
+            "Little's law at the suite's load: {:.0} req/s × {} held = {:.1} connections busy on \
+             average; the recommendation {} it",
+            little.arrival_rps,
+            ms(little.hold_ms),
+            little.connections,
+            if covered { "covers" } else { "does NOT cover" }
+        );
+    }
+    if let Some(profile) = &sizing.recommendation {
+        out.push_str("\n# lifeguard size: paste into the configuration file\n");
+        out.push_str(&profile_toml(profile));
+        out.push_str("# end of the profile\n");
+    }
+    out
+}
+
+/// `profile` as the configuration file's `[[profiles]]` entry.
+#[must_use]
+pub fn profile_toml(profile: &PoolProfile) -> String {
+    #[derive(Serialize)]
+    struct File<'a> {
+        profiles: [&'a PoolProfile; 1],
+    }
+    toml::to_string(&File {
+        profiles: [profile],
+    })
+    .unwrap_or_else(|error| format!("# could not write the profile as TOML: {error}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_profile_reads_back_as_the_same_profile() {
+        let mut profile = PoolProfile::built_in().remove(0);
+        profile.name = "current-sized".into();
+        profile.primary.pool_size = 13;
+        profile.primary.max_overflow = 28;
+        let text = profile_toml(&profile);
+        let file = std::env::temp_dir().join(format!("lifeguard-size-{}.toml", std::process::id()));
+        std::fs::write(&file, &text).unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(config.profiles, vec![profile], "{text}");
+    }
+}

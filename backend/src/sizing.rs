@@ -1,0 +1,429 @@
+//! Sizing a pool by measurement: bisection for the smallest pool (without overflow) that meets
+//! every rule of the suite at its load, then at the headroom load, each point a real run; the
+//! recommendation keeps the first and overflows to the second, and is confirmed by a run of its
+//! own at the headroom load.
+//!
+//! The sweep does not know how a point is run: the caller measures it (here or through a console
+//! server), so every point is a stored run with its charts and comparisons.
+
+use std::future::Future;
+
+use lifeguard_shared::invalid::Invalid;
+use lifeguard_shared::pool::PoolProfile;
+use lifeguard_shared::sizing::{Adjustment, Sizing, SizingPoint};
+use lifeguard_shared::suite::Suite;
+
+/// What a sweep varies and within which bounds.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    pub target: String,
+    pub suite: Suite,
+    pub profile: PoolProfile,
+    /// The load factor the plan must also survive.
+    pub headroom: f64,
+    /// The primary pool's timeout at every point.
+    pub pool_timeout_s: f64,
+    /// Most runs the sweep may make.
+    pub max_points: u32,
+}
+
+impl SweepPlan {
+    /// The largest pool tried at `factor`: one connection per concurrent user of the heaviest
+    /// scenario, where no checkout ever waits.
+    #[must_use]
+    pub fn largest(&self, factor: f64) -> u32 {
+        let adjusted = Adjustment {
+            load_factor: Some(factor),
+            ..Adjustment::default()
+        };
+        adjusted
+            .suite(&self.suite)
+            .scenarios
+            .iter()
+            .map(|s| s.load.concurrency())
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Runs the sweep may need when the figures are consistent: each bisection's probes, its
+    /// unproven upper end, the boundary's second run and one more probe should that fail; and
+    /// the run of the recommendation. The sweep stops at `max_points` whatever happens.
+    #[must_use]
+    pub fn worst_case_points(&self) -> u32 {
+        let probes = |span: u32| u32::BITS - span.leading_zeros() + 3;
+        probes(self.largest(1.0)) + probes(self.largest(self.headroom)) + 1
+    }
+
+    /// Refuses a sweep that could exceed its budget of points before it starts, naming it.
+    pub fn check_budget(&self) -> Result<(), Invalid> {
+        let needed = self.worst_case_points();
+        if needed > self.max_points {
+            return Err(Invalid::new(
+                "max_points",
+                format!(
+                    "this sweep may need {needed} runs (pools up to {} at 1×, {} at {}×), above \
+                     the budget of {}",
+                    self.largest(1.0),
+                    self.largest(self.headroom),
+                    self.headroom,
+                    self.max_points
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn point(&self, pool_size: u32, max_overflow: u32, factor: f64) -> Adjustment {
+        Adjustment {
+            pool_size: Some(pool_size),
+            max_overflow: Some(max_overflow),
+            pool_timeout_s: Some(self.pool_timeout_s),
+            load_factor: Some(factor),
+        }
+    }
+}
+
+/// The smallest size in `(failing, upper]` that passes twice: bisection on single runs, then the
+/// boundary measured again. Near the boundary a run's figures sit near a rule's limit, where noise
+/// decides; a boundary that does not hold on its second run is taken as failing, and the search
+/// goes on above it. `upper` is assumed to pass until measured.
+#[derive(Debug, Clone)]
+struct Bisection {
+    failing: u32,
+    upper: u32,
+    /// Sizes measured passing once, ascending.
+    passed: Vec<u32>,
+}
+
+impl Bisection {
+    fn new(failing: u32, upper: u32) -> Self {
+        Self {
+            failing,
+            upper,
+            passed: Vec::new(),
+        }
+    }
+
+    /// The smallest size above `failing` believed to pass.
+    fn passing(&self) -> u32 {
+        self.passed
+            .iter()
+            .copied()
+            .find(|&s| s > self.failing)
+            .unwrap_or(self.upper)
+    }
+
+    /// The size to measure next.
+    fn next(&self) -> u32 {
+        let passing = self.passing();
+        if passing - self.failing > 1 {
+            self.failing + (passing - self.failing) / 2
+        } else {
+            passing
+        }
+    }
+
+    /// Records a run and says what it decided.
+    fn record(&mut self, size: u32, passed: bool) -> Step {
+        if passed {
+            if self.passed.contains(&size) {
+                return Step::Found(size);
+            }
+            let at = self.passed.partition_point(|&s| s < size);
+            self.passed.insert(at, size);
+        } else if size >= self.upper {
+            return Step::NoneInRange;
+        } else {
+            self.failing = self.failing.max(size);
+        }
+        Step::Continue
+    }
+}
+
+/// What a run told a [`Bisection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Continue,
+    /// This size passed twice.
+    Found(u32),
+    /// Even the upper end failed.
+    NoneInRange,
+}
+
+/// Measures points with `measure` until the sizes are found or the budget is spent.
+pub async fn sweep<F, Fut>(plan: &SweepPlan, mut measure: F) -> anyhow::Result<Sizing>
+where
+    F: FnMut(Adjustment) -> Fut,
+    Fut: Future<Output = anyhow::Result<SizingPoint>>,
+{
+    let mut sizing = Sizing {
+        target: plan.target.clone(),
+        suite: plan.suite.name.clone(),
+        profile: plan.profile.name.clone(),
+        headroom: plan.headroom,
+        pool_timeout_s: plan.pool_timeout_s,
+        points: Vec::new(),
+        at_load: None,
+        at_headroom: None,
+        recommendation: None,
+        little: None,
+        summary: String::new(),
+    };
+    let largest = plan.largest(1.0);
+    let Some(at_load) = smallest(plan, &mut measure, &mut sizing, 0, largest, 1.0).await? else {
+        sizing.summary = out_of_range(&sizing, largest, 1.0);
+        return Ok(sizing);
+    };
+    sizing.at_load = Some(at_load);
+    sizing.little = sizing
+        .points
+        .iter()
+        .find(|p| p.pool_size == at_load && same(p.load_factor, 1.0) && p.passed)
+        .and_then(|p| p.little);
+    let highest = plan.largest(plan.headroom).max(at_load);
+    let found = smallest(
+        plan,
+        &mut measure,
+        &mut sizing,
+        at_load - 1,
+        highest,
+        plan.headroom,
+    )
+    .await?;
+    let Some(at_headroom) = found else {
+        sizing.summary = out_of_range(&sizing, highest, plan.headroom);
+        return Ok(sizing);
+    };
+    sizing.at_headroom = Some(at_headroom);
+    let overflow = at_headroom - at_load;
+    let (pool_size, max_overflow) = if overflow == 0 {
+        (at_load, 0)
+    } else {
+        // Overflow connections are opened and closed under the burst: prove the plan survives
+        // that churn, else keep the headroom's connections open.
+        if sizing.points.len() >= plan.max_points as usize {
+            sizing.summary = budget_spent(plan);
+            return Ok(sizing);
+        }
+        let confirmed = measure(plan.point(at_load, overflow, plan.headroom)).await?;
+        let passed = confirmed.passed;
+        sizing.points.push(confirmed);
+        if passed {
+            (at_load, overflow)
+        } else {
+            (at_headroom, 0)
+        }
+    };
+    let mut recommended = Adjustment {
+        load_factor: None,
+        ..plan.point(pool_size, max_overflow, 1.0)
+    }
+    .profile(&plan.profile);
+    recommended.name = format!("{}-sized", plan.profile.name);
+    recommended.description = format!(
+        "Sized by lifeguard from `{}`: {at_load} connections meet `{}` at its load, {at_headroom} \
+         at {}×.",
+        plan.profile.name, plan.suite.name, plan.headroom
+    );
+    sizing.summary = format!(
+        "{at_load} connections meet every rule at the suite's load and {at_headroom} at {}× \
+         (pool_timeout {} s){}: pool_size = {pool_size}, max_overflow = {max_overflow}",
+        plan.headroom,
+        plan.pool_timeout_s,
+        if overflow > 0 && max_overflow == 0 {
+            "; with overflow instead of kept connections the headroom run failed, so all are kept"
+        } else {
+            ""
+        }
+    );
+    sizing.recommendation = Some(recommended);
+    Ok(sizing)
+}
+
+/// Searches `(failing, passing]` at `factor` (see [`Bisection`]); `None` when nothing in range
+/// passes or the budget ran out.
+async fn smallest<F, Fut>(
+    plan: &SweepPlan,
+    measure: &mut F,
+    sizing: &mut Sizing,
+    failing: u32,
+    passing: u32,
+    factor: f64,
+) -> anyhow::Result<Option<u32>>
+where
+    F: FnMut(Adjustment) -> Fut,
+    Fut: Future<Output = anyhow::Result<SizingPoint>>,
+{
+    let mut search = Bisection::new(failing, passing);
+    loop {
+        if sizing.points.len() >= plan.max_points as usize {
+            return Ok(None);
+        }
+        let size = search.next();
+        let point = measure(plan.point(size, 0, factor)).await?;
+        let passed = point.passed;
+        sizing.points.push(point);
+        match search.record(size, passed) {
+            Step::Continue => {}
+            Step::Found(found) => return Ok(Some(found)),
+            Step::NoneInRange => return Ok(None),
+        }
+    }
+}
+
+/// Load factors are set, not computed: equal when written alike.
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+fn budget_spent(plan: &SweepPlan) -> String {
+    format!(
+        "stopped at the budget of {} runs before the sizes were found",
+        plan.max_points
+    )
+}
+
+/// Why no size was found: the largest pool failed (with its failed rules), or the budget ran out.
+fn out_of_range(sizing: &Sizing, largest: u32, factor: f64) -> String {
+    let failed = sizing
+        .points
+        .iter()
+        .rev()
+        .find(|p| p.pool_size == largest && same(p.load_factor, factor));
+    match failed {
+        Some(point) => format!(
+            "even {largest} connections (one per concurrent user) fail at {factor}× load: {}; \
+             the pool is not what limits this target",
+            point.failed.join(", ")
+        ),
+        None => format!(
+            "stopped at the budget of {} runs before the sizes were found",
+            sizing.points.len()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lifeguard_shared::report::RunState;
+
+    fn plan(max_points: u32) -> SweepPlan {
+        SweepPlan {
+            target: "sandbox".into(),
+            suite: Suite::built_in()
+                .into_iter()
+                .find(|s| s.name == "auth-burst")
+                .unwrap(),
+            profile: PoolProfile::built_in().remove(0),
+            headroom: 3.0,
+            pool_timeout_s: 1.0,
+            max_points,
+        }
+    }
+
+    /// A target where `passes(size, overflow, factor)` says how each run ends.
+    async fn run_against(
+        plan: &SweepPlan,
+        mut passes: impl FnMut(u32, u32, f64) -> bool,
+    ) -> (Sizing, Vec<(u32, u32, f64)>) {
+        let mut asked = Vec::new();
+        let sizing = sweep(plan, |adjust: Adjustment| {
+            let size = adjust.pool_size.unwrap();
+            let overflow = adjust.max_overflow.unwrap();
+            let factor = adjust.load_factor.unwrap();
+            asked.push((size, overflow, factor));
+            let ended_passed = passes(size, overflow, factor);
+            async move {
+                Ok(SizingPoint {
+                    pool_size: size,
+                    load_factor: factor,
+                    run_id: format!("run-{size}-{factor}"),
+                    state: if ended_passed {
+                        RunState::Passed
+                    } else {
+                        RunState::Failed
+                    },
+                    passed: ended_passed,
+                    throughput_rps: None,
+                    p95_ms: None,
+                    acquire_wait_p95_ms: None,
+                    little: None,
+                    failed: Vec::new(),
+                })
+            }
+        })
+        .await
+        .unwrap();
+        (sizing, asked)
+    }
+
+    #[tokio::test]
+    async fn the_boundary_is_found_with_its_neighbour_measured_failing() {
+        let plan = plan(40);
+        let (sizing, asked) = run_against(&plan, |size, overflow, factor| {
+            size + overflow >= if factor > 1.0 { 41 } else { 13 }
+        })
+        .await;
+        assert_eq!(sizing.at_load, Some(13));
+        assert_eq!(sizing.at_headroom, Some(41));
+        let profile = sizing.recommendation.unwrap();
+        assert_eq!(
+            (profile.primary.pool_size, profile.primary.max_overflow),
+            (13, 28)
+        );
+        assert!(asked.contains(&(12, 0, 1.0)));
+        let twice = asked.iter().filter(|a| **a == (13, 0, 1.0)).count();
+        assert_eq!(twice, 2, "the boundary is measured twice: {asked:?}");
+        assert!(asked.contains(&(40, 0, 3.0)) && asked.contains(&(41, 0, 3.0)));
+        assert_eq!(asked.last(), Some(&(13, 28, 3.0)), "the plan is confirmed");
+        assert!(
+            asked.len() <= plan.worst_case_points() as usize,
+            "{asked:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_no_pool_can_save_is_said_so_after_one_run() {
+        let plan = plan(40);
+        let largest = plan.largest(1.0);
+        let (sizing, asked) = run_against(&plan, |_, _, _| false).await;
+        assert_eq!(sizing.recommendation, None);
+        assert!(sizing.summary.contains("the pool is not what limits"));
+        // Bisection first, then the unproven upper end fails: nothing passes.
+        assert_eq!(asked.last(), Some(&(largest, 0, 1.0)));
+    }
+
+    #[tokio::test]
+    async fn a_boundary_that_does_not_hold_on_its_second_run_moves_the_answer_up() {
+        let plan = plan(40);
+        let mut thirteen = 0;
+        let (sizing, asked) = run_against(&plan, |size, overflow, factor| {
+            if factor > 1.0 {
+                return size + overflow >= 41;
+            }
+            if size == 13 {
+                thirteen += 1;
+                return thirteen == 1;
+            }
+            size >= 14
+        })
+        .await;
+        assert_eq!(sizing.at_load, Some(14), "{asked:?}");
+        let fourteen = asked.iter().filter(|a| **a == (14, 0, 1.0)).count();
+        assert_eq!(fourteen, 2, "{asked:?}");
+    }
+
+    #[test]
+    fn a_budget_too_small_for_the_worst_case_is_refused_naming_it() {
+        let error = plan(5).check_budget().unwrap_err();
+        assert_eq!(error.field, "max_points");
+        assert!(
+            error.rule.contains("above the budget of 5"),
+            "{}",
+            error.rule
+        );
+        assert!(plan(40).check_budget().is_ok());
+    }
+}

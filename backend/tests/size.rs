@@ -1,0 +1,159 @@
+//! `lifeguard size` on the sandbox: the analysis's peak scenario (30 users, 3 requests each) with
+//! 50 ms of work per request holding the connection. Every point is a real run on a real
+//! PostgreSQL the test starts; the recommendation is then pasted into a configuration file and run
+//! as any profile would be.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The peak scenario alone, its leak check short: what is sized is the pool under the load.
+const PEAK_SUITE: &str = r#"
+[[suites]]
+name = "peak"
+description = "The analysis's peak load: 30 concurrent users, 3 requests each."
+leak_check = { grace_s = 1.0 }
+[[suites.scenarios]]
+name = "peak"
+min_success_rate = 0.9
+load = { model = "closed", users = 30, requests_per_user = 3 }
+"#;
+
+fn lifeguard(data: &Path, config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("LIFEGUARD_DATA_DIR", data)
+        .env("LIFEGUARD_CONFIG", config)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The point measured at `size` connections and `factor` × the load, if any.
+fn point(sizing: &Value, size: u64, factor: f64) -> Option<&Value> {
+    sizing["points"].as_array().unwrap().iter().find(|p| {
+        p["pool_size"].as_u64() == Some(size) && p["load_factor"].as_f64() == Some(factor)
+    })
+}
+
+#[test]
+fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    std::fs::write(&config, PEAK_SUITE).unwrap();
+    let json = data.path().join("sizing.json");
+    let sized = lifeguard(
+        data.path(),
+        &config,
+        &[
+            "size",
+            "--suite",
+            "peak",
+            "--workload",
+            "hold_ms=50",
+            "--pool-timeout-s",
+            "5",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let (out, err) = (text(&sized.stdout), text(&sized.stderr));
+    println!("{out}");
+    assert_eq!(sized.status.code(), Some(0), "{out}\n{err}");
+    let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+
+    // The smallest passing size at 1×, with the next smaller measured failing.
+    let at_load = sizing["at_load"].as_u64().unwrap();
+    assert!(
+        point(&sizing, at_load, 1.0).unwrap()["passed"] == true,
+        "{out}"
+    );
+    let smaller = point(&sizing, at_load - 1, 1.0).unwrap();
+    assert!(smaller["passed"] == false, "{out}");
+    assert!(!smaller["failed"].as_array().unwrap().is_empty(), "{out}");
+
+    // Little's law from the measured run: the recommendation keeps at least that many.
+    let little = &sizing["little"];
+    let busy = little["connections"].as_f64().unwrap();
+    let expected = little["arrival_rps"].as_f64().unwrap() * little["hold_ms"].as_f64().unwrap();
+    assert!((busy - expected / 1000.0).abs() < 1e-9);
+    assert!(
+        little["hold_ms"].as_f64().unwrap() >= 50.0,
+        "each request holds its connection 50 ms: {little}"
+    );
+    assert!(at_load as f64 >= busy, "{out}");
+    assert!(out.contains("the recommendation covers it"), "{out}");
+
+    // Three times the load needs more connections, with the next smaller measured failing; the
+    // recommendation keeps the load's and overflows to the headroom's, or, when the overflow's
+    // churn failed its own run, keeps the headroom's.
+    let at_headroom = sizing["at_headroom"].as_u64().unwrap();
+    assert!(at_headroom > at_load, "{out}");
+    assert!(point(&sizing, at_headroom - 1, 3.0).unwrap()["passed"] == false);
+    let recommended = &sizing["recommendation"]["primary"];
+    let kept = recommended["pool_size"].as_u64().unwrap();
+    let overflow = recommended["max_overflow"].as_u64().unwrap();
+    assert!(
+        (kept, overflow) == (at_load, at_headroom - at_load)
+            || (kept, overflow) == (at_headroom, 0),
+        "{out}"
+    );
+
+    // The printed profile, pasted into the configuration, runs and passes.
+    let toml = out
+        .split("# lifeguard size: paste into the configuration file\n")
+        .nth(1)
+        .and_then(|rest| rest.split("# end of the profile").next())
+        .unwrap();
+    std::fs::write(&config, format!("{PEAK_SUITE}\n{toml}")).unwrap();
+    let run = lifeguard(
+        data.path(),
+        &config,
+        &[
+            "run",
+            "--suite",
+            "peak",
+            "--profile",
+            "current-sized",
+            "--workload",
+            "hold_ms=50",
+            "--quiet",
+        ],
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+}
+
+#[test]
+fn a_sweep_over_its_budget_of_runs_is_refused_before_any_run() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    std::fs::write(&config, PEAK_SUITE).unwrap();
+    let refused = lifeguard(
+        data.path(),
+        &config,
+        &["size", "--suite", "peak", "--max-points", "4"],
+    );
+    let err = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("max_points") && err.contains("above the budget of 4"),
+        "{err}"
+    );
+    assert!(!err.contains("at 1×:"), "no point ran: {err}");
+}

@@ -1,0 +1,311 @@
+//! Sizing a pool from measurements: a run's adjustments (the primary pool's size, the load's
+//! factor) that a sweep varies, the points it measured, and Little's law from a run's figures.
+
+use serde::{Deserialize, Serialize};
+
+use crate::invalid::Invalid;
+use crate::pool::PoolProfile;
+use crate::report::{RunReport, RunState};
+use crate::suite::{Load, Suite};
+
+/// Largest load factor a run may ask for: beyond it the guard rails on users and requests decide
+/// anyway, and a typo (`30` for `3.0`) should not get that far.
+pub const MAX_LOAD_FACTOR: f64 = 20.0;
+
+/// Changes to the named suite and profile for one run: what a sizing sweep varies. The stored run
+/// carries the changed suite and profile, whose names say what changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    /// The primary pool's `pool_size`.
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+    /// The primary pool's `max_overflow`.
+    #[serde(default)]
+    pub max_overflow: Option<u32>,
+    /// The primary pool's `pool_timeout_s`.
+    #[serde(default)]
+    pub pool_timeout_s: Option<f64>,
+    /// Every scenario's load times this (closed: users; open: rate and requests in flight), e.g.
+    /// 3 for the analysis's "3× load headroom".
+    #[serde(default)]
+    pub load_factor: Option<f64>,
+}
+
+impl Adjustment {
+    /// The rules: a pool of at least one connection, a load factor in (0, 20].
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.pool_size == Some(0) {
+            return Err(Invalid::new("pool_size", "must be at least 1, got 0"));
+        }
+        if let Some(timeout) = self.pool_timeout_s
+            && !(timeout > 0.0 && timeout.is_finite())
+        {
+            return Err(Invalid::new(
+                "pool_timeout_s",
+                format!("must be a positive number of seconds, got {timeout}"),
+            ));
+        }
+        if let Some(factor) = self.load_factor
+            && !(factor > 0.0 && factor <= MAX_LOAD_FACTOR)
+        {
+            return Err(Invalid::new(
+                "load_factor",
+                format!("must be above 0 and at most {MAX_LOAD_FACTOR}, got {factor}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `profile` with the primary pool resized, renamed `current · pool 12 + 0` (`… · 1 s` when
+    /// its timeout changed too).
+    #[must_use]
+    pub fn profile(&self, profile: &PoolProfile) -> PoolProfile {
+        let mut adjusted = profile.clone();
+        if let Some(size) = self.pool_size {
+            adjusted.primary.pool_size = size;
+        }
+        if let Some(overflow) = self.max_overflow {
+            adjusted.primary.max_overflow = overflow;
+        }
+        if let Some(timeout) = self.pool_timeout_s {
+            adjusted.primary.pool_timeout_s = timeout;
+        }
+        if self.pool_size.is_some() || self.max_overflow.is_some() {
+            adjusted.name = format!(
+                "{} · pool {} + {}",
+                profile.name, adjusted.primary.pool_size, adjusted.primary.max_overflow
+            );
+        }
+        if self.pool_timeout_s.is_some() {
+            adjusted.name = format!(
+                "{} · {} s",
+                adjusted.name,
+                trim(adjusted.primary.pool_timeout_s)
+            );
+        }
+        adjusted
+    }
+
+    /// `suite` with every scenario's load scaled, renamed `auth-burst ×3`; a factor of 1 changes
+    /// nothing. Users and in-flight limits round up, so a scaled load is never lighter.
+    #[must_use]
+    pub fn suite(&self, suite: &Suite) -> Suite {
+        let Some(factor) = self.load_factor.filter(|f| (f - 1.0).abs() > f64::EPSILON) else {
+            return suite.clone();
+        };
+        let scale = |n: u32| {
+            // At most MAX_LOAD_FACTOR × u32::MAX: saturates rather than wraps.
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "positive, and saturating is the intent"
+            )]
+            let scaled = (f64::from(n) * factor).ceil() as u32;
+            scaled.max(1)
+        };
+        let mut adjusted = suite.clone();
+        for scenario in &mut adjusted.scenarios {
+            scenario.load = match scenario.load {
+                Load::Closed {
+                    users,
+                    requests_per_user,
+                    duration_s,
+                    ramp_up_s,
+                    think_time_ms,
+                } => Load::Closed {
+                    users: scale(users),
+                    requests_per_user,
+                    duration_s,
+                    ramp_up_s,
+                    think_time_ms,
+                },
+                Load::Open {
+                    rate_per_s,
+                    duration_s,
+                    max_in_flight,
+                } => Load::Open {
+                    rate_per_s: rate_per_s * factor,
+                    duration_s,
+                    max_in_flight: scale(max_in_flight),
+                },
+            };
+        }
+        adjusted.name = format!("{} ×{}", suite.name, trim(factor));
+        adjusted
+    }
+}
+
+/// `3` for 3.0, `2.5` for 2.5.
+fn trim(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Little's law over one scenario: requests arriving per second × how long each holds a
+/// connection = the connections busy on average. A pool smaller than that cannot keep up however
+/// it is tuned.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LittlesLaw {
+    /// The scenario it was measured in (the one that needs the most).
+    pub arrival_rps: f64,
+    /// Mean latency less mean acquire wait: the time a request had its connection.
+    pub hold_ms: f64,
+    /// `arrival_rps × hold_ms / 1000`.
+    pub connections: f64,
+}
+
+impl LittlesLaw {
+    /// The scenario of `report` that keeps the most connections busy; `None` without requests.
+    #[must_use]
+    pub fn of(report: &RunReport) -> Option<Self> {
+        report
+            .scenarios
+            .iter()
+            .filter(|s| s.requests > 0 && s.throughput_rps > 0.0)
+            .map(|s| {
+                let hold_ms = (s.latency_ms.mean - s.acquire_wait_ms.mean).max(0.0);
+                Self {
+                    arrival_rps: s.throughput_rps,
+                    hold_ms,
+                    connections: s.throughput_rps * hold_ms / 1000.0,
+                }
+            })
+            .max_by(|a, b| a.connections.total_cmp(&b.connections))
+    }
+}
+
+/// One pool size tried at one load: the stored run that measured it and what it showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizingPoint {
+    pub pool_size: u32,
+    pub load_factor: f64,
+    pub run_id: String,
+    pub state: RunState,
+    /// Every criterion, success rate, recovery and leak rule held.
+    pub passed: bool,
+    /// Requests per second of the heaviest (last) scenario.
+    pub throughput_rps: Option<f64>,
+    /// P95 latency of the heaviest scenario.
+    pub p95_ms: Option<f64>,
+    /// P95 acquire wait of the heaviest scenario.
+    pub acquire_wait_p95_ms: Option<f64>,
+    /// Little's law in the scenario that needs the most connections.
+    pub little: Option<LittlesLaw>,
+    /// The rules that failed, as the report names them; the run's error when it has no report.
+    pub failed: Vec<String>,
+}
+
+impl SizingPoint {
+    /// The point `report` (of run `run_id`) measured.
+    #[must_use]
+    pub fn measured(pool_size: u32, load_factor: f64, run_id: &str, report: &RunReport) -> Self {
+        let heaviest = report.scenarios.last();
+        let scenario_rules = report.scenarios.iter().flat_map(|s| {
+            s.criteria
+                .iter()
+                .filter(|c| !c.passed)
+                .map(move |c| format!("{} {}", s.name, c.name.name()))
+        });
+        let run_rules = report
+            .criteria
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.name().to_owned());
+        let failed = scenario_rules
+            .chain(run_rules)
+            .chain(report.error.clone())
+            .collect();
+        Self {
+            pool_size,
+            load_factor,
+            run_id: run_id.to_owned(),
+            state: report.state,
+            passed: report.state == RunState::Passed,
+            throughput_rps: heaviest.map(|s| s.throughput_rps),
+            p95_ms: heaviest.map(|s| s.latency_ms.p95),
+            acquire_wait_p95_ms: heaviest.map(|s| s.acquire_wait_ms.p95),
+            little: LittlesLaw::of(report),
+            failed,
+        }
+    }
+}
+
+/// What a sizing sweep found, with every point it measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sizing {
+    pub target: String,
+    pub suite: String,
+    pub profile: String,
+    /// The load factor the plan must also survive (the analysis's 3×).
+    pub headroom: f64,
+    /// The primary pool's timeout at every point, and in the recommendation.
+    pub pool_timeout_s: f64,
+    /// In the order they ran.
+    pub points: Vec<SizingPoint>,
+    /// The smallest pool (without overflow) that met every rule at the suite's load.
+    pub at_load: Option<u32>,
+    /// The same at the headroom load.
+    pub at_headroom: Option<u32>,
+    /// `at_load` connections kept, overflow up to `at_headroom`: the profile to use.
+    pub recommendation: Option<PoolProfile>,
+    /// Little's law at the suite's load, from the recommended size's run.
+    pub little: Option<LittlesLaw>,
+    /// What decided, or why nothing could be recommended, in a sentence.
+    pub summary: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_factor_scales_every_load_up_and_names_the_suite() {
+        let suite = Suite::built_in()
+            .into_iter()
+            .find(|s| s.name == "auth-burst")
+            .unwrap();
+        let adjustment = Adjustment {
+            load_factor: Some(3.0),
+            ..Adjustment::default()
+        };
+        let scaled = adjustment.suite(&suite);
+        assert_eq!(scaled.name, "auth-burst ×3");
+        for (before, after) in suite.scenarios.iter().zip(&scaled.scenarios) {
+            assert_eq!(after.load.concurrency(), before.load.concurrency() * 3);
+        }
+        let none = Adjustment::default();
+        assert_eq!(none.suite(&suite), suite);
+    }
+
+    #[test]
+    fn a_resized_profile_says_its_size_in_its_name() {
+        let profile = PoolProfile::built_in().remove(0);
+        let adjustment = Adjustment {
+            pool_size: Some(12),
+            max_overflow: Some(0),
+            ..Adjustment::default()
+        };
+        let resized = adjustment.profile(&profile);
+        assert_eq!(resized.primary.pool_size, 12);
+        assert_eq!(resized.primary.max_overflow, 0);
+        assert_eq!(resized.name, format!("{} · pool 12 + 0", profile.name));
+        assert_eq!(resized.secondary, profile.secondary);
+    }
+
+    #[test]
+    fn a_zero_pool_or_an_absurd_factor_is_refused_by_name() {
+        let zero = Adjustment {
+            pool_size: Some(0),
+            ..Adjustment::default()
+        };
+        assert_eq!(zero.validate().unwrap_err().field, "pool_size");
+        for factor in [0.0, -1.0, 30.0, f64::NAN] {
+            let bad = Adjustment {
+                load_factor: Some(factor),
+                ..Adjustment::default()
+            };
+            assert_eq!(bad.validate().unwrap_err().field, "load_factor");
+        }
+    }
+}
