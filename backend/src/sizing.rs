@@ -124,6 +124,15 @@ impl Bisection {
         }
     }
 
+    /// No size above `limit` (the server's budget): `false` when nothing is left in range.
+    fn cap(&mut self, limit: u32) -> bool {
+        if limit < self.upper {
+            self.upper = limit;
+            self.passed.retain(|&s| s <= limit);
+        }
+        self.failing < self.upper
+    }
+
     /// Records a run and says what it decided.
     fn record(&mut self, size: u32, passed: bool) -> Step {
         if passed {
@@ -168,6 +177,7 @@ where
         at_headroom: None,
         recommendation: None,
         little: None,
+        budget: None,
         summary: String::new(),
     };
     let largest = plan.largest(1.0);
@@ -256,6 +266,12 @@ where
     Fut: Future<Output = anyhow::Result<SizingPoint>>,
 {
     let mut search = Bisection::new(failing, passing);
+    // The budget an earlier run read holds here too (the first run of a sweep reads it).
+    if let Some(budget) = sizing.budget
+        && !search.cap(budget.primary)
+    {
+        return Ok(None);
+    }
     loop {
         if sizing.points.len() >= plan.max_points as usize {
             return Ok(None);
@@ -263,11 +279,19 @@ where
         let size = search.next();
         let point = measure(plan.point(size, 0, factor)).await?;
         let passed = point.passed;
+        let budget = point.budget;
         sizing.points.push(point);
-        match search.record(size, passed) {
-            Step::Continue => {}
-            Step::Found(found) => return Ok(Some(found)),
+        let step = search.record(size, passed);
+        if let Some(budget) = budget {
+            sizing.budget = Some(budget);
+            if !search.cap(budget.primary) {
+                return Ok(None);
+            }
+        }
+        match step {
+            Step::Found(found) if found <= search.upper => return Ok(Some(found)),
             Step::NoneInRange => return Ok(None),
+            Step::Found(_) | Step::Continue => {}
         }
     }
 }
@@ -284,20 +308,32 @@ fn budget_spent(plan: &SweepPlan) -> String {
     )
 }
 
-/// Why no size was found: the largest pool failed (with its failed rules), or the budget ran out.
+/// Why no size was found: the largest pool tried failed (with its failed rules) — one per
+/// concurrent user, or the server's budget when that is smaller — or the budget of runs ran out.
 fn out_of_range(sizing: &Sizing, largest: u32, factor: f64) -> String {
+    let within_budget = sizing.budget.filter(|b| b.primary < largest);
+    let largest = within_budget.map_or(largest, |b| b.primary);
     let failed = sizing
         .points
         .iter()
         .rev()
         .find(|p| p.pool_size == largest && same(p.load_factor, factor));
-    match failed {
-        Some(point) => format!(
+    match (failed, within_budget) {
+        (_, Some(budget)) if budget.primary == 0 => {
+            format!("the server has no connection to give the primary pool: {budget}")
+        }
+        (Some(point), Some(budget)) => format!(
+            "no pool within the server's budget meets every rule at {factor}× load — the \
+             largest, {largest}, fails: {}; the budget is {budget}: raise max_connections or \
+             lower the load",
+            point.failed.join(", ")
+        ),
+        (Some(point), None) => format!(
             "even {largest} connections (one per concurrent user) fail at {factor}× load: {}; \
              the pool is not what limits this target",
             point.failed.join(", ")
         ),
-        None => format!(
+        (None, _) => format!(
             "stopped at the budget of {} runs before the sizes were found",
             sizing.points.len()
         ),
@@ -308,6 +344,7 @@ fn out_of_range(sizing: &Sizing, largest: u32, factor: f64) -> String {
 mod tests {
     use super::*;
     use lifeguard_shared::report::RunState;
+    use lifeguard_shared::sizing::Budget;
 
     fn plan(max_points: u32) -> SweepPlan {
         SweepPlan {
@@ -326,6 +363,15 @@ mod tests {
     /// A target where `passes(size, overflow, factor)` says how each run ends.
     async fn run_against(
         plan: &SweepPlan,
+        passes: impl FnMut(u32, u32, f64) -> bool,
+    ) -> (Sizing, Vec<(u32, u32, f64)>) {
+        run_within(plan, None, passes).await
+    }
+
+    /// The same on a server that gives the primary pool `budget` connections.
+    async fn run_within(
+        plan: &SweepPlan,
+        budget: Option<u32>,
         mut passes: impl FnMut(u32, u32, f64) -> bool,
     ) -> (Sizing, Vec<(u32, u32, f64)>) {
         let mut asked = Vec::new();
@@ -350,6 +396,13 @@ mod tests {
                     p95_ms: None,
                     acquire_wait_p95_ms: None,
                     little: None,
+                    budget: budget.map(|primary| Budget {
+                        max_connections: primary + 3,
+                        reserved: 3,
+                        others: 0,
+                        secondary: 0,
+                        primary,
+                    }),
                     failed: Vec::new(),
                 })
             }
@@ -413,6 +466,31 @@ mod tests {
         assert_eq!(sizing.at_load, Some(14), "{asked:?}");
         let fourteen = asked.iter().filter(|a| **a == (14, 0, 1.0)).count();
         assert_eq!(fourteen, 2, "{asked:?}");
+    }
+
+    #[tokio::test]
+    async fn no_size_above_the_servers_budget_is_tried_or_recommended() {
+        let plan = plan(40);
+        let (sizing, asked) = run_within(&plan, Some(30), |size, overflow, factor| {
+            size + overflow >= if factor > 1.0 { 41 } else { 13 }
+        })
+        .await;
+        assert_eq!(sizing.at_load, Some(13));
+        assert_eq!(sizing.recommendation, None);
+        assert!(asked.iter().all(|&(size, _, _)| size <= 30), "{asked:?}");
+        assert_eq!(
+            asked.last(),
+            Some(&(30, 0, 3.0)),
+            "the budget's edge is measured"
+        );
+        assert!(
+            sizing
+                .summary
+                .contains("no pool within the server's budget")
+                && sizing.summary.contains("max_connections 33"),
+            "{}",
+            sizing.summary
+        );
     }
 
     #[test]

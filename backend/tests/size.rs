@@ -92,7 +92,10 @@ fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
         "each request holds its connection 50 ms: {little}"
     );
     assert!(at_load as f64 >= busy, "{out}");
-    assert!(out.contains("the recommendation covers it"), "{out}");
+    assert!(
+        out.contains(&format!("pool, {at_load}, covers it")),
+        "{out}"
+    );
 
     // Three times the load needs more connections, with the next smaller measured failing; the
     // recommendation keeps the load's and overflows to the headroom's, or, when the overflow's
@@ -156,4 +159,94 @@ fn a_sweep_over_its_budget_of_runs_is_refused_before_any_run() {
         "{err}"
     );
     assert!(!err.contains("at 1×:"), "no point ran: {err}");
+}
+
+/// A server of 40 connections, where the `current` profile's secondary pool may take 25: three
+/// times the peak needs more than the primary pool can have.
+#[test]
+fn no_plan_over_the_servers_budget_is_recommended_and_one_over_it_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    let small_server = format!(
+        r#"[sandbox]
+max_connections = 40
+{PEAK_SUITE}
+[[suites]]
+name = "peak-x3"
+leak_check = {{ grace_s = 1.0 }}
+[[suites.scenarios]]
+name = "peak"
+min_success_rate = 0.9
+load = {{ model = "closed", users = 90, requests_per_user = 3 }}
+
+[[profiles]]
+name = "over-budget"
+primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
+"#
+    );
+    std::fs::write(&config, &small_server).unwrap();
+    let json = data.path().join("sizing.json");
+    let sized = lifeguard(
+        data.path(),
+        &config,
+        &[
+            "size",
+            "--suite",
+            "peak",
+            "--workload",
+            "hold_ms=50",
+            "--pool-timeout-s",
+            "5",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let (out, err) = (text(&sized.stdout), text(&sized.stderr));
+    println!("{out}");
+    assert_eq!(sized.status.code(), Some(1), "{out}\n{err}");
+    let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(sizing["recommendation"].is_null(), "{out}");
+    let budget = &sizing["budget"];
+    assert_eq!(budget["max_connections"], 40, "{budget}");
+    assert_eq!(budget["secondary"], 25, "{budget}");
+    let primary = budget["primary"].as_u64().unwrap();
+    assert!(primary < 15, "{budget}");
+    for point in sizing["points"].as_array().unwrap() {
+        if point["load_factor"] == 3.0 {
+            assert!(point["pool_size"].as_u64().unwrap() <= primary, "{point}");
+        }
+    }
+    assert!(
+        out.contains("no pool within the server's budget") && out.contains("max_connections 40"),
+        "{out}"
+    );
+
+    // The plan the budget forbids, run: the server refuses connections (53300), not the pool.
+    let report = data.path().join("over.json");
+    let over = lifeguard(
+        data.path(),
+        &config,
+        &[
+            "run",
+            "--suite",
+            "peak-x3",
+            "--profile",
+            "over-budget",
+            "--workload",
+            "hold_ms=50",
+            "--quiet",
+            "--json",
+            report.to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let refused = report["scenarios"][0]["outcomes"]["refused"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        refused > 0,
+        "exit {:?}: {}",
+        over.status.code(),
+        report["scenarios"][0]["outcomes"]
+    );
 }

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::invalid::Invalid;
-use crate::pool::PoolProfile;
-use crate::report::{RunReport, RunState};
+use crate::pool::{PoolProfile, PoolSettings};
+use crate::report::{RunReport, RunState, ServerReport};
 use crate::suite::{Load, Suite};
 
 /// Largest load factor a run may ask for: beyond it the guard rails on users and requests decide
@@ -175,6 +175,52 @@ impl LittlesLaw {
     }
 }
 
+/// The connections the server can give the primary pool: `max_connections`, less the superuser
+/// reserve, other clients' backends when the run started, and what the secondary pool may open.
+/// A plan above it does not queue at the pool: the server refuses ("too many clients", 53300).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Budget {
+    pub max_connections: u32,
+    pub reserved: u32,
+    pub others: u32,
+    pub secondary: u32,
+    pub primary: u32,
+}
+
+impl Budget {
+    /// From a run's server figures; `None` when the server was not read (a service target).
+    #[must_use]
+    pub fn of(server: &ServerReport, profile: &PoolProfile) -> Option<Self> {
+        if server.max_connections == 0 {
+            return None;
+        }
+        let secondary = profile.secondary.as_ref().map_or(0, PoolSettings::capacity);
+        let primary = server
+            .max_connections
+            .saturating_sub(server.superuser_reserved_connections)
+            .saturating_sub(server.other_backends_at_start)
+            .saturating_sub(secondary);
+        Some(Self {
+            max_connections: server.max_connections,
+            reserved: server.superuser_reserved_connections,
+            others: server.other_backends_at_start,
+            secondary,
+            primary,
+        })
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} connections for the primary pool (max_connections {} − {} reserved − {} of other \
+             clients − {} the secondary pool may open)",
+            self.primary, self.max_connections, self.reserved, self.others, self.secondary
+        )
+    }
+}
+
 /// One pool size tried at one load: the stored run that measured it and what it showed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SizingPoint {
@@ -192,6 +238,8 @@ pub struct SizingPoint {
     pub acquire_wait_p95_ms: Option<f64>,
     /// Little's law in the scenario that needs the most connections.
     pub little: Option<LittlesLaw>,
+    /// What the server could give the primary pool when this run started.
+    pub budget: Option<Budget>,
     /// The rules that failed, as the report names them; the run's error when it has no report.
     pub failed: Vec<String>,
 }
@@ -226,6 +274,7 @@ impl SizingPoint {
             p95_ms: heaviest.map(|s| s.latency_ms.p95),
             acquire_wait_p95_ms: heaviest.map(|s| s.acquire_wait_ms.p95),
             little: LittlesLaw::of(report),
+            budget: Budget::of(&report.server, &report.pool_profile),
             failed,
         }
     }
@@ -251,6 +300,9 @@ pub struct Sizing {
     pub recommendation: Option<PoolProfile>,
     /// Little's law at the suite's load, from the recommended size's run.
     pub little: Option<LittlesLaw>,
+    /// The server's budget for the primary pool, as the last run read it; no size above it is
+    /// tried or recommended.
+    pub budget: Option<Budget>,
     /// What decided, or why nothing could be recommended, in a sentence.
     pub summary: String,
 }

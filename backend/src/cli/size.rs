@@ -194,19 +194,16 @@ pub fn render(sizing: &Sizing) -> String {
         );
     }
     let _ = writeln!(out, "\n{}", sizing.summary);
-    if let Some(little) = &sizing.little {
-        let covered = sizing
-            .recommendation
-            .as_ref()
-            .is_some_and(|p| f64::from(p.primary.pool_size) >= little.connections);
+    if let (Some(little), Some(at_load)) = (&sizing.little, sizing.at_load) {
+        let covers = f64::from(at_load) >= little.connections;
         let _ = writeln!(
             out,
             "Little's law at the suite's load: {:.0} req/s × {} held = {:.1} connections busy on \
-             average; the recommendation {} it",
+             average; the smallest passing pool, {at_load}, {} it",
             little.arrival_rps,
             ms(little.hold_ms),
             little.connections,
-            if covered { "covers" } else { "does NOT cover" }
+            if covers { "covers" } else { "does NOT cover" }
         );
     }
     if let Some(profile) = &sizing.recommendation {
