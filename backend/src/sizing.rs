@@ -166,20 +166,7 @@ where
     F: FnMut(Adjustment) -> Fut,
     Fut: Future<Output = anyhow::Result<SizingPoint>>,
 {
-    let mut sizing = Sizing {
-        target: plan.target.clone(),
-        suite: plan.suite.name.clone(),
-        profile: plan.profile.name.clone(),
-        headroom: plan.headroom,
-        pool_timeout_s: plan.pool_timeout_s,
-        points: Vec::new(),
-        at_load: None,
-        at_headroom: None,
-        recommendation: None,
-        little: None,
-        budget: None,
-        summary: String::new(),
-    };
+    let mut sizing = empty(plan);
     let largest = plan.largest(1.0);
     let Some(at_load) = smallest(plan, &mut measure, &mut sizing, 0, largest, 1.0).await? else {
         sizing.summary = out_of_range(&sizing, largest, 1.0);
@@ -251,6 +238,62 @@ where
     Ok(sizing)
 }
 
+/// Checks `plan.profile` as it is (its overflow; the plan's timeout): at the suite's load and at
+/// the headroom, then one kept connection fewer the same way. `Ok(true)` when the profile passes
+/// both; the summary also says whether it is the smallest that does.
+pub async fn check<F, Fut>(plan: &SweepPlan, mut measure: F) -> anyhow::Result<(Sizing, bool)>
+where
+    F: FnMut(Adjustment) -> Fut,
+    Fut: Future<Output = anyhow::Result<SizingPoint>>,
+{
+    let mut sizing = empty(plan);
+    let primary = &plan.profile.primary;
+    let (size, overflow) = (primary.pool_size, primary.max_overflow);
+    let name = &plan.profile.name;
+    let loads = [1.0, plan.headroom];
+    // The first load that fails `size + overflow`, if any.
+    let mut fails_at = async |sizing: &mut Sizing, size: u32| -> anyhow::Result<Option<String>> {
+        for factor in loads {
+            let point = measure(plan.point(size, overflow, factor)).await?;
+            let failed =
+                (!point.passed).then(|| format!("{factor}× ({})", point.failed.join(", ")));
+            sizing.points.push(point);
+            if failed.is_some() {
+                return Ok(failed);
+            }
+        }
+        Ok(None)
+    };
+    if let Some(why) = fails_at(&mut sizing, size).await? {
+        sizing.summary = format!("`{name}` ({size} + {overflow}) fails at {why}");
+        return Ok((sizing, false));
+    }
+    sizing.at_load = Some(size);
+    sizing.little = sizing.points.first().and_then(|p| p.little);
+    sizing.summary = if size <= 1 {
+        format!(
+            "`{name}` ({size} + {overflow}) passes at 1× and {}×",
+            plan.headroom
+        )
+    } else {
+        match fails_at(&mut sizing, size - 1).await? {
+            Some(why) => format!(
+                "`{name}` ({size} + {overflow}) passes at 1× and {}×, and {} + {overflow} fails \
+                 at {why}: it is the smallest that passes",
+                plan.headroom,
+                size - 1
+            ),
+            None => format!(
+                "`{name}` ({size} + {overflow}) passes at 1× and {}×, but so does {} + \
+                 {overflow}: it is larger than needed (`lifeguard size` finds the smallest)",
+                plan.headroom,
+                size - 1
+            ),
+        }
+    };
+    Ok((sizing, true))
+}
+
 /// Searches `(failing, passing]` at `factor` (see [`Bisection`]); `None` when nothing in range
 /// passes or the budget ran out.
 async fn smallest<F, Fut>(
@@ -293,6 +336,24 @@ where
             Step::NoneInRange => return Ok(None),
             Step::Found(_) | Step::Continue => {}
         }
+    }
+}
+
+/// A sizing of `plan` with nothing measured yet.
+fn empty(plan: &SweepPlan) -> Sizing {
+    Sizing {
+        target: plan.target.clone(),
+        suite: plan.suite.name.clone(),
+        profile: plan.profile.name.clone(),
+        headroom: plan.headroom,
+        pool_timeout_s: plan.pool_timeout_s,
+        points: Vec::new(),
+        at_load: None,
+        at_headroom: None,
+        recommendation: None,
+        little: None,
+        budget: None,
+        summary: String::new(),
     }
 }
 
@@ -384,6 +445,7 @@ mod tests {
             async move {
                 Ok(SizingPoint {
                     pool_size: size,
+                    max_overflow: overflow,
                     load_factor: factor,
                     run_id: format!("run-{size}-{factor}"),
                     state: if ended_passed {
@@ -490,6 +552,61 @@ mod tests {
                 && sizing.summary.contains("max_connections 33"),
             "{}",
             sizing.summary
+        );
+    }
+
+    /// `check` of `current` (10 + 20) where `needed(factor)` connections in all are enough.
+    async fn check_against(needed: fn(f64) -> u32) -> (Sizing, bool, usize) {
+        let plan = plan(40);
+        let mut runs = 0;
+        let (sizing, passed) = check(&plan, |adjust: Adjustment| {
+            runs += 1;
+            let point = SizingPoint {
+                pool_size: adjust.pool_size.unwrap(),
+                max_overflow: adjust.max_overflow.unwrap(),
+                load_factor: adjust.load_factor.unwrap(),
+                run_id: String::new(),
+                state: RunState::Passed,
+                passed: adjust.pool_size.unwrap() + adjust.max_overflow.unwrap()
+                    >= needed(adjust.load_factor.unwrap()),
+                throughput_rps: None,
+                p95_ms: None,
+                acquire_wait_p95_ms: None,
+                little: None,
+                budget: None,
+                failed: vec!["peak mean_latency_ms".into()],
+            };
+            async move { Ok(point) }
+        })
+        .await
+        .unwrap();
+        (sizing, passed, runs)
+    }
+
+    #[tokio::test]
+    async fn a_check_says_whether_the_profile_passes_and_whether_it_is_the_smallest() {
+        let (sizing, passed, runs) = check_against(|f| if f > 1.0 { 30 } else { 13 }).await;
+        assert!(passed && runs == 4, "{}", sizing.summary);
+        assert!(
+            sizing.summary.contains("9 + 20 fails at 3×"),
+            "{}",
+            sizing.summary
+        );
+        assert!(sizing.summary.contains("it is the smallest"));
+
+        let (sizing, passed, _) = check_against(|f| if f > 1.0 { 25 } else { 13 }).await;
+        assert!(
+            passed && sizing.summary.contains("larger than needed"),
+            "{}",
+            sizing.summary
+        );
+
+        let (sizing, passed, runs) = check_against(|_| 31).await;
+        assert!(!passed && runs == 1, "{}", sizing.summary);
+        assert!(
+            sizing
+                .summary
+                .contains("fails at 1× (peak mean_latency_ms)")
         );
     }
 

@@ -140,6 +140,62 @@ fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
         text(&run.stdout),
         text(&run.stderr)
     );
+
+    // `--check` runs the profile and one connection fewer: the sized profile passes; a profile
+    // of four connections fails at the suite's load, after one run.
+    let checked = lifeguard(
+        data.path(),
+        &config,
+        &[
+            "size",
+            "--suite",
+            "peak",
+            "--workload",
+            "hold_ms=50",
+            "--check",
+            "current-sized",
+        ],
+    );
+    let out = text(&checked.stdout);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{out}\n{}",
+        text(&checked.stderr)
+    );
+    assert!(
+        out.contains("`current-sized`") && out.contains("passes at 1× and 3×"),
+        "{out}"
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "{PEAK_SUITE}\n[[profiles]]\nname = \"four\"\n\
+             primary = {{ pool_size = 4, max_overflow = 0, pool_timeout_s = 5 }}\n"
+        ),
+    )
+    .unwrap();
+    let checked = lifeguard(
+        data.path(),
+        &config,
+        &[
+            "size",
+            "--suite",
+            "peak",
+            "--workload",
+            "hold_ms=50",
+            "--check",
+            "four",
+        ],
+    );
+    let out = text(&checked.stdout);
+    assert_eq!(
+        checked.status.code(),
+        Some(1),
+        "{out}\n{}",
+        text(&checked.stderr)
+    );
+    assert!(out.contains("`four` (4 + 0) fails at 1×"), "{out}");
 }
 
 #[test]

@@ -225,6 +225,7 @@ impl std::fmt::Display for Budget {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SizingPoint {
     pub pool_size: u32,
+    pub max_overflow: u32,
     pub load_factor: f64,
     pub run_id: String,
     pub state: RunState,
@@ -245,9 +246,9 @@ pub struct SizingPoint {
 }
 
 impl SizingPoint {
-    /// The point `report` (of run `run_id`) measured.
+    /// The point `report` (of run `run_id`, at `load_factor` × its suite's load) measured.
     #[must_use]
-    pub fn measured(pool_size: u32, load_factor: f64, run_id: &str, report: &RunReport) -> Self {
+    pub fn measured(load_factor: f64, run_id: &str, report: &RunReport) -> Self {
         let heaviest = report.scenarios.last();
         let scenario_rules = report.scenarios.iter().flat_map(|s| {
             s.criteria
@@ -265,7 +266,8 @@ impl SizingPoint {
             .chain(report.error.clone())
             .collect();
         Self {
-            pool_size,
+            pool_size: report.pool_profile.primary.pool_size,
+            max_overflow: report.pool_profile.primary.max_overflow,
             load_factor,
             run_id: run_id.to_owned(),
             state: report.state,

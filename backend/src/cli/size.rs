@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::EXIT_CRITERIA_FAILED;
 use super::console::{Console, ServerArgs};
 use crate::config::Config;
-use crate::sizing::{SweepPlan, sweep};
+use crate::sizing::{SweepPlan, check, sweep};
 
 /// What to size.
 #[derive(Debug, Args)]
@@ -44,6 +44,11 @@ pub struct SizeArgs {
     /// (default: the profile's).
     #[arg(long, value_name = "SECONDS")]
     pool_timeout_s: Option<f64>,
+    /// Check this profile instead of searching: it and one kept connection fewer, each at the
+    /// suite's load and the headroom. Exit 0 when the profile passes, 1 when it does not; the
+    /// output says whether it is the smallest that passes.
+    #[arg(long, value_name = "PROFILE")]
+    check: Option<String>,
     /// Most runs the sweep may make; a sweep that could need more is refused before it starts.
     #[arg(long, default_value_t = 24)]
     max_points: u32,
@@ -91,9 +96,8 @@ async fn sweep_and_print(
     workload: AuthFlow,
     labels: RunLabels,
 ) -> anyhow::Result<ExitCode> {
-    let (suite, profile) = console
-        .suite_and_profile(&args.suite, &args.profile)
-        .await?;
+    let profile_name = args.check.as_ref().unwrap_or(&args.profile);
+    let (suite, profile) = console.suite_and_profile(&args.suite, profile_name).await?;
     let plan = SweepPlan {
         target: args.target.clone(),
         pool_timeout_s: args
@@ -104,6 +108,25 @@ async fn sweep_and_print(
         headroom: args.headroom,
         max_points: args.max_points,
     };
+    let run_point = |adjust| {
+        let request = RunRequest {
+            target: args.target.clone(),
+            suite: args.suite.clone(),
+            profile: profile_name.clone(),
+            labels: labels.clone(),
+            workload: workload.clone(),
+            adjust: Some(adjust),
+        };
+        measure(console, request)
+    };
+    if args.check.is_some() {
+        eprintln!(
+            "checking `{profile_name}` with `{}` on `{}` at 1× and {}×, and one connection fewer",
+            args.suite, args.target, plan.headroom
+        );
+        let (sizing, passed) = check(&plan, run_point).await?;
+        return finish(console, args, &sizing, passed);
+    }
     plan.check_budget()?;
     eprintln!(
         "sizing `{}` on `{}` from profile `{}`: pools up to {} at 1× and {} at {}× \
@@ -116,29 +139,25 @@ async fn sweep_and_print(
         plan.headroom,
         plan.worst_case_points()
     );
-    let sizing = sweep(&plan, |adjust| {
-        let request = RunRequest {
-            target: args.target.clone(),
-            suite: args.suite.clone(),
-            profile: args.profile.clone(),
-            labels: labels.clone(),
-            workload: workload.clone(),
-            adjust: Some(adjust),
-        };
-        measure(console, request)
-    })
-    .await?;
+    let sizing = sweep(&plan, run_point).await?;
+    let found = sizing.recommendation.is_some();
+    finish(console, args, &sizing, found)
+}
+
+/// Writes the JSON, prints the sizing; exit 0 when `ok`, else 1.
+fn finish(
+    console: &Console,
+    args: &SizeArgs,
+    sizing: &Sizing,
+    ok: bool,
+) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&sizing).context("encoding the sizing")?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
-    print!("{}", render(&sizing));
+    print!("{}", render(sizing));
     println!("Every point is a stored run: {}RUN", console.link("/runs/"));
-    Ok(ExitCode::from(if sizing.recommendation.is_some() {
-        0
-    } else {
-        EXIT_CRITERIA_FAILED
-    }))
+    Ok(ExitCode::from(if ok { 0 } else { EXIT_CRITERIA_FAILED }))
 }
 
 /// Runs one point to its end; a run that could not run at all ends the sweep.
@@ -168,22 +187,22 @@ async fn measure(console: &Console, request: RunRequest) -> anyhow::Result<Sizin
             detail.summary.error.unwrap_or_default()
         );
     };
-    Ok(SizingPoint::measured(size, factor, &id, &report))
+    Ok(SizingPoint::measured(factor, &id, &report))
 }
 
 /// The points as a table, the verdict, the recommended profile as TOML and Little's law.
 #[must_use]
 pub fn render(sizing: &Sizing) -> String {
     let mut out = format!(
-        "{:>6} {:>6} {:<8} {:>10} {:>12} {:>11}  {:<12}  failed\n",
+        "{:>9} {:>6} {:<8} {:>10} {:>12} {:>11}  {:<12}  failed\n",
         "pool", "load", "state", "p95", "wait p95", "req/s", "run"
     );
     for p in &sizing.points {
         let or_dash = |v: Option<f64>, f: fn(f64) -> String| v.map_or_else(|| "–".into(), f);
         let _ = writeln!(
             out,
-            "{:>6} {:>5}× {:<8} {:>10} {:>12} {:>11}  {:<12}  {}",
-            p.pool_size,
+            "{:>9} {:>5}× {:<8} {:>10} {:>12} {:>11}  {:<12}  {}",
+            format!("{} + {}", p.pool_size, p.max_overflow),
             p.load_factor,
             p.state.as_str(),
             or_dash(p.p95_ms, ms),
