@@ -39,9 +39,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The point measured at `size` connections and `factor` × the load, if any.
+/// The last point measured at `size` connections and `factor` × the load, if any (near the
+/// boundary a size may be measured twice).
 fn point(sizing: &Value, size: u64, factor: f64) -> Option<&Value> {
-    sizing["points"].as_array().unwrap().iter().find(|p| {
+    sizing["points"].as_array().unwrap().iter().rfind(|p| {
         p["pool_size"].as_u64() == Some(size) && p["load_factor"].as_f64() == Some(factor)
     })
 }
@@ -68,7 +69,6 @@ fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
         ],
     );
     let (out, err) = (text(&sized.stdout), text(&sized.stderr));
-    println!("{out}");
     assert_eq!(sized.status.code(), Some(0), "{out}\n{err}");
     let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
 
@@ -141,61 +141,7 @@ fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
         text(&run.stderr)
     );
 
-    // `--check` runs the profile and one connection fewer: the sized profile passes; a profile
-    // of four connections fails at the suite's load, after one run.
-    let checked = lifeguard(
-        data.path(),
-        &config,
-        &[
-            "size",
-            "--suite",
-            "peak",
-            "--workload",
-            "hold_ms=50",
-            "--check",
-            "current-sized",
-        ],
-    );
-    let out = text(&checked.stdout);
-    assert_eq!(
-        checked.status.code(),
-        Some(0),
-        "{out}\n{}",
-        text(&checked.stderr)
-    );
-    assert!(
-        out.contains("`current-sized`") && out.contains("passes at 1× and 3×"),
-        "{out}"
-    );
-    std::fs::write(
-        &config,
-        format!(
-            "{PEAK_SUITE}\n[[profiles]]\nname = \"four\"\n\
-             primary = {{ pool_size = 4, max_overflow = 0, pool_timeout_s = 5 }}\n"
-        ),
-    )
-    .unwrap();
-    let checked = lifeguard(
-        data.path(),
-        &config,
-        &[
-            "size",
-            "--suite",
-            "peak",
-            "--workload",
-            "hold_ms=50",
-            "--check",
-            "four",
-        ],
-    );
-    let out = text(&checked.stdout);
-    assert_eq!(
-        checked.status.code(),
-        Some(1),
-        "{out}\n{}",
-        text(&checked.stderr)
-    );
-    assert!(out.contains("`four` (4 + 0) fails at 1×"), "{out}");
+    check_passes_an_ample_profile_and_fails_four_connections(data.path(), &config);
 }
 
 #[test]
@@ -215,6 +161,49 @@ fn a_sweep_over_its_budget_of_runs_is_refused_before_any_run() {
         "{err}"
     );
     assert!(!err.contains("at 1×:"), "no point ran: {err}");
+}
+
+/// `--check` runs the profile and one connection fewer: an ample profile passes and is said to be
+/// larger than needed; a profile of four connections fails at the suite's load, after one run.
+fn check_passes_an_ample_profile_and_fails_four_connections(data: &Path, config: &Path) {
+    std::fs::write(
+        config,
+        format!(
+            "{PEAK_SUITE}
+[[profiles]]
+name = \"ample\"
+primary = {{ pool_size = 45, max_overflow = 0, pool_timeout_s = 5 }}
+[[profiles]]
+name = \"four\"
+primary = {{ pool_size = 4, max_overflow = 0, pool_timeout_s = 5 }}
+"
+        ),
+    )
+    .unwrap();
+    let check = |profile: &str| {
+        let args = [
+            "size",
+            "--suite",
+            "peak",
+            "--workload",
+            "hold_ms=50",
+            "--check",
+            profile,
+        ];
+        let output = lifeguard(data, config, &args);
+        let out = text(&output.stdout);
+        (output.status.code(), out)
+    };
+    let (code, out) = check("ample");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("`ample` (45 + 0) passes at 1× and 3×, but so does 44 + 0"),
+        "{out}"
+    );
+    let (code, out) = check("four");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("`four` (4 + 0) fails at 1×"), "{out}");
+    assert_eq!(out.matches("failed ").count(), 1, "one run: {out}");
 }
 
 /// A server of 40 connections, where the `current` profile's secondary pool may take 25: three
@@ -258,7 +247,6 @@ primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
         ],
     );
     let (out, err) = (text(&sized.stdout), text(&sized.stderr));
-    println!("{out}");
     assert_eq!(sized.status.code(), Some(1), "{out}\n{err}");
     let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(sizing["recommendation"].is_null(), "{out}");
