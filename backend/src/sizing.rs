@@ -10,8 +10,11 @@ use std::future::Future;
 
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::sizing::{Adjustment, Sizing, SizingPoint};
+use lifeguard_shared::sizing::{Adjustment, Knee, Sizing, SizingPoint};
 use lifeguard_shared::suite::Suite;
+
+/// Runs above the headroom's size, for the knee.
+pub const KNEE_PROBES: u32 = 2;
 
 /// What a sweep varies and within which bounds.
 #[derive(Debug, Clone)]
@@ -52,7 +55,7 @@ impl SweepPlan {
     #[must_use]
     pub fn worst_case_points(&self) -> u32 {
         let probes = |span: u32| u32::BITS - span.leading_zeros() + 3;
-        probes(self.largest(1.0)) + probes(self.largest(self.headroom)) + 1
+        probes(self.largest(1.0)) + probes(self.largest(self.headroom)) + KNEE_PROBES + 1
     }
 
     /// Refuses a sweep that could exceed its budget of points before it starts, naming it.
@@ -193,6 +196,8 @@ where
         return Ok(sizing);
     };
     sizing.at_headroom = Some(at_headroom);
+    knee_probes(plan, &mut measure, &mut sizing, at_headroom, highest).await?;
+    sizing.knee = Knee::of(&sizing.points, plan.headroom);
     let overflow = at_headroom - at_load;
     let (pool_size, max_overflow) = if overflow == 0 {
         (at_load, 0)
@@ -219,13 +224,32 @@ where
     .profile(&plan.profile);
     recommended.name = format!("{}-sized", plan.profile.name);
     recommended.description = format!(
-        "Sized by lifeguard from `{}`: {at_load} connections meet `{}` at its load, {at_headroom} \
-         at {}×.",
-        plan.profile.name, plan.suite.name, plan.headroom
+        "Sized by lifeguard from `{}`: `{}` passes with {} at its load, {at_headroom} at {}×.",
+        plan.profile.name,
+        plan.suite.name,
+        connections(at_load),
+        plan.headroom
     );
+    let knee = sizing.knee.map_or_else(String::new, |knee| {
+        if knee.pool_size < at_headroom {
+            format!(
+                "; at {}× throughput stops rising at {} connections ({:.0} of the best {:.0} \
+                 req/s, at {}): past it more connections queue inside the server, and the rules \
+                 still needed {at_headroom}",
+                plan.headroom, knee.pool_size, knee.throughput_rps, knee.best_rps, knee.best_at
+            )
+        } else {
+            format!(
+                "; at {}× throughput rises up to {} connections ({:.0} req/s), beyond the \
+                 recommendation",
+                plan.headroom, knee.pool_size, knee.throughput_rps
+            )
+        }
+    });
     sizing.summary = format!(
-        "{at_load} connections meet every rule at the suite's load and {at_headroom} at {}× \
-         (pool_timeout {} s){}: pool_size = {pool_size}, max_overflow = {max_overflow}",
+        "every rule holds with {} at the suite's load and {at_headroom} at {}× (pool_timeout {} \
+         s){}: pool_size = {pool_size}, max_overflow = {max_overflow}{knee}",
+        connections(at_load),
         plan.headroom,
         plan.pool_timeout_s,
         if overflow > 0 && max_overflow == 0 {
@@ -236,6 +260,92 @@ where
     );
     sizing.recommendation = Some(recommended);
     Ok(sizing)
+}
+
+/// Every size from one to the largest at both loads, once each, within the server's budget: the
+/// reference the adaptive sweep is measured against. The answer at a load is the smallest size
+/// from which every larger size measured passed.
+pub async fn grid<F, Fut>(plan: &SweepPlan, mut measure: F) -> anyhow::Result<Sizing>
+where
+    F: FnMut(Adjustment) -> Fut,
+    Fut: Future<Output = anyhow::Result<SizingPoint>>,
+{
+    let mut sizing = empty(plan);
+    let mut answers = Vec::new();
+    for factor in [1.0, plan.headroom] {
+        for size in 1..=plan.largest(factor) {
+            if sizing.budget.is_some_and(|b| size > b.primary) {
+                break;
+            }
+            let point = measure(plan.point(size, 0, factor)).await?;
+            if let Some(budget) = point.budget {
+                sizing.budget = Some(budget);
+            }
+            sizing.points.push(point);
+        }
+        let mut answer = None;
+        for point in sizing.points.iter().rev() {
+            if !same(point.load_factor, factor) {
+                continue;
+            }
+            if !point.passed {
+                break;
+            }
+            answer = Some(point.pool_size);
+        }
+        answers.push(answer);
+    }
+    sizing.at_load = answers[0];
+    sizing.at_headroom = answers[1];
+    sizing.knee = Knee::of(&sizing.points, plan.headroom);
+    let said = |answer: Option<u32>| answer.map_or_else(|| "none".to_owned(), |a| a.to_string());
+    sizing.summary = format!(
+        "grid of {} runs: smallest passing from there up {} at the suite's load, {} at {}×",
+        sizing.points.len(),
+        said(sizing.at_load),
+        said(sizing.at_headroom),
+        plan.headroom
+    );
+    Ok(sizing)
+}
+
+/// Runs a grid takes: every size at both loads.
+#[must_use]
+pub fn grid_points(plan: &SweepPlan) -> u32 {
+    plan.largest(1.0) + plan.largest(plan.headroom)
+}
+
+/// Measures up to [`KNEE_PROBES`] sizes above `found` at the headroom load (doubling, up to
+/// `highest` and the server's budget) that the search did not, so the knee has points past the
+/// recommendation to show.
+async fn knee_probes<F, Fut>(
+    plan: &SweepPlan,
+    measure: &mut F,
+    sizing: &mut Sizing,
+    found: u32,
+    highest: u32,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Adjustment) -> Fut,
+    Fut: Future<Output = anyhow::Result<SizingPoint>>,
+{
+    let cap = sizing.budget.map_or(highest, |b| b.primary.min(highest));
+    let mut size = found;
+    for _ in 0..KNEE_PROBES {
+        size = size.saturating_mul(2).min(cap);
+        let measured = sizing
+            .points
+            .iter()
+            .any(|p| p.pool_size == size && same(p.load_factor, plan.headroom));
+        if size <= found || sizing.points.len() >= plan.max_points as usize {
+            break;
+        }
+        if !measured {
+            let point = measure(plan.point(size, 0, plan.headroom)).await?;
+            sizing.points.push(point);
+        }
+    }
+    Ok(())
 }
 
 /// Checks `plan.profile` as it is (its overflow; the plan's timeout): at the suite's load and at
@@ -339,6 +449,15 @@ where
     }
 }
 
+/// `1 connection`, `12 connections`.
+fn connections(n: u32) -> String {
+    if n == 1 {
+        "1 connection".to_owned()
+    } else {
+        format!("{n} connections")
+    }
+}
+
 /// A sizing of `plan` with nothing measured yet.
 fn empty(plan: &SweepPlan) -> Sizing {
     Sizing {
@@ -352,6 +471,7 @@ fn empty(plan: &SweepPlan) -> Sizing {
         at_headroom: None,
         recommendation: None,
         little: None,
+        knee: None,
         budget: None,
         summary: String::new(),
     }
@@ -608,6 +728,44 @@ mod tests {
                 .summary
                 .contains("fails at 1× (peak mean_latency_ms)")
         );
+    }
+
+    #[tokio::test]
+    async fn a_grid_answers_the_smallest_size_from_which_all_larger_pass() {
+        let plan = plan(400);
+        let (sizing, asked) = {
+            let mut asked = Vec::new();
+            let sizing = grid(&plan, |adjust: Adjustment| {
+                let (size, factor) = (adjust.pool_size.unwrap(), adjust.load_factor.unwrap());
+                asked.push((size, factor));
+                // 13 passes by luck below the real boundary of 15 at 1×.
+                let passed = if factor > 1.0 {
+                    size >= 41
+                } else {
+                    size == 13 || size >= 15
+                };
+                let point = SizingPoint {
+                    pool_size: size,
+                    max_overflow: 0,
+                    load_factor: factor,
+                    run_id: String::new(),
+                    state: RunState::Passed,
+                    passed,
+                    throughput_rps: None,
+                    p95_ms: None,
+                    acquire_wait_p95_ms: None,
+                    little: None,
+                    budget: None,
+                    failed: Vec::new(),
+                };
+                async move { Ok(point) }
+            })
+            .await
+            .unwrap();
+            (sizing, asked)
+        };
+        assert_eq!((sizing.at_load, sizing.at_headroom), (Some(15), Some(41)));
+        assert_eq!(asked.len(), grid_points(&plan) as usize);
     }
 
     #[test]

@@ -282,6 +282,55 @@ impl SizingPoint {
     }
 }
 
+/// Where throughput stops rising with the pool's size at one load: PostgreSQL serves the same
+/// work faster 20 at a time than 500 at a time, and past the knee more connections only queue
+/// inside the server. The smallest size measured within [`Knee::WITHIN`] of the best throughput
+/// measured at that load (without overflow).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Knee {
+    pub load_factor: f64,
+    pub pool_size: u32,
+    pub throughput_rps: f64,
+    /// The best throughput measured at this load, and at which size.
+    pub best_rps: f64,
+    pub best_at: u32,
+}
+
+impl Knee {
+    /// How close to the best throughput counts as "stopped rising".
+    pub const WITHIN: f64 = 0.05;
+
+    /// The knee among `points` at `load_factor`; `None` with fewer than three sizes measured.
+    #[must_use]
+    pub fn of(points: &[SizingPoint], load_factor: f64) -> Option<Self> {
+        let mut measured: Vec<(u32, f64)> = points
+            .iter()
+            .filter(|p| (p.load_factor - load_factor).abs() < 1e-9 && p.max_overflow == 0)
+            .filter_map(|p| p.throughput_rps.map(|t| (p.pool_size, t)))
+            .collect();
+        measured.sort_by_key(|&(size, _)| size);
+        measured.dedup_by_key(|&mut (size, _)| size);
+        if measured.len() < 3 {
+            return None;
+        }
+        let (best_at, best_rps) = measured
+            .iter()
+            .copied()
+            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+        let (pool_size, throughput_rps) = measured
+            .iter()
+            .copied()
+            .find(|&(_, t)| t >= best_rps * (1.0 - Self::WITHIN))?;
+        Some(Self {
+            load_factor,
+            pool_size,
+            throughput_rps,
+            best_rps,
+            best_at,
+        })
+    }
+}
+
 /// What a sizing sweep found, with every point it measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sizing {
@@ -302,6 +351,8 @@ pub struct Sizing {
     pub recommendation: Option<PoolProfile>,
     /// Little's law at the suite's load, from the recommended size's run.
     pub little: Option<LittlesLaw>,
+    /// Where throughput stopped rising at the headroom load.
+    pub knee: Option<Knee>,
     /// The server's budget for the primary pool, as the last run read it; no size above it is
     /// tried or recommended.
     pub budget: Option<Budget>,
@@ -345,6 +396,36 @@ mod tests {
         assert_eq!(resized.primary.max_overflow, 0);
         assert_eq!(resized.name, format!("{} · pool 12 + 0", profile.name));
         assert_eq!(resized.secondary, profile.secondary);
+    }
+
+    fn at(pool_size: u32, throughput: f64) -> SizingPoint {
+        SizingPoint {
+            pool_size,
+            max_overflow: 0,
+            load_factor: 3.0,
+            run_id: String::new(),
+            state: RunState::Passed,
+            passed: true,
+            throughput_rps: Some(throughput),
+            p95_ms: None,
+            acquire_wait_p95_ms: None,
+            little: None,
+            budget: None,
+            failed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_knee_is_the_smallest_size_within_five_percent_of_the_best_throughput() {
+        let points = [at(8, 400.0), at(16, 780.0), at(32, 800.0), at(64, 770.0)];
+        let knee = Knee::of(&points, 3.0).unwrap();
+        assert_eq!((knee.pool_size, knee.best_at), (16, 32));
+        assert_eq!(Knee::of(&points[..2], 3.0), None, "two sizes show no knee");
+        assert_eq!(
+            Knee::of(&points, 1.0),
+            None,
+            "another load's points do not count"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::EXIT_CRITERIA_FAILED;
 use super::console::{Console, ServerArgs};
 use crate::config::Config;
-use crate::sizing::{SweepPlan, check, sweep};
+use crate::sizing::{SweepPlan, check, grid, grid_points, sweep};
 
 /// What to size.
 #[derive(Debug, Args)]
@@ -49,6 +49,10 @@ pub struct SizeArgs {
     /// output says whether it is the smallest that passes.
     #[arg(long, value_name = "PROFILE")]
     check: Option<String>,
+    /// Measure every size from 1 up at both loads, once each, instead of searching: the reference
+    /// for the adaptive search (`cargo bench -p lifeguard --bench sizing_points`).
+    #[arg(long, conflicts_with = "check")]
+    grid: bool,
     /// Most runs the sweep may make; a sweep that could need more is refused before it starts.
     #[arg(long, default_value_t = 24)]
     max_points: u32,
@@ -126,6 +130,18 @@ async fn sweep_and_print(
         );
         let (sizing, passed) = check(&plan, run_point).await?;
         return finish(console, args, &sizing, passed);
+    }
+    if args.grid {
+        let runs = grid_points(&plan);
+        if runs > plan.max_points {
+            bail!(
+                "invalid max_points: a grid of this suite takes {runs} runs, above the budget of {}",
+                plan.max_points
+            );
+        }
+        let sizing = grid(&plan, run_point).await?;
+        let found = sizing.at_load.is_some() && sizing.at_headroom.is_some();
+        return finish(console, args, &sizing, found);
     }
     plan.check_budget()?;
     eprintln!(
