@@ -10,7 +10,7 @@ use std::future::Future;
 
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::sizing::{Adjustment, Knee, Sizing, SizingPoint};
+use lifeguard_shared::sizing::{Adjustment, Formula, Knee, Sizing, SizingPoint};
 use lifeguard_shared::suite::Suite;
 
 /// Runs above the headroom's size, for the knee.
@@ -28,6 +28,8 @@ pub struct SweepPlan {
     pub pool_timeout_s: f64,
     /// Most runs the sweep may make.
     pub max_points: u32,
+    /// The formula's "base concurrent requests" to set the answer beside.
+    pub base_concurrency: u32,
 }
 
 impl SweepPlan {
@@ -259,7 +261,50 @@ where
         }
     );
     sizing.recommendation = Some(recommended);
+    sizing.formula = Some(beside_the_formula(plan, &sizing, at_load, at_headroom));
     Ok(sizing)
+}
+
+/// The analysis's formula for the plan's base concurrency, with the measured reason the answer
+/// differs.
+fn beside_the_formula(
+    plan: &SweepPlan,
+    sizing: &Sizing,
+    at_load: u32,
+    at_headroom: u32,
+) -> Formula {
+    let mut formula = Formula::of(plan.base_concurrency);
+    let needed = format!(
+        "measured, {} meet every rule at the load and {at_headroom} at {}×",
+        connections(at_load),
+        plan.headroom
+    );
+    let held = sizing.little.map(|little| {
+        format!(
+            "a request holds its connection {:.2} ms, so at {:.0} req/s {:.1} are busy on average",
+            little.hold_ms, little.arrival_rps, little.connections
+        )
+    });
+    formula.explanation = match held {
+        Some(held) if formula.pool_size > at_headroom => format!(
+            "The formula's {} ({} concurrent users × {} × {}) counts a connection per user for the \
+             whole request; {held}: {needed}.",
+            formula.pool_size,
+            plan.base_concurrency,
+            Formula::AUTH_MULTIPLIER,
+            Formula::SAFETY
+        ),
+        Some(held) => format!(
+            "The formula's {} ({} concurrent users × {} × {}) is too few: {held}, and queueing \
+             for the rest breaks the rules — {needed}.",
+            formula.pool_size,
+            plan.base_concurrency,
+            Formula::AUTH_MULTIPLIER,
+            Formula::SAFETY
+        ),
+        None => format!("The formula gives {}; {needed}.", formula.pool_size),
+    };
+    formula
 }
 
 /// Every size from one to the largest at both loads, once each, within the server's budget: the
@@ -472,6 +517,7 @@ fn empty(plan: &SweepPlan) -> Sizing {
         recommendation: None,
         little: None,
         knee: None,
+        formula: None,
         budget: None,
         summary: String::new(),
     }
@@ -538,6 +584,7 @@ mod tests {
             headroom: 3.0,
             pool_timeout_s: 1.0,
             max_points,
+            base_concurrency: 30,
         }
     }
 

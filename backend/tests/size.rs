@@ -111,6 +111,25 @@ fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
             || (kept, overflow) == (at_headroom, 0),
         "{out}"
     );
+    assert!(
+        out.contains(&format!(
+            "POOL_SIZE={kept} MAX_OVERFLOW={overflow} POOL_TIMEOUT=5 POOL_RECYCLE=3600 \
+             SYNC_POOL_SIZE=10 SYNC_MAX_OVERFLOW=15"
+        )),
+        "{out}"
+    );
+
+    // The analysis's formula for 30 concurrent users, beside it, with the measured reason.
+    let formula = &sizing["formula"];
+    assert_eq!(formula["pool_size"], 90, "{formula}");
+    assert_eq!(formula["async_pool_size"], 72, "{formula}");
+    assert!(
+        formula["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("counts a connection per user for the whole request"),
+        "{formula}"
+    );
 
     // The printed profile, pasted into the configuration, runs and passes.
     let toml = out

@@ -331,6 +331,42 @@ impl Knee {
     }
 }
 
+/// The analysis's sizing formula, to set beside the measured answer: base concurrent requests
+/// × 2.0 (authentication: a lookup and session management) × 1.5 (safety) for the sync pool, and
+/// 0.8 of that for the async one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Formula {
+    pub base_concurrency: u32,
+    pub pool_size: u32,
+    pub async_pool_size: u32,
+    /// Why the measured answer differs, in a sentence.
+    pub explanation: String,
+}
+
+impl Formula {
+    pub const AUTH_MULTIPLIER: f64 = 2.0;
+    pub const SAFETY: f64 = 1.5;
+    pub const ASYNC_RATIO: f64 = 0.8;
+
+    /// The formula's sizes for `base_concurrency`, without an explanation yet.
+    #[must_use]
+    pub fn of(base_concurrency: u32) -> Self {
+        let sync = (f64::from(base_concurrency) * Self::AUTH_MULTIPLIER * Self::SAFETY).ceil();
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a positive count of connections"
+        )]
+        let (pool_size, async_pool_size) = (sync as u32, (sync * Self::ASYNC_RATIO).ceil() as u32);
+        Self {
+            base_concurrency,
+            pool_size,
+            async_pool_size,
+            explanation: String::new(),
+        }
+    }
+}
+
 /// What a sizing sweep found, with every point it measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sizing {
@@ -353,6 +389,8 @@ pub struct Sizing {
     pub little: Option<LittlesLaw>,
     /// Where throughput stopped rising at the headroom load.
     pub knee: Option<Knee>,
+    /// The analysis's formula for the same load, and why the measurement differs.
+    pub formula: Option<Formula>,
     /// The server's budget for the primary pool, as the last run read it; no size above it is
     /// tried or recommended.
     pub budget: Option<Budget>,
@@ -426,6 +464,15 @@ mod tests {
             None,
             "another load's points do not count"
         );
+    }
+
+    #[test]
+    fn the_formula_gives_the_analysis_own_numbers() {
+        // Its dev profile: base 5 → 15 sync, 12 async; prod: base 25 → 75 and 60.
+        let dev = Formula::of(5);
+        assert_eq!((dev.pool_size, dev.async_pool_size), (15, 12));
+        let prod = Formula::of(25);
+        assert_eq!((prod.pool_size, prod.async_pool_size), (75, 60));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct SizeArgs {
     /// (default: the profile's).
     #[arg(long, value_name = "SECONDS")]
     pool_timeout_s: Option<f64>,
+    /// The analysis's formula's "base concurrent requests", to set the answer beside (default:
+    /// the heaviest scenario's concurrent users).
+    #[arg(long, value_name = "N")]
+    base_concurrency: Option<u32>,
     /// Check this profile instead of searching: it and one kept connection fewer, each at the
     /// suite's load and the headroom. Exit 0 when the profile passes, 1 when it does not; the
     /// output says whether it is the smallest that passes.
@@ -111,6 +115,11 @@ async fn sweep_and_print(
         profile,
         headroom: args.headroom,
         max_points: args.max_points,
+        base_concurrency: 0,
+    };
+    let plan = SweepPlan {
+        base_concurrency: args.base_concurrency.unwrap_or_else(|| plan.largest(1.0)),
+        ..plan
     };
     let run_point = |adjust| {
         let request = RunRequest {
@@ -241,12 +250,44 @@ pub fn render(sizing: &Sizing) -> String {
             if covers { "covers" } else { "does NOT cover" }
         );
     }
+    if let Some(formula) = &sizing.formula {
+        let _ = writeln!(
+            out,
+            "The analysis's formula: {} sync, {} async. {}",
+            formula.pool_size, formula.async_pool_size, formula.explanation
+        );
+    }
     if let Some(profile) = &sizing.recommendation {
         out.push_str("\n# lifeguard size: paste into the configuration file\n");
         out.push_str(&profile_toml(profile));
         out.push_str("# end of the profile\n");
+        let _ = writeln!(
+            out,
+            "# the same for the analysed service (examples/auth-service reads these):\n{}",
+            service_environment(profile)
+        );
     }
     out
+}
+
+/// `profile` as the environment the analysed service reads (its async pool is the primary, its
+/// sync pool the secondary).
+#[must_use]
+pub fn service_environment(profile: &PoolProfile) -> String {
+    let primary = &profile.primary;
+    let mut variables = vec![
+        format!("POOL_SIZE={}", primary.pool_size),
+        format!("MAX_OVERFLOW={}", primary.max_overflow),
+        format!("POOL_TIMEOUT={}", primary.pool_timeout_s),
+    ];
+    if let Some(recycle) = primary.pool_recycle_s {
+        variables.push(format!("POOL_RECYCLE={recycle:.0}"));
+    }
+    if let Some(secondary) = &profile.secondary {
+        variables.push(format!("SYNC_POOL_SIZE={}", secondary.pool_size));
+        variables.push(format!("SYNC_MAX_OVERFLOW={}", secondary.max_overflow));
+    }
+    variables.join(" ")
 }
 
 /// `profile` as the configuration file's `[[profiles]]` entry.
