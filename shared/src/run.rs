@@ -15,11 +15,16 @@ pub enum DeployPhase {
     PostDeploy,
     #[default]
     AdHoc,
+    /// A point of a sizing sweep (`lifeguard size`): its load or pool was changed on purpose, so
+    /// it is kept out of sparklines and "compare the latest run".
+    Sizing,
 }
 
 impl DeployPhase {
-    /// Every phase, in the order forms offer them.
-    pub const ALL: [Self; 3] = [Self::PreDeploy, Self::PostDeploy, Self::AdHoc];
+    /// Every phase, in the order filters offer them.
+    pub const ALL: [Self; 4] = [Self::PreDeploy, Self::PostDeploy, Self::AdHoc, Self::Sizing];
+    /// The phases a person gives a run they trigger.
+    pub const TRIGGERED: [Self; 3] = [Self::PreDeploy, Self::PostDeploy, Self::AdHoc];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -27,6 +32,7 @@ impl DeployPhase {
             Self::PreDeploy => "pre-deploy",
             Self::PostDeploy => "post-deploy",
             Self::AdHoc => "ad-hoc",
+            Self::Sizing => "sizing",
         }
     }
 
@@ -36,9 +42,10 @@ impl DeployPhase {
             "pre-deploy" => Ok(Self::PreDeploy),
             "post-deploy" => Ok(Self::PostDeploy),
             "ad-hoc" => Ok(Self::AdHoc),
+            "sizing" => Ok(Self::Sizing),
             _ => Err(Invalid::new(
                 field,
-                format!("must be pre-deploy, post-deploy or ad-hoc, got `{value}`"),
+                format!("must be pre-deploy, post-deploy, ad-hoc or sizing, got `{value}`"),
             )),
         }
     }
@@ -251,6 +258,10 @@ mod tests {
             "{error}"
         );
         assert!(labels.set("colour=red").is_err());
+        for phase in DeployPhase::ALL {
+            assert_eq!(DeployPhase::parse("phase", phase.as_str()), Ok(phase));
+        }
+        assert!(!DeployPhase::TRIGGERED.contains(&DeployPhase::Sizing));
     }
 }
 

@@ -15,7 +15,7 @@ use clap::Args;
 use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::metric::ms;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::run::{RunLabels, RunRequest};
+use lifeguard_shared::run::{DeployPhase, RunLabels, RunRequest};
 use lifeguard_shared::sizing::{Sizing, SizingPoint};
 use lifeguard_shared::workload::AuthFlow;
 use serde::Serialize;
@@ -90,6 +90,8 @@ pub async fn size(config: &Config, args: SizeArgs) -> anyhow::Result<ExitCode> {
     for assignment in &args.labels {
         labels.set(assignment)?;
     }
+    // Every point changes the load or the pool on purpose: kept out of the start page's trends.
+    labels.phase = DeployPhase::Sizing;
     let sandbox =
         args.server.server.is_none() && matches!(args.target.as_str(), "sandbox" | "demo");
     let console = Console::open(config, &args.server, sandbox).await?;

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use lifeguard_shared::compare::Verdict;
 use lifeguard_shared::metric::Metric;
-use lifeguard_shared::run::{Baseline, RunSummary};
+use lifeguard_shared::run::{Baseline, DeployPhase, RunSummary};
 use lifeguard_shared::schedule::ScheduleStatus;
 
 use crate::api::{self, ApiFailure, RunFilter, with_query};
@@ -217,12 +217,17 @@ fn GroupCard(group: Group) -> impl IntoView {
             ("environment", Some(group.environment.clone())),
         ],
     );
-    let latest_finished = group
-        .runs
-        .iter()
+    // A sizing sweep's runs change the load or the pool on purpose: not the team's trend.
+    let comparable = || {
+        group
+            .runs
+            .iter()
+            .filter(|r| r.labels.phase != DeployPhase::Sizing)
+    };
+    let latest_finished = comparable()
         .find(|r| r.state.is_final() && r.p95_ms.is_some())
         .map(|r| r.id.clone());
-    let mut spark: Vec<Option<f64>> = group.runs.iter().take(SPARK).map(|r| r.p95_ms).collect();
+    let mut spark: Vec<Option<f64>> = comparable().take(SPARK).map(|r| r.p95_ms).collect();
     spark.reverse();
     let has_spark = spark.iter().any(Option::is_some);
     let baselines = group

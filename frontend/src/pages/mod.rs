@@ -78,10 +78,12 @@ fn erased(fetch: Fetcher) -> LocalResource<Erased> {
     LocalResource::new(fetch)
 }
 
-/// An `<option>` for each deployment phase, spelt as the API spells them.
-pub fn phase_options() -> impl leptos::prelude::IntoView {
+/// An `<option>` for each of `phases`, spelt as the API spells them.
+pub fn phase_options(
+    phases: &'static [lifeguard_shared::run::DeployPhase],
+) -> impl leptos::prelude::IntoView {
     use leptos::prelude::*;
-    lifeguard_shared::run::DeployPhase::ALL
+    phases
         .iter()
         .map(|phase| view! { <option value=phase.as_str()>{phase.as_str()}</option> })
         .collect_view()

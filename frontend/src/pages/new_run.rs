@@ -349,7 +349,7 @@ fn Form(
                         prop:value=move || phase.get()
                         on:change=move |ev| phase.set(event_target_value(&ev))
                     >
-                        {super::phase_options()}
+                        {super::phase_options(&lifeguard_shared::run::DeployPhase::TRIGGERED)}
                     </select>
                 </div>
                 <div class="field">

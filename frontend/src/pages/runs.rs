@@ -182,7 +182,7 @@ fn Filters(filter: Memo<RunFilter>) -> impl IntoView {
                     on:change=move |ev| go_phase("phase", event_target_value(&ev))
                 >
                     <option value="">"any"</option>
-                    {super::phase_options()}
+                    {super::phase_options(&lifeguard_shared::run::DeployPhase::ALL)}
                 </select>
             </div>
             <div class="field">
