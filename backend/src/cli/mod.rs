@@ -13,6 +13,7 @@ mod console;
 mod junit;
 mod run;
 mod size;
+mod subject;
 mod table;
 
 use std::net::SocketAddr;

@@ -14,10 +14,10 @@ use clap::Args;
 use lifeguard_shared::compare::{Comparison, Verdict};
 use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::report::{RunReport, RunState};
-use lifeguard_shared::run::{RunLabels, RunRequest};
-use lifeguard_shared::workload::AuthFlow;
+use lifeguard_shared::run::RunRequest;
 
 use super::console::{Console, ServerArgs};
+use super::subject::Subject;
 use super::{EXIT_COULD_NOT_RUN, EXIT_CRITERIA_FAILED, EXIT_REGRESSED, junit, table};
 use crate::config::Config;
 use crate::service::BaseRef;
@@ -25,21 +25,8 @@ use crate::service::BaseRef;
 /// What to run.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// `sandbox` (a throwaway PostgreSQL started here) or a target named in the configuration.
-    #[arg(long, default_value = "sandbox")]
-    target: String,
-    /// Suite to run (built-in: auth-burst, auth-sustained).
-    #[arg(long, default_value = "auth-burst")]
-    suite: String,
-    /// Pool profile (built-in: current, recommended-dev, recommended-prod).
-    #[arg(long, default_value = "current")]
-    profile: String,
-    /// Workload override, e.g. `--workload hold_ms=20 --workload sync_fallback=true`.
-    #[arg(long = "workload", value_name = "KEY=VALUE")]
-    workload: Vec<String>,
-    /// Label, e.g. `--label environment=staging --label phase=post-deploy --label version=abc123`.
-    #[arg(long = "label", value_name = "KEY=VALUE")]
-    labels: Vec<String>,
+    #[command(flatten)]
+    subject: Subject,
     /// Compare with this baseline; exit 2 when the run regressed against it.
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
@@ -59,39 +46,16 @@ pub struct RunArgs {
     server: ServerArgs,
 }
 
-impl RunArgs {
-    /// The request, checked here so bad input fails before anything starts.
-    fn request(&self) -> anyhow::Result<RunRequest> {
-        let mut workload = AuthFlow::default();
-        for assignment in &self.workload {
-            workload.set(assignment)?;
-        }
-        let mut labels = RunLabels::default();
-        for assignment in &self.labels {
-            labels.set(assignment)?;
-        }
-        Ok(RunRequest {
-            target: self.target.clone(),
-            suite: self.suite.clone(),
-            profile: self.profile.clone(),
-            labels,
-            workload,
-            adjust: None,
-        })
-    }
-}
-
 /// Runs, reports, compares; returns the exit code.
 pub async fn run(config: &Config, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let request = args.request()?;
+    let request = args.subject.request()?;
     if let Some(name) = args.set_baseline.as_deref().or(args.baseline.as_deref()) {
         crate::api::check_baseline_name(name)?;
     }
     // A local sandbox is started as configured (`sandbox.max_connections`): a profile that can
     // open more connections than it gives is a finding (the report's connection budget), not
     // something to hide by enlarging the server.
-    let sandbox =
-        args.server.server.is_none() && matches!(args.target.as_str(), "sandbox" | "demo");
+    let sandbox = args.subject.needs_local_sandbox(&args.server);
     let console = Console::open(config, &args.server, sandbox).await?;
     let outcome = judge(&console, &args, &request).await;
     console.close().await;

@@ -15,28 +15,23 @@ use clap::Args;
 use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::metric::ms;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::run::{DeployPhase, RunLabels, RunRequest};
+use lifeguard_shared::run::{DeployPhase, RunRequest};
 use lifeguard_shared::sizing::{Sizing, SizingPoint};
-use lifeguard_shared::workload::AuthFlow;
 use serde::Serialize;
 
 use super::EXIT_CRITERIA_FAILED;
 use super::console::{Console, ServerArgs};
+use super::subject::Subject;
 use crate::config::Config;
 use crate::sizing::{SweepPlan, check, grid, grid_points, sweep};
 
 /// What to size.
 #[derive(Debug, Args)]
 pub struct SizeArgs {
-    /// `sandbox` (a throwaway PostgreSQL started here) or a target named in the configuration.
-    #[arg(long, default_value = "sandbox")]
-    target: String,
-    /// Suite whose load and rules the pool must meet.
-    #[arg(long, default_value = "auth-burst")]
-    suite: String,
-    /// Profile to start from: its secondary pool, recycling and checks are kept.
-    #[arg(long, default_value = "current")]
-    profile: String,
+    /// Where and what (`--profile` is the profile to start from: its secondary pool, recycling
+    /// and checks are kept).
+    #[command(flatten)]
+    subject: Subject,
     /// The load factor the plan must also survive (the analysis asks for 3× headroom).
     #[arg(long, default_value_t = 3.0)]
     headroom: f64,
@@ -60,12 +55,6 @@ pub struct SizeArgs {
     /// Most runs the sweep may make; a sweep that could need more is refused before it starts.
     #[arg(long, default_value_t = 24)]
     max_points: u32,
-    /// Workload override, e.g. `--workload hold_ms=50`.
-    #[arg(long = "workload", value_name = "KEY=VALUE")]
-    workload: Vec<String>,
-    /// Label for every point's run, e.g. `--label environment=staging`.
-    #[arg(long = "label", value_name = "KEY=VALUE")]
-    labels: Vec<String>,
     /// Write the sizing (every point, the recommendation) as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -82,34 +71,29 @@ pub async fn size(config: &Config, args: SizeArgs) -> anyhow::Result<ExitCode> {
             args.headroom
         );
     }
-    let mut workload = AuthFlow::default();
-    for assignment in &args.workload {
-        workload.set(assignment)?;
-    }
-    let mut labels = RunLabels::default();
-    for assignment in &args.labels {
-        labels.set(assignment)?;
+    let mut request = args.subject.request()?;
+    if let Some(profile) = &args.check {
+        request.profile.clone_from(profile);
     }
     // Every point changes the load or the pool on purpose: kept out of the start page's trends.
-    labels.phase = DeployPhase::Sizing;
-    let sandbox =
-        args.server.server.is_none() && matches!(args.target.as_str(), "sandbox" | "demo");
+    request.labels.phase = DeployPhase::Sizing;
+    let sandbox = args.subject.needs_local_sandbox(&args.server);
     let console = Console::open(config, &args.server, sandbox).await?;
-    let outcome = sweep_and_print(&console, &args, workload, labels).await;
+    let outcome = sweep_and_print(&console, &args, request).await;
     console.close().await;
     outcome
 }
 
+/// `request` is every point's run, before its adjustment.
 async fn sweep_and_print(
     console: &Console,
     args: &SizeArgs,
-    workload: AuthFlow,
-    labels: RunLabels,
+    request: RunRequest,
 ) -> anyhow::Result<ExitCode> {
-    let profile_name = args.check.as_ref().unwrap_or(&args.profile);
-    let (suite, profile) = console.suite_and_profile(&args.suite, profile_name).await?;
+    let (target, suite_name, profile_name) = (&request.target, &request.suite, &request.profile);
+    let (suite, profile) = console.suite_and_profile(suite_name, profile_name).await?;
     let plan = SweepPlan {
-        target: args.target.clone(),
+        target: target.clone(),
         pool_timeout_s: args
             .pool_timeout_s
             .unwrap_or(profile.primary.pool_timeout_s),
@@ -124,20 +108,17 @@ async fn sweep_and_print(
         ..plan
     };
     let run_point = |adjust| {
-        let request = RunRequest {
-            target: args.target.clone(),
-            suite: args.suite.clone(),
-            profile: profile_name.clone(),
-            labels: labels.clone(),
-            workload: workload.clone(),
+        let point = RunRequest {
             adjust: Some(adjust),
+            ..request.clone()
         };
-        measure(console, request)
+        measure(console, point)
     };
     if args.check.is_some() {
         eprintln!(
-            "checking `{profile_name}` with `{}` on `{}` at 1× and {}×, and one connection fewer",
-            args.suite, args.target, plan.headroom
+            "checking `{profile_name}` with `{suite_name}` on `{target}` at 1× and {}×, and one \
+             connection fewer",
+            plan.headroom
         );
         let (sizing, passed) = check(&plan, run_point).await?;
         return finish(console, args, &sizing, passed);
@@ -156,11 +137,8 @@ async fn sweep_and_print(
     }
     plan.check_budget()?;
     eprintln!(
-        "sizing `{}` on `{}` from profile `{}`: pools up to {} at 1× and {} at {}× \
-         (at most {} runs)",
-        args.suite,
-        args.target,
-        args.profile,
+        "sizing `{suite_name}` on `{target}` from profile `{profile_name}`: pools up to {} at 1× \
+         and {} at {}× (at most {} runs)",
         plan.largest(1.0),
         plan.largest(plan.headroom),
         plan.headroom,
