@@ -47,15 +47,13 @@ fn point(sizing: &Value, size: u64, factor: f64) -> Option<&Value> {
     })
 }
 
-#[test]
-fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
-    let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("lifeguard.toml");
-    std::fs::write(&config, PEAK_SUITE).unwrap();
-    let json = data.path().join("sizing.json");
+/// `lifeguard size` of the peak suite with 50 ms holds and a 5 s pool timeout, expected to exit
+/// `code`: what it printed and its JSON.
+fn size_peak(data: &Path, config: &Path, code: i32) -> (String, Value) {
+    let json = data.join("sizing.json");
     let sized = lifeguard(
-        data.path(),
-        &config,
+        data,
+        config,
         &[
             "size",
             "--suite",
@@ -69,8 +67,19 @@ fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
         ],
     );
     let (out, err) = (text(&sized.stdout), text(&sized.stderr));
-    assert_eq!(sized.status.code(), Some(0), "{out}\n{err}");
-    let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(sized.status.code(), Some(code), "{out}\n{err}");
+    (
+        out,
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn the_recommended_pool_covers_littles_law_passes_and_one_less_fails() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    std::fs::write(&config, PEAK_SUITE).unwrap();
+    let (out, sizing) = size_peak(data.path(), &config, 0);
 
     // The smallest passing size at 1×, with the next smaller measured failing.
     let at_load = sizing["at_load"].as_u64().unwrap();
@@ -249,25 +258,7 @@ primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
 "#
     );
     std::fs::write(&config, &small_server).unwrap();
-    let json = data.path().join("sizing.json");
-    let sized = lifeguard(
-        data.path(),
-        &config,
-        &[
-            "size",
-            "--suite",
-            "peak",
-            "--workload",
-            "hold_ms=50",
-            "--pool-timeout-s",
-            "5",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
-    let (out, err) = (text(&sized.stdout), text(&sized.stderr));
-    assert_eq!(sized.status.code(), Some(1), "{out}\n{err}");
-    let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let (out, sizing) = size_peak(data.path(), &config, 1);
     assert!(sizing["recommendation"].is_null(), "{out}");
     let budget = &sizing["budget"];
     assert_eq!(budget["max_connections"], 40, "{budget}");
