@@ -10,7 +10,9 @@ use std::future::Future;
 
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::sizing::{Adjustment, Formula, Knee, Sizing, SizingPoint};
+use lifeguard_shared::sizing::{
+    Adjustment, Formula, Knee, MAX_LOAD_FACTOR, Sizing, SizingPoint, SizingRequest,
+};
 use lifeguard_shared::suite::Suite;
 
 /// Runs above the headroom's size, for the knee.
@@ -33,6 +35,50 @@ pub struct SweepPlan {
 }
 
 impl SweepPlan {
+    /// The plan `request` asks for, with the suite and profile its names gave; its rules
+    /// checked, each error naming its field.
+    pub fn for_request(
+        request: &SizingRequest,
+        suite: Suite,
+        profile: PoolProfile,
+    ) -> Result<Self, Invalid> {
+        if !(request.headroom >= 1.0 && request.headroom <= MAX_LOAD_FACTOR) {
+            return Err(Invalid::new(
+                "headroom",
+                format!(
+                    "must be at least 1 and at most {MAX_LOAD_FACTOR}, got {}",
+                    request.headroom
+                ),
+            ));
+        }
+        let pool_timeout_s = request
+            .pool_timeout_s
+            .unwrap_or(profile.primary.pool_timeout_s);
+        let checked = Adjustment {
+            pool_timeout_s: Some(pool_timeout_s),
+            ..Adjustment::default()
+        };
+        checked.validate()?;
+        request.labels.validate()?;
+        request
+            .workload
+            .validate()
+            .map_err(|e| e.under("workload"))?;
+        let mut plan = Self {
+            target: request.target.clone(),
+            suite,
+            profile,
+            headroom: request.headroom,
+            pool_timeout_s,
+            max_points: request.max_points,
+            base_concurrency: 0,
+        };
+        plan.base_concurrency = request
+            .base_concurrency
+            .unwrap_or_else(|| plan.largest(1.0));
+        Ok(plan)
+    }
+
     /// The largest pool tried at `factor`: one connection per concurrent user of the heaviest
     /// scenario, where no checkout ever waits.
     #[must_use]

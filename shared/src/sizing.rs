@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::invalid::Invalid;
 use crate::pool::{PoolProfile, PoolSettings};
 use crate::report::{RunReport, RunState, ServerReport};
+use crate::run::RunLabels;
 use crate::suite::{Load, Suite};
+use crate::workload::AuthFlow;
 
 /// Largest load factor a run may ask for: beyond it the guard rails on users and requests decide
 /// anyway, and a typo (`30` for `3.0`) should not get that far.
@@ -396,6 +398,121 @@ pub struct Sizing {
     pub budget: Option<Budget>,
     /// What decided, or why nothing could be recommended, in a sentence.
     pub summary: String,
+}
+
+/// `POST /api/sizings`: what to size, as `lifeguard size` asks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizingRequest {
+    pub target: String,
+    #[serde(default = "default_suite")]
+    pub suite: String,
+    /// The profile to start from (its secondary pool, recycling and checks are kept).
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    #[serde(default)]
+    pub labels: RunLabels,
+    #[serde(default)]
+    pub workload: AuthFlow,
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+    /// The primary pool's timeout at every point; the profile's when absent.
+    #[serde(default)]
+    pub pool_timeout_s: Option<f64>,
+    #[serde(default = "default_max_points")]
+    pub max_points: u32,
+    /// The formula's base concurrent requests; the heaviest scenario's users when absent.
+    #[serde(default)]
+    pub base_concurrency: Option<u32>,
+}
+
+impl SizingRequest {
+    /// The run of one point: this request's target, suite, profile and workload, adjusted, and
+    /// labelled `phase = sizing` whatever its labels said (see [`crate::run::DeployPhase::Sizing`]).
+    #[must_use]
+    pub fn point(&self, adjust: Adjustment) -> crate::run::RunRequest {
+        let mut labels = self.labels.clone();
+        labels.phase = crate::run::DeployPhase::Sizing;
+        crate::run::RunRequest {
+            target: self.target.clone(),
+            suite: self.suite.clone(),
+            profile: self.profile.clone(),
+            labels,
+            workload: self.workload.clone(),
+            adjust: Some(adjust),
+        }
+    }
+}
+
+fn default_suite() -> String {
+    "auth-burst".into()
+}
+
+fn default_profile() -> String {
+    "current".into()
+}
+
+fn default_headroom() -> f64 {
+    3.0
+}
+
+/// The default budget of runs a sweep may make.
+pub const DEFAULT_MAX_POINTS: u32 = 24;
+
+fn default_max_points() -> u32 {
+    DEFAULT_MAX_POINTS
+}
+
+/// Where a stored sizing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizingState {
+    Running,
+    /// Finished: with a recommendation, or a summary of why there is none.
+    Done,
+    /// A point could not run (the error says why); the points before it are kept.
+    Failed,
+    Cancelled,
+    /// The console stopped mid-sweep.
+    Interrupted,
+}
+
+impl SizingState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// Parses the stored spelling.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Running,
+            Self::Done,
+            Self::Failed,
+            Self::Cancelled,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+/// `GET /api/sizings/{id}`: a sizing and how far it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizingDetail {
+    pub id: String,
+    pub state: SizingState,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    pub error: Option<String>,
+    pub sizing: Sizing,
 }
 
 #[cfg(test)]

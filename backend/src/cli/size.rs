@@ -15,8 +15,8 @@ use clap::Args;
 use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::metric::ms;
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::run::{DeployPhase, RunRequest};
-use lifeguard_shared::sizing::{Sizing, SizingPoint};
+use lifeguard_shared::run::RunRequest;
+use lifeguard_shared::sizing::{DEFAULT_MAX_POINTS, Sizing, SizingPoint, SizingRequest};
 use serde::Serialize;
 
 use super::EXIT_CRITERIA_FAILED;
@@ -53,7 +53,7 @@ pub struct SizeArgs {
     #[arg(long, conflicts_with = "check")]
     grid: bool,
     /// Most runs the sweep may make; a sweep that could need more is refused before it starts.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = DEFAULT_MAX_POINTS)]
     max_points: u32,
     /// Write the sizing (every point, the recommendation) as JSON here.
     #[arg(long, value_name = "FILE")]
@@ -62,58 +62,43 @@ pub struct SizeArgs {
     server: ServerArgs,
 }
 
+impl SizeArgs {
+    /// The sizing these arguments ask for, as `POST /api/sizings` takes it.
+    fn request(&self) -> anyhow::Result<SizingRequest> {
+        let run = self.subject.request()?;
+        Ok(SizingRequest {
+            target: run.target,
+            suite: run.suite,
+            profile: self.check.clone().unwrap_or(run.profile),
+            labels: run.labels,
+            workload: run.workload,
+            headroom: self.headroom,
+            pool_timeout_s: self.pool_timeout_s,
+            max_points: self.max_points,
+            base_concurrency: self.base_concurrency,
+        })
+    }
+}
+
 /// Sizes, prints, returns the exit code.
 pub async fn size(config: &Config, args: SizeArgs) -> anyhow::Result<ExitCode> {
-    if !(args.headroom >= 1.0 && args.headroom <= lifeguard_shared::sizing::MAX_LOAD_FACTOR) {
-        bail!(
-            "invalid headroom: must be at least 1 and at most {}, got {}",
-            lifeguard_shared::sizing::MAX_LOAD_FACTOR,
-            args.headroom
-        );
-    }
-    let mut request = args.subject.request()?;
-    if let Some(profile) = &args.check {
-        request.profile.clone_from(profile);
-    }
-    // Every point changes the load or the pool on purpose: kept out of the start page's trends.
-    request.labels.phase = DeployPhase::Sizing;
+    let request = args.request()?;
     let sandbox = args.subject.needs_local_sandbox(&args.server);
     let console = Console::open(config, &args.server, sandbox).await?;
-    let outcome = sweep_and_print(&console, &args, request).await;
+    let outcome = sweep_and_print(&console, &args, &request).await;
     console.close().await;
     outcome
 }
 
-/// `request` is every point's run, before its adjustment.
 async fn sweep_and_print(
     console: &Console,
     args: &SizeArgs,
-    request: RunRequest,
+    request: &SizingRequest,
 ) -> anyhow::Result<ExitCode> {
     let (target, suite_name, profile_name) = (&request.target, &request.suite, &request.profile);
     let (suite, profile) = console.suite_and_profile(suite_name, profile_name).await?;
-    let plan = SweepPlan {
-        target: target.clone(),
-        pool_timeout_s: args
-            .pool_timeout_s
-            .unwrap_or(profile.primary.pool_timeout_s),
-        suite,
-        profile,
-        headroom: args.headroom,
-        max_points: args.max_points,
-        base_concurrency: 0,
-    };
-    let plan = SweepPlan {
-        base_concurrency: args.base_concurrency.unwrap_or_else(|| plan.largest(1.0)),
-        ..plan
-    };
-    let run_point = |adjust| {
-        let point = RunRequest {
-            adjust: Some(adjust),
-            ..request.clone()
-        };
-        measure(console, point)
-    };
+    let plan = SweepPlan::for_request(request, suite, profile)?;
+    let run_point = |adjust| measure(console, request.point(adjust));
     if args.check.is_some() {
         eprintln!(
             "checking `{profile_name}` with `{suite_name}` on `{target}` at 1× and {}×, and one \
