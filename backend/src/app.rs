@@ -75,6 +75,13 @@ impl Services {
             })?;
         }
         let store = Store::open(&config.store_url()).await?;
+        let sizings = store.interrupt_unfinished_sizings().await?;
+        if sizings > 0 {
+            tracing::warn!(
+                sizings,
+                "sizings left running by a stopped console are now `interrupted`"
+            );
+        }
         let interrupted = store.interrupt_unfinished().await?;
         if interrupted > 0 {
             tracing::warn!(

@@ -12,6 +12,7 @@
 //! - [`service`]: runs through the console — queue per target, cancel, live events.
 //! - [`sizing`]: the smallest pool that meets a suite's rules at its load and its headroom, by
 //!   bisection over real runs.
+//! - [`sizings`]: sizing sweeps through the console (`POST /api/sizings`), stored point by point.
 //! - [`schedule`]: cron-timed runs compared with their baseline; missed firings run once at start.
 //! - [`store`]: runs and baselines in SQLite (default) or PostgreSQL.
 //! - [`targets`]: the sandbox and the configured PostgreSQL targets, by name.
@@ -33,6 +34,7 @@ pub mod schedule;
 pub mod scrape;
 pub mod service;
 pub mod sizing;
+pub mod sizings;
 pub mod stats;
 pub mod store;
 pub mod targets;

@@ -217,7 +217,7 @@ where
     F: FnMut(Adjustment) -> Fut,
     Fut: Future<Output = anyhow::Result<SizingPoint>>,
 {
-    let mut sizing = empty(plan);
+    let mut sizing = nothing_measured(plan);
     let largest = plan.largest(1.0);
     let Some(at_load) = smallest(plan, &mut measure, &mut sizing, 0, largest, 1.0).await? else {
         sizing.summary = out_of_range(&sizing, largest, 1.0);
@@ -361,7 +361,7 @@ where
     F: FnMut(Adjustment) -> Fut,
     Fut: Future<Output = anyhow::Result<SizingPoint>>,
 {
-    let mut sizing = empty(plan);
+    let mut sizing = nothing_measured(plan);
     let mut answers = Vec::new();
     for factor in [1.0, plan.headroom] {
         for size in 1..=plan.largest(factor) {
@@ -447,7 +447,7 @@ where
     F: FnMut(Adjustment) -> Fut,
     Fut: Future<Output = anyhow::Result<SizingPoint>>,
 {
-    let mut sizing = empty(plan);
+    let mut sizing = nothing_measured(plan);
     let primary = &plan.profile.primary;
     let (size, overflow) = (primary.pool_size, primary.max_overflow);
     let name = &plan.profile.name;
@@ -550,7 +550,8 @@ fn connections(n: u32) -> String {
 }
 
 /// A sizing of `plan` with nothing measured yet.
-fn empty(plan: &SweepPlan) -> Sizing {
+#[must_use]
+pub fn nothing_measured(plan: &SweepPlan) -> Sizing {
     Sizing {
         target: plan.target.clone(),
         suite: plan.suite.name.clone(),

@@ -15,6 +15,7 @@ mod history;
 mod openapi;
 mod runs;
 mod schedules;
+mod sizings;
 mod streams;
 
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use error::{ApiError, BODY_LIMIT, URI_LIMIT};
 pub use streams::StreamLimits;
 
 use crate::service::RunService;
+use crate::sizings::Sizings;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -45,6 +47,7 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     service: RunService,
+    sizings: Sizings,
     access: Access,
     streams: StreamLimits,
 }
@@ -56,6 +59,7 @@ impl AppState {
         let streams = StreamLimits::new(rails.max_live_streams, rails.max_live_streams_per_run);
         Self {
             inner: Arc::new(Inner {
+                sizings: Sizings::new(service.clone()),
                 service,
                 access,
                 streams,
@@ -71,6 +75,11 @@ impl AppState {
     #[must_use]
     pub fn service(&self) -> &RunService {
         &self.inner.service
+    }
+
+    #[must_use]
+    pub fn sizings(&self) -> &Sizings {
+        &self.inner.sizings
     }
 
     #[must_use]
@@ -100,6 +109,9 @@ fn api() -> Router<AppState> {
         .route("/compare", get(compare::compare))
         .route("/history", get(history::history))
         .route("/schedules", get(schedules::list))
+        .route("/sizings", post(sizings::create))
+        .route("/sizings/{id}", get(sizings::detail))
+        .route("/sizings/{id}/cancel", post(sizings::cancel))
         .route("/share", post(catalog::share))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })

@@ -59,6 +59,28 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ),
     (
         "post",
+        "/api/sizings",
+        "Start a sizing sweep: {target, suite, profile, labels, workload, headroom, \
+         pool_timeout_s, max_points, base_concurrency}",
+        "operator",
+        202,
+    ),
+    (
+        "get",
+        "/api/sizings/{id}",
+        "A sizing as far as it got: state, points (each a run), recommendation",
+        "viewer",
+        200,
+    ),
+    (
+        "post",
+        "/api/sizings/{id}/cancel",
+        "Stop a sizing; its measured points stay",
+        "operator",
+        202,
+    ),
+    (
+        "post",
         "/api/runs/{id}/cancel",
         "Cancel a queued or running run",
         "operator",

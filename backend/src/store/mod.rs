@@ -2,11 +2,13 @@
 //! log, report) and the baselines with their history, in SQLite by default or PostgreSQL when the
 //! store URL says so. One migration set serves both (`backend/migrations`).
 //!
-//! Layout: [`runs`] (runs, seconds, events, blocks, retention), [`baselines`].
+//! Layout: [`runs`] (runs, seconds, events, blocks, retention), [`baselines`], `schedules`
+//! (firings of scheduled runs), `sizings` (sizing sweeps and the points they measured).
 
 mod baselines;
 mod runs;
 mod schedules;
+mod sizings;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
