@@ -9,10 +9,12 @@ use std::sync::OnceLock;
 
 use lifeguard::runner::{Abort, RunOutput, RunPlan, new_run_id, run};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
+use lifeguard::sizing::{SweepPlan, nothing_measured};
 use lifeguard::store::{NewRun, RunFilter, Store, StoredEvent};
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::report::RunState;
 use lifeguard_shared::run::{DeployPhase, RunLabels};
+use lifeguard_shared::sizing::{SizingPoint, SizingRequest, SizingState};
 use lifeguard_shared::suite::{LeakCheck, Suite};
 use lifeguard_shared::workload::AuthFlow;
 use tokio::sync::Mutex;
@@ -175,6 +177,39 @@ async fn marks_unfinished_runs_interrupted_keeping_their_seconds(store: &Store) 
     assert_eq!(store.series("crashed").await.unwrap().len(), 1);
 }
 
+async fn marks_running_sizings_interrupted_keeping_their_points(store: &Store) {
+    let output = real_run().await;
+    let plan = SweepPlan {
+        target: "sandbox".into(),
+        suite: Suite::auth_burst(),
+        profile: PoolProfile::built_in().remove(0),
+        headroom: 3.0,
+        pool_timeout_s: 1.0,
+        max_points: 24,
+        base_concurrency: 30,
+    };
+    let mut sizing = nothing_measured(&plan);
+    sizing
+        .points
+        .push(SizingPoint::measured(1.0, "point-1", &output.report));
+    let request: SizingRequest =
+        serde_json::from_value(serde_json::json!({ "target": "sandbox" })).unwrap();
+    store
+        .create_sizing("sizing-1", 1, &request, &nothing_measured(&plan))
+        .await
+        .unwrap();
+    store
+        .update_sizing("sizing-1", SizingState::Running, &sizing, None)
+        .await
+        .unwrap();
+    assert_eq!(store.interrupt_unfinished_sizings().await.unwrap(), 1);
+    let stored = store.sizing("sizing-1").await.unwrap().unwrap();
+    assert_eq!(stored.state, SizingState::Interrupted);
+    assert!(stored.error.unwrap().contains("stopped"));
+    assert_eq!(stored.sizing.points, sizing.points);
+    assert!(store.sizing("nope").await.unwrap().is_none());
+}
+
 async fn keeps_baselines_with_history_and_never_prunes_their_run(store: &Store) {
     let output = real_run().await;
     for id in ["b1", "b2", "b3"] {
@@ -216,6 +251,7 @@ async fn exercise(store: Store) {
     keeps_a_run_from_queue_to_report(&store).await;
     lists_filter_and_page(&store).await;
     marks_unfinished_runs_interrupted_keeping_their_seconds(&store).await;
+    marks_running_sizings_interrupted_keeping_their_points(&store).await;
     keeps_baselines_with_history_and_never_prunes_their_run(&store).await;
 }
 
