@@ -295,7 +295,7 @@ where
         }
     });
     sizing.summary = format!(
-        "every rule holds with {} at the suite's load and {at_headroom} at {}× (pool_timeout {} \
+        "Every rule holds with {} at the suite's load and {at_headroom} at {}× (pool_timeout {} \
          s){}: pool_size = {pool_size}, max_overflow = {max_overflow}{knee}",
         connections(at_load),
         plan.headroom,
@@ -321,7 +321,7 @@ fn beside_the_formula(
 ) -> Formula {
     let mut formula = Formula::of(plan.base_concurrency);
     let needed = format!(
-        "measured, {} meet every rule at the load and {at_headroom} at {}×",
+        "measured, every rule holds with {} at the load and {at_headroom} at {}×",
         connections(at_load),
         plan.headroom
     );
@@ -391,7 +391,7 @@ where
     sizing.knee = Knee::of(&sizing.points, plan.headroom);
     let said = |answer: Option<u32>| answer.map_or_else(|| "none".to_owned(), |a| a.to_string());
     sizing.summary = format!(
-        "grid of {} runs: smallest passing from there up {} at the suite's load, {} at {}×",
+        "A grid of {} runs: smallest passing from there up {} at the suite's load, {} at {}×",
         sizing.points.len(),
         said(sizing.at_load),
         said(sizing.at_headroom),
@@ -567,6 +567,7 @@ pub fn nothing_measured(plan: &SweepPlan) -> Sizing {
         formula: None,
         budget: None,
         summary: String::new(),
+        criteria: plan.suite.criteria.clone(),
     }
 }
 
@@ -577,7 +578,7 @@ fn same(a: f64, b: f64) -> bool {
 
 fn budget_spent(plan: &SweepPlan) -> String {
     format!(
-        "stopped at the budget of {} runs before the sizes were found",
+        "Stopped at the budget of {} runs before the sizes were found",
         plan.max_points
     )
 }
@@ -594,21 +595,21 @@ fn out_of_range(sizing: &Sizing, largest: u32, factor: f64) -> String {
         .find(|p| p.pool_size == largest && same(p.load_factor, factor));
     match (failed, within_budget) {
         (_, Some(budget)) if budget.primary == 0 => {
-            format!("the server has no connection to give the primary pool: {budget}")
+            format!("The server has no connection to give the primary pool: {budget}")
         }
         (Some(point), Some(budget)) => format!(
-            "no pool within the server's budget meets every rule at {factor}× load — the \
+            "No pool within the server's budget meets every rule at {factor}× load — the \
              largest, {largest}, fails: {}; the budget is {budget}: raise max_connections or \
              lower the load",
             point.failed.join(", ")
         ),
         (Some(point), None) => format!(
-            "even {largest} connections (one per concurrent user) fail at {factor}× load: {}; \
+            "Even {largest} connections (one per concurrent user) fail at {factor}× load: {}; \
              the pool is not what limits this target",
             point.failed.join(", ")
         ),
         (None, _) => format!(
-            "stopped at the budget of {} runs before the sizes were found",
+            "Stopped at the budget of {} runs before the sizes were found",
             sizing.points.len()
         ),
     }
@@ -762,7 +763,7 @@ mod tests {
         assert!(
             sizing
                 .summary
-                .contains("no pool within the server's budget")
+                .contains("No pool within the server's budget")
                 && sizing.summary.contains("max_connections 33"),
             "{}",
             sizing.summary

@@ -271,7 +271,7 @@ primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
         }
     }
     assert!(
-        out.contains("no pool within the server's budget") && out.contains("max_connections 40"),
+        out.contains("No pool within the server's budget") && out.contains("max_connections 40"),
         "{out}"
     );
 

@@ -395,6 +395,11 @@ pub async fn share(request: &ShareRequest) -> Result<ShareLink, ApiFailure> {
 }
 
 /// The scheduled regression runs with their recent firings.
+/// A sizing as far as it got.
+pub async fn sizing(id: &str) -> Result<lifeguard_shared::sizing::SizingDetail, ApiFailure> {
+    get_json(&format!("/api/sizings/{}", encode(id))).await
+}
+
 pub async fn schedules() -> Result<Vec<lifeguard_shared::schedule::ScheduleStatus>, ApiFailure> {
     get_json("/api/schedules").await
 }

@@ -10,7 +10,8 @@
 //!
 //! Routes: `/`, `/runs`, `/runs/new`, `/runs/{id}`, `/compare/{base}/{head}`,
 //! `/compare?baseline=NAME&head=ID`,
-//! `/history?target=&environment=&suite=&profile=&metric=&scenario=`, `/baselines`, `/targets`.
+//! `/history?target=&environment=&suite=&profile=&metric=&scenario=`, `/baselines`, `/targets`,
+//! `/sizings/{id}`.
 
 pub mod api;
 pub mod charts;
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/history") view=pages::history::HistoryPage />
                     <Route path=path!("/baselines") view=pages::baselines::BaselinesPage />
                     <Route path=path!("/targets") view=pages::targets::TargetsPage />
+                    <Route path=path!("/sizings/:id") view=pages::sizing::SizingPage />
                 </Routes>
             </main>
         </Router>

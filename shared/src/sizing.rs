@@ -7,7 +7,7 @@ use crate::invalid::Invalid;
 use crate::pool::{PoolProfile, PoolSettings};
 use crate::report::{RunReport, RunState, ServerReport};
 use crate::run::RunLabels;
-use crate::suite::{Load, Suite};
+use crate::suite::{Criteria, Load, Suite};
 use crate::workload::AuthFlow;
 
 /// Largest load factor a run may ask for: beyond it the guard rails on users and requests decide
@@ -398,6 +398,29 @@ pub struct Sizing {
     pub budget: Option<Budget>,
     /// What decided, or why nothing could be recommended, in a sentence.
     pub summary: String,
+    /// The suite's rules every point was judged by (the chart draws the p95 limit).
+    #[serde(default)]
+    pub criteria: Criteria,
+}
+
+/// `profile` as the environment the analysed service reads (`examples/auth-service`: its async
+/// pool is the primary, its sync pool the secondary).
+#[must_use]
+pub fn service_environment(profile: &PoolProfile) -> String {
+    let primary = &profile.primary;
+    let mut variables = vec![
+        format!("POOL_SIZE={}", primary.pool_size),
+        format!("MAX_OVERFLOW={}", primary.max_overflow),
+        format!("POOL_TIMEOUT={}", primary.pool_timeout_s),
+    ];
+    if let Some(recycle) = primary.pool_recycle_s {
+        variables.push(format!("POOL_RECYCLE={recycle:.0}"));
+    }
+    if let Some(secondary) = &profile.secondary {
+        variables.push(format!("SYNC_POOL_SIZE={}", secondary.pool_size));
+        variables.push(format!("SYNC_MAX_OVERFLOW={}", secondary.max_overflow));
+    }
+    variables.join(" ")
 }
 
 /// `POST /api/sizings`: what to size, as `lifeguard size` asks it.

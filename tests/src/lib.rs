@@ -170,6 +170,47 @@ impl TestApp {
         Ok(id)
     }
 
+    /// Reads `/api/sizings/{id}` every 50 ms until `done` says so (or `limit`).
+    pub async fn sizing_until(
+        &self,
+        id: &str,
+        limit: std::time::Duration,
+        done: impl Fn(&lifeguard_shared::sizing::SizingDetail) -> bool,
+    ) -> anyhow::Result<lifeguard_shared::sizing::SizingDetail> {
+        let started = std::time::Instant::now();
+        loop {
+            let detail: lifeguard_shared::sizing::SizingDetail =
+                self.get_json(&format!("/api/sizings/{id}")).await?;
+            if done(&detail) {
+                return Ok(detail);
+            }
+            anyhow::ensure!(
+                started.elapsed() < limit,
+                "waited {limit:?} for sizing {id}: {detail:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts a sizing (`POST /api/sizings`) and waits until it is no longer running.
+    pub async fn size_to_the_end(
+        &self,
+        request: &Value,
+    ) -> anyhow::Result<lifeguard_shared::sizing::SizingDetail> {
+        let (status, answer) = self.post("/api/sizings", request).await?;
+        anyhow::ensure!(
+            status == 202,
+            "POST /api/sizings answered {status}: {answer}"
+        );
+        let id = answer["id"]
+            .as_str()
+            .context("no sizing id in the answer")?;
+        self.sizing_until(id, std::time::Duration::from_mins(3), |d| {
+            d.state != lifeguard_shared::sizing::SizingState::Running
+        })
+        .await
+    }
+
     /// Follows `/api/runs/{id}/events` until the `verdict` event (or `timeout`); returns every
     /// event as (id, kind, data).
     pub async fn follow(

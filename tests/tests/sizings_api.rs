@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use lifeguard_shared::run::{DeployPhase, RunDetail};
-use lifeguard_shared::sizing::{SizingDetail, SizingState};
+use lifeguard_shared::sizing::SizingState;
 use lifeguard_tests::history_seed::quick_suite;
 use lifeguard_tests::{TestApp, spawn_app_with};
 use serde_json::{Value, json};
@@ -27,36 +27,13 @@ async fn start(app: &TestApp, body: &Value) -> String {
     answer["id"].as_str().unwrap().to_owned()
 }
 
-/// Polls the sizing until `done` says so (up to `limit`).
-async fn wait_for(
-    app: &TestApp,
-    id: &str,
-    limit: Duration,
-    done: impl Fn(&SizingDetail) -> bool,
-) -> SizingDetail {
-    let started = Instant::now();
-    loop {
-        let detail: SizingDetail = app.get_json(&format!("/api/sizings/{id}")).await.unwrap();
-        if done(&detail) {
-            return detail;
-        }
-        assert!(started.elapsed() < limit, "waited {limit:?}: {detail:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_sizing_runs_its_points_as_labelled_runs_and_ends_with_a_recommendation() {
     let app = console().await;
-    let id = start(
-        &app,
-        &json!({ "target": "sandbox", "suite": "quick", "pool_timeout_s": 5 }),
-    )
-    .await;
-    let detail = wait_for(&app, &id, Duration::from_mins(3), |d| {
-        d.state != SizingState::Running
-    })
-    .await;
+    let detail = app
+        .size_to_the_end(&json!({ "target": "sandbox", "suite": "quick", "pool_timeout_s": 5 }))
+        .await
+        .unwrap();
     assert_eq!(detail.state, SizingState::Done, "{detail:?}");
     let sizing = &detail.sizing;
     let recommended = sizing.recommendation.as_ref().unwrap();
@@ -128,20 +105,22 @@ async fn cancel_stops_a_sizing_within_a_second_and_keeps_its_points() {
         }),
     )
     .await;
-    let first = wait_for(&app, &id, Duration::from_mins(1), |d| {
-        !d.sizing.points.is_empty()
-    })
-    .await;
+    let first = app
+        .sizing_until(&id, Duration::from_mins(1), |d| !d.sizing.points.is_empty())
+        .await
+        .unwrap();
     let asked = Instant::now();
     let (status, answer) = app
         .post(&format!("/api/sizings/{id}/cancel"), &json!({}))
         .await
         .unwrap();
     assert_eq!(status, 202, "{answer}");
-    let cancelled = wait_for(&app, &id, Duration::from_secs(5), |d| {
-        d.state != SizingState::Running
-    })
-    .await;
+    let cancelled = app
+        .sizing_until(&id, Duration::from_secs(5), |d| {
+            d.state != SizingState::Running
+        })
+        .await
+        .unwrap();
     let took = asked.elapsed();
     assert_eq!(cancelled.state, SizingState::Cancelled, "{cancelled:?}");
     assert!(took < Duration::from_secs(1), "cancelled after {took:?}");

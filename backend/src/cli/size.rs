@@ -16,7 +16,9 @@ use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::metric::ms;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::RunRequest;
-use lifeguard_shared::sizing::{DEFAULT_MAX_POINTS, Sizing, SizingPoint, SizingRequest};
+use lifeguard_shared::sizing::{
+    DEFAULT_MAX_POINTS, Sizing, SizingPoint, SizingRequest, service_environment,
+};
 use serde::Serialize;
 
 use super::EXIT_CRITERIA_FAILED;
@@ -233,26 +235,6 @@ pub fn render(sizing: &Sizing) -> String {
         );
     }
     out
-}
-
-/// `profile` as the environment the analysed service reads (its async pool is the primary, its
-/// sync pool the secondary).
-#[must_use]
-pub fn service_environment(profile: &PoolProfile) -> String {
-    let primary = &profile.primary;
-    let mut variables = vec![
-        format!("POOL_SIZE={}", primary.pool_size),
-        format!("MAX_OVERFLOW={}", primary.max_overflow),
-        format!("POOL_TIMEOUT={}", primary.pool_timeout_s),
-    ];
-    if let Some(recycle) = primary.pool_recycle_s {
-        variables.push(format!("POOL_RECYCLE={recycle:.0}"));
-    }
-    if let Some(secondary) = &profile.secondary {
-        variables.push(format!("SYNC_POOL_SIZE={}", secondary.pool_size));
-        variables.push(format!("SYNC_MAX_OVERFLOW={}", secondary.max_overflow));
-    }
-    variables.join(" ")
 }
 
 /// `profile` as the configuration file's `[[profiles]]` entry.

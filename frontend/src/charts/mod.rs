@@ -10,12 +10,14 @@
 //! - [`scenarios`]: success rate per scenario against its minimum.
 //! - [`compare`]: one metric of one scenario in two runs, with the blocks the test compares.
 //! - [`history`]: a metric across runs with baseline markers and its change points.
+//! - [`sizing`]: p95 and throughput by pool size at each load, the limit, knee and recommendation.
 
 pub mod compare;
 pub mod history;
 pub mod percentiles;
 pub mod probe;
 pub mod scenarios;
+pub mod sizing;
 pub mod timeline;
 
 use charming::Chart;

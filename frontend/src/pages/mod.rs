@@ -8,6 +8,7 @@ pub mod new_run;
 pub mod not_found;
 pub mod run;
 pub mod runs;
+pub mod sizing;
 pub mod targets;
 
 use std::any::Any;

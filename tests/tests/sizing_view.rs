@@ -1,0 +1,128 @@
+//! The sizing view in headless Chromium against a real console and sandbox: a sizing of a quick
+//! suite with 20 ms holds run to its end through `POST /api/sizings`, then read as a person would
+//! — the facts, the chart's points at both loads with the p95 limit and the recommendation
+//! marked, a table row (with its run's link) per point, the recommendation as configuration — on
+//! a desktop and a phone, without console errors or accessibility violations.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use lifeguard_shared::sizing::SizingState;
+use lifeguard_tests::browser::Browser;
+use lifeguard_tests::history_seed::console;
+use serde_json::{Value, json};
+
+/// The series named `name` in chart options.
+fn series<'a>(options: &'a Value, name: &str) -> &'a Value {
+    options["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no series `{name}` in {options}"))
+}
+
+#[tokio::test]
+async fn a_finished_sizing_reads_as_facts_a_chart_its_runs_and_a_recommendation() {
+    let app = console().await.unwrap();
+    let detail = app
+        .size_to_the_end(&json!({
+            "target": "sandbox",
+            "suite": "quick",
+            "workload": { "hold_ms": 20 },
+            "pool_timeout_s": 5,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(detail.state, SizingState::Done, "{detail:?}");
+    let recommended = detail.sizing.recommendation.clone().unwrap().primary;
+    let browser = Browser::start().await.unwrap();
+    let path = format!("/sizings/{}", detail.id);
+    browser.client.goto(&app.url(&path)).await.unwrap();
+
+    let facts = browser.text("#sizing-facts").await.unwrap();
+    assert!(facts.contains("done"), "{facts}");
+    assert!(
+        facts.contains(&format!(
+            "{} + {}",
+            recommended.pool_size, recommended.max_overflow
+        )),
+        "{facts}"
+    );
+    let options = browser.chart_options("sizing").await.unwrap();
+    let at_load = series(&options, "p95 at 1×");
+    let measured_at_load = detail
+        .sizing
+        .points
+        .iter()
+        .filter(|p| (p.load_factor - 1.0).abs() < 1e-9 && p.max_overflow == 0)
+        .map(|p| p.pool_size)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        at_load["data"].as_array().unwrap().len(),
+        measured_at_load.len(),
+        "{at_load}"
+    );
+    let marks: Vec<&str> = at_load["markLine"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(marks.contains(&"p95 limit 500 ms"), "{marks:?}");
+    assert!(
+        marks.contains(
+            &format!(
+                "recommended {} + {}",
+                recommended.pool_size, recommended.max_overflow
+            )
+            .as_str()
+        ),
+        "{marks:?}"
+    );
+    series(&options, "req/s at 3×");
+
+    // A row per point, each linking to its run.
+    let rows = browser
+        .client
+        .find_all(fantoccini::Locator::Css("#sizing-points tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), detail.sizing.points.len());
+    let first_run = &detail.sizing.points[0].run_id;
+    browser
+        .wait_for(&format!(
+            "#sizing-points tr[data-run-id='{first_run}'] a[href='/runs/{first_run}']"
+        ))
+        .await
+        .unwrap();
+    let profile = browser.text("#sizing-profile").await.unwrap();
+    assert!(
+        profile.contains(&format!("pool_size = {}", recommended.pool_size))
+            && profile.contains(&format!("POOL_SIZE={}", recommended.pool_size)),
+        "{profile}"
+    );
+    assert_eq!(
+        browser.accessibility_violations().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.screenshot("sizing").await.unwrap();
+    browser.scroll_to("[data-chart=sizing]").await.unwrap();
+    browser.screenshot("sizing-chart").await.unwrap();
+
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.goto(&app.url(&path)).await.unwrap();
+    browser.chart_options("sizing").await.unwrap();
+    let (page, window) = browser.widths().await.unwrap();
+    assert!(page <= window, "the page is {page} px wide in {window} px");
+    browser.scroll_to("[data-chart=sizing]").await.unwrap();
+    browser.screenshot("sizing-phone").await.unwrap();
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+}
