@@ -54,6 +54,12 @@ async fn a_sizing_runs_its_points_as_labelled_runs_and_ends_with_a_recommendatio
             )
         );
     }
+    // The points change the pool on purpose: they are no part of the target's history.
+    let history: Value = app
+        .get_json("/api/history?target=sandbox&metric=mean_latency_ms&scenario=light")
+        .await
+        .unwrap();
+    assert_eq!(history["points"], json!([]), "{history}");
     app.stop().await.unwrap();
 }
 

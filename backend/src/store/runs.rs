@@ -377,7 +377,8 @@ impl Store {
     /// The finished runs (passed or failed, so with a report) of `target` in `environment` and
     /// `suite` (when `None`, the suite of the newest finished run there: a history never mixes
     /// suites, whose scenarios may share names), and of `profile` when one is given: the newest
-    /// `limit`, oldest first, with their reports — a history across runs.
+    /// `limit`, oldest first, with their reports — a history across runs. A sizing's points
+    /// (`phase = sizing`) change the pool or the load on purpose: they are no part of a history.
     pub async fn finished_runs(
         &self,
         target: &str,
@@ -386,7 +387,8 @@ impl Store {
         profile: Option<&str>,
         limit: u64,
     ) -> Result<Vec<RunDetail>, StoreError> {
-        const FINISHED: &str = "target = $1 AND environment = $2 AND state IN ('passed', 'failed')";
+        const FINISHED: &str = "target = $1 AND environment = $2 AND state IN ('passed', 'failed') \
+                                AND deploy_phase <> 'sizing'";
         let suite = if let Some(suite) = suite {
             suite.to_owned()
         } else {
