@@ -255,16 +255,22 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closures must return figment::Error"
+    )]
     fn the_printed_profile_reads_back_as_the_same_profile() {
         let mut profile = PoolProfile::built_in().remove(0);
         profile.name = "current-sized".into();
         profile.primary.pool_size = 13;
         profile.primary.max_overflow = 28;
         let text = profile_toml(&profile);
-        let file = std::env::temp_dir().join(format!("lifeguard-size-{}.toml", std::process::id()));
-        std::fs::write(&file, &text).unwrap();
-        let config = Config::load(Some(&file)).unwrap();
-        std::fs::remove_file(&file).unwrap();
-        assert_eq!(config.profiles, vec![profile], "{text}");
+        // In a jail: other tests set `LIFEGUARD_*` variables, which the loader reads too.
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("lifeguard.toml", &text)?;
+            let config = Config::load(Some(std::path::Path::new("lifeguard.toml"))).unwrap();
+            assert_eq!(config.profiles, vec![profile.clone()], "{text}");
+            Ok(())
+        });
     }
 }
