@@ -76,9 +76,9 @@ pub struct ScheduleConfig {
     /// first.
     pub cron: String,
     pub target: String,
-    #[serde(default = "default_suite")]
+    #[serde(default = "lifeguard_shared::run::default_suite")]
     pub suite: String,
-    #[serde(default = "default_profile")]
+    #[serde(default = "lifeguard_shared::run::default_profile")]
     pub profile: String,
     /// The runs' labels (`phase` is `ad-hoc` unless given).
     #[serde(default)]
@@ -89,14 +89,6 @@ pub struct ScheduleConfig {
     /// The baseline every scheduled run is compared with; none, no comparison.
     #[serde(default)]
     pub baseline: Option<String>,
-}
-
-fn default_suite() -> String {
-    "auth-burst".into()
-}
-
-fn default_profile() -> String {
-    "current".into()
 }
 
 /// Tokens: operators trigger, cancel and set baselines; viewers read. Without operator tokens the

@@ -128,11 +128,15 @@ pub struct RunRequest {
     pub adjust: Option<Adjustment>,
 }
 
-fn default_suite() -> String {
+/// The suite a request that names none runs (`POST /api/runs`, sizings, schedules).
+#[must_use]
+pub fn default_suite() -> String {
     "auth-burst".into()
 }
 
-fn default_profile() -> String {
+/// The pool profile a request that names none uses.
+#[must_use]
+pub fn default_profile() -> String {
     "current".into()
 }
 

@@ -428,10 +428,10 @@ pub fn service_environment(profile: &PoolProfile) -> String {
 #[serde(deny_unknown_fields)]
 pub struct SizingRequest {
     pub target: String,
-    #[serde(default = "default_suite")]
+    #[serde(default = "crate::run::default_suite")]
     pub suite: String,
     /// The profile to start from (its secondary pool, recycling and checks are kept).
-    #[serde(default = "default_profile")]
+    #[serde(default = "crate::run::default_profile")]
     pub profile: String,
     #[serde(default)]
     pub labels: RunLabels,
@@ -465,14 +465,6 @@ impl SizingRequest {
             adjust: Some(adjust),
         }
     }
-}
-
-fn default_suite() -> String {
-    "auth-burst".into()
-}
-
-fn default_profile() -> String {
-    "current".into()
 }
 
 fn default_headroom() -> f64 {

@@ -88,6 +88,22 @@ impl AppState {
     }
 }
 
+/// `202 Accepted` with `{id}`, and `Location` when `location` names where to read what started.
+fn accepted(id: String, location: Option<String>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut response = (
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(lifeguard_shared::run::RunCreated { id }),
+    )
+        .into_response();
+    if let Some(value) = location.and_then(|l| axum::http::HeaderValue::from_str(&l).ok()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, value);
+    }
+    response
+}
+
 /// The API routes (also listed in the OpenAPI document, which a test keeps in step).
 fn api() -> Router<AppState> {
     Router::new()

@@ -5,14 +5,14 @@ use std::fmt::Write as _;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::report::RunState;
 use lifeguard_shared::run::{
-    DeployPhase, LatencyDistribution, RunCreated, RunDetail, RunPage, RunRequest, Series,
+    DeployPhase, LatencyDistribution, RunDetail, RunPage, RunRequest, Series,
 };
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
@@ -36,11 +36,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     let id = state.service().submit(request).await?;
-    let mut response = (StatusCode::ACCEPTED, Json(RunCreated { id: id.clone() })).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/runs/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let location = format!("/api/runs/{id}");
+    Ok(super::accepted(id, Some(location)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,7 +118,7 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     state.service().cancel(&id).await?;
-    Ok((StatusCode::ACCEPTED, Json(RunCreated { id })).into_response())
+    Ok(super::accepted(id, None))
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,9 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use lifeguard_shared::run::RunCreated;
+use axum::response::Response;
 use lifeguard_shared::sizing::{SizingDetail, SizingRequest};
 
 use super::access::Caller;
@@ -20,11 +18,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     let id = state.sizings().start(request).await?;
-    let mut response = (StatusCode::ACCEPTED, Json(RunCreated { id: id.clone() })).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/sizings/{id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let location = format!("/api/sizings/{id}");
+    Ok(super::accepted(id, Some(location)))
 }
 
 /// `GET /api/sizings/{id}`: the sizing as far as it got (every measured point), its state.
@@ -45,5 +40,5 @@ pub async fn cancel(
 ) -> Result<Response, ApiError> {
     caller.operator()?;
     state.sizings().cancel(&id).await?;
-    Ok((StatusCode::ACCEPTED, Json(RunCreated { id })).into_response())
+    Ok(super::accepted(id, None))
 }
