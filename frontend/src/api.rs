@@ -395,6 +395,12 @@ pub async fn share(request: &ShareRequest) -> Result<ShareLink, ApiFailure> {
 }
 
 /// The scheduled regression runs with their recent firings.
+/// Asks a running sizing to stop; its measured points stay.
+pub async fn cancel_sizing(id: &str) -> Result<RunCreated, ApiFailure> {
+    let url = authorised(&format!("/api/sizings/{}/cancel", encode(id)));
+    send_json::<(), _>(Request::post(&url), None).await
+}
+
 /// A sizing as far as it got.
 pub async fn sizing(id: &str) -> Result<lifeguard_shared::sizing::SizingDetail, ApiFailure> {
     get_json(&format!("/api/sizings/{}", encode(id))).await

@@ -42,8 +42,11 @@ async fn a_finished_sizing_reads_as_facts_a_chart_its_runs_and_a_recommendation(
     let path = format!("/sizings/{}", detail.id);
     browser.client.goto(&app.url(&path)).await.unwrap();
 
+    browser
+        .wait_for_text("#sizing-state", "done")
+        .await
+        .unwrap();
     let facts = browser.text("#sizing-facts").await.unwrap();
-    assert!(facts.contains("done"), "{facts}");
     assert!(
         facts.contains(&format!(
             "{} + {}",
@@ -119,6 +122,69 @@ async fn a_finished_sizing_reads_as_facts_a_chart_its_runs_and_a_recommendation(
     assert!(page <= window, "the page is {page} px wide in {window} px");
     browser.scroll_to("[data-chart=sizing]").await.unwrap();
     browser.screenshot("sizing-phone").await.unwrap();
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_running_sizing_is_followed_and_cancelled_from_its_view() {
+    let app = console().await.unwrap();
+    let (status, answer) = app
+        .post(
+            "/api/sizings",
+            &json!({
+                "target": "sandbox",
+                "suite": "quick",
+                "workload": { "hold_ms": 200 },
+                "pool_timeout_s": 5,
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let browser = Browser::start().await.unwrap();
+    browser
+        .client
+        .goto(&app.url(&format!("/sizings/{id}")))
+        .await
+        .unwrap();
+    // Followed: the first point appears without a reload.
+    browser.wait_for("#sizing-points tbody tr").await.unwrap();
+    let summary = browser.text("#sizing-summary").await.unwrap();
+    assert!(summary.starts_with("Measuring: "), "{summary}");
+    browser.screenshot("sizing-running").await.unwrap();
+    browser
+        .wait_for("#cancel-sizing")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("#sizing-state", "cancelled")
+        .await
+        .unwrap();
+    let detail = app
+        .sizing_until(&id, std::time::Duration::from_secs(5), |d| {
+            d.state != SizingState::Running
+        })
+        .await
+        .unwrap();
+    assert_eq!(detail.state, SizingState::Cancelled, "{detail:?}");
+    assert!(!detail.sizing.points.is_empty(), "{detail:?}");
+    assert!(
+        browser
+            .client
+            .find(fantoccini::Locator::Css("#cancel-sizing"))
+            .await
+            .is_err(),
+        "the button is gone once the sizing ended"
+    );
     assert_eq!(
         browser.console_errors().await.unwrap(),
         Vec::<String>::new()

@@ -30,17 +30,24 @@ pub fn SizingPage() -> impl IntoView {
         let id = id.get();
         async move { api::sizing(&id).await }
     });
+    // Outside the view the page re-renders each second: the cancel button stays put.
+    let running = RwSignal::new(false);
     Effect::new(move |_| {
-        if let Some(Ok(detail)) = sizing.get()
-            && detail.state == SizingState::Running
-        {
-            set_timeout(move || sizing.refetch(), FOLLOW);
+        if let Some(Ok(detail)) = sizing.get() {
+            let still = detail.state == SizingState::Running;
+            running.set(still);
+            if still {
+                set_timeout(move || sizing.refetch(), FOLLOW);
+            }
         }
     });
     view! {
         <div class="page-head">
             <h2>"Sizing"</h2>
             <CopyLink />
+            <Show when=move || running.get()>
+                <CancelSizing id=id.get_untracked() />
+            </Show>
         </div>
         <Transition fallback=|| view! { <Loading what="Loading the sizing…" /> }>
             {move || {
@@ -52,6 +59,40 @@ pub fn SizingPage() -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+/// "Cancel sizing", for operators while the sizing runs (`id="cancel-sizing"`): the point
+/// running is cancelled and no other starts; what was measured stays.
+#[component]
+fn CancelSizing(id: String) -> impl IntoView {
+    let me = super::resource(api::me);
+    let status = RwSignal::new(None::<String>);
+    let operator = move || {
+        me.get()
+            .and_then(Result::ok)
+            .is_some_and(|me| me.role == "operator")
+    };
+    let cancel = move |_| {
+        let id = id.clone();
+        status.set(Some("Cancelling…".into()));
+        leptos::task::spawn_local(async move {
+            let answer = match api::cancel_sizing(&id).await {
+                Ok(_) => "Cancel requested; the points measured so far stay.".to_owned(),
+                Err(failure) => failure.to_string(),
+            };
+            status.try_set(Some(answer));
+        });
+    };
+    view! {
+        <Show when=operator>
+            <button type="button" id="cancel-sizing" class="danger" on:click=cancel.clone()>
+                "Cancel sizing"
+            </button>
+        </Show>
+        <span class="hint" role="status">
+            {move || status.get()}
+        </span>
     }
 }
 
@@ -136,6 +177,15 @@ fn SizingView(detail: SizingDetail) -> impl IntoView {
         }
     });
     let has_points = !sizing.points.is_empty();
+    let summary = if sizing.summary.is_empty() && detail.state == SizingState::Running {
+        format!(
+            "Measuring: {} run{} so far; this page follows the sizing.",
+            sizing.points.len(),
+            if sizing.points.len() == 1 { "" } else { "s" }
+        )
+    } else {
+        sizing.summary.clone()
+    };
     let label = format!(
         "p95 latency and throughput of {} by pool size at 1× and {headroom}×",
         sizing.suite
@@ -146,7 +196,10 @@ fn SizingView(detail: SizingDetail) -> impl IntoView {
     });
     view! {
         <dl class="facts small card" id="sizing-facts">
-            {fact("State", detail.state.as_str().to_owned())}
+            <div>
+                <dt>"State"</dt>
+                <dd id="sizing-state">{detail.state.as_str()}</dd>
+            </div>
             {fact("Target", sizing.target.clone())}
             {fact("Suite", sizing.suite.clone())}
             {fact("From profile", sizing.profile.clone())}
@@ -162,7 +215,7 @@ fn SizingView(detail: SizingDetail) -> impl IntoView {
             {fact("The analysis's formula", formula)}
         </dl>
         <section class="card">
-            <p id="sizing-summary">{sizing.summary.clone()}</p>
+            <p id="sizing-summary">{summary}</p>
             {sizing.formula.as_ref().map(|f| view! { <p class="muted">{f.explanation.clone()}</p> })}
             {detail.error.map(|error| view! { <p class="error">{error}</p> })}
         </section>
