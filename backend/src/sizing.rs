@@ -1,10 +1,15 @@
 //! Sizing a pool by measurement: bisection for the smallest pool (without overflow) that meets
-//! every rule of the suite at its load, then at the headroom load, each point a real run; the
-//! recommendation keeps the first and overflows to the second, and is confirmed by a run of its
-//! own at the headroom load.
+//! every rule of the suite at its load, then at the headroom load, each point a real run and each
+//! boundary run twice; the recommendation keeps the first and overflows to the second, and is
+//! confirmed by a run of its own at the headroom load. Two probes above give the knee, and no
+//! size goes past the server's connection budget that the runs read.
 //!
-//! The sweep does not know how a point is run: the caller measures it (here or through a console
-//! server), so every point is a stored run with its charts and comparisons.
+//! Beside [`sweep`]: [`check`] (a profile and one connection fewer, for pipelines) and [`grid`]
+//! (every size once: the reference the benchmark compares the search with).
+//!
+//! None of them knows how a point is run: the caller measures it (here, through a console server,
+//! or in the console itself, [`crate::sizings`]), so every point is a stored run with its charts
+//! and comparisons.
 
 use std::future::Future;
 
