@@ -351,9 +351,10 @@ pub async fn run(id: &str) -> Result<RunDetail, ApiFailure> {
     get_json(&format!("/api/runs/{}", encode(id))).await
 }
 
-/// Asks a queued or running run to stop.
-pub async fn cancel(id: &str) -> Result<RunCreated, ApiFailure> {
-    let url = authorised(&format!("/api/runs/{}/cancel", encode(id)));
+/// Asks a queued or running run (`what` = `runs`) or a running sizing (`sizings`) to stop; what
+/// it measured stays.
+pub async fn cancel(what: &str, id: &str) -> Result<RunCreated, ApiFailure> {
+    let url = authorised(&format!("/api/{what}/{}/cancel", encode(id)));
     send_json::<(), _>(Request::post(&url), None).await
 }
 
@@ -394,18 +395,12 @@ pub async fn share(request: &ShareRequest) -> Result<ShareLink, ApiFailure> {
     send_json(Request::post(&authorised("/api/share")), Some(request)).await
 }
 
-/// The scheduled regression runs with their recent firings.
-/// Asks a running sizing to stop; its measured points stay.
-pub async fn cancel_sizing(id: &str) -> Result<RunCreated, ApiFailure> {
-    let url = authorised(&format!("/api/sizings/{}/cancel", encode(id)));
-    send_json::<(), _>(Request::post(&url), None).await
-}
-
 /// A sizing as far as it got.
 pub async fn sizing(id: &str) -> Result<lifeguard_shared::sizing::SizingDetail, ApiFailure> {
     get_json(&format!("/api/sizings/{}", encode(id))).await
 }
 
+/// The scheduled regression runs with their recent firings.
 pub async fn schedules() -> Result<Vec<lifeguard_shared::schedule::ScheduleStatus>, ApiFailure> {
     get_json("/api/schedules").await
 }

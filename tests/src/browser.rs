@@ -307,3 +307,16 @@ where
         }
     }
 }
+
+/// The series named `name` in chart options (from [`Browser::chart_options`]).
+///
+/// # Panics
+///
+/// When there is none, naming the options: a test's way to fail.
+#[must_use]
+pub fn series<'a>(options: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    options["series"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no series `{name}` in {options}"))
+}

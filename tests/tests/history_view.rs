@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use lifeguard_shared::history::History;
 use lifeguard_tests::TestApp;
-use lifeguard_tests::browser::{Browser, retry};
+use lifeguard_tests::browser::{Browser, retry, series};
 use lifeguard_tests::history_seed::{
     RUNS, STEP_AT, console, open_store, real_report, store_history,
 };
@@ -24,16 +24,6 @@ const STEPPED: &str =
     "/history?target=sandbox&environment=history-step&metric=mean_latency_ms&scenario=light";
 const FLAT: &str =
     "/history?target=sandbox&environment=history-flat&metric=mean_latency_ms&scenario=light";
-
-/// The series named `name` in chart options.
-fn series<'a>(options: &'a Value, name: &str) -> &'a Value {
-    options["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no series `{name}` in {options}"))
-}
 
 /// The vertical lines of the change points (their data; empty when there is none).
 fn change_marks(options: &Value) -> Vec<Value> {

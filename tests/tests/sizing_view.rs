@@ -4,25 +4,10 @@
 //! marked, a table row (with its run's link) per point, the recommendation as configuration — on
 //! a desktop and a phone, without console errors or accessibility violations.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers fail the test loudly on any error"
-)]
-
 use lifeguard_shared::sizing::SizingState;
-use lifeguard_tests::browser::Browser;
+use lifeguard_tests::browser::{Browser, series};
 use lifeguard_tests::history_seed::console;
-use serde_json::{Value, json};
-
-/// The series named `name` in chart options.
-fn series<'a>(options: &'a Value, name: &str) -> &'a Value {
-    options["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no series `{name}` in {options}"))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_finished_sizing_reads_as_facts_a_chart_its_runs_and_a_recommendation() {
@@ -85,7 +70,8 @@ async fn a_finished_sizing_reads_as_facts_a_chart_its_runs_and_a_recommendation(
         ),
         "{marks:?}"
     );
-    series(&options, "req/s at 3×");
+    let throughput = series(&options, "req/s at 3×");
+    assert_eq!(throughput["yAxisIndex"].as_f64(), Some(1.0), "{throughput}");
 
     // A row per point, each linking to its run.
     let rows = browser

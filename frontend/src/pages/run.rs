@@ -17,6 +17,7 @@ use crate::charts::percentiles::{Curve, percentile_curves_hiding};
 use crate::charts::scenarios::{SuccessRow, success_rates};
 use crate::charts::timeline::{self, Timeline};
 use crate::components::badges::{LevelBadge, PassBadge, StateBadge};
+use crate::components::cancel::CancelButton;
 use crate::components::chart::{self, EChart};
 use crate::components::share::{CopyLink, ExportLinks, ShareButton};
 use crate::components::status::{Failure, Loading, Missing};
@@ -140,7 +141,14 @@ fn RunView(detail: RunDetail, finished: Callback<()>) -> impl IntoView {
         <div class="page-head">
             <h2>"Run " <span class="mono">{id.clone()}</span></h2>
             <span id="run-state">{move || view! { <StateBadge state=state.get() /> }}</span>
-            <CancelButton id=id.clone() state />
+            <CancelButton
+                what="runs"
+                id=id.clone()
+                dom_id="cancel-run"
+                label="Cancel run"
+                done="Cancel requested; the run stops and keeps what it measured."
+                open=Signal::derive(move || !state.get().is_final())
+            />
         </div>
         <Facts summary=summary.clone() />
         <section class="card actions">
@@ -231,39 +239,6 @@ fn BaselineLinks(summary: RunSummary) -> impl IntoView {
                 }
             })
             .collect_view()
-    }
-}
-
-/// "Cancel run", for operators while the run is not finished (`id="cancel-run"`).
-#[component]
-fn CancelButton(id: String, state: RwSignal<RunState>) -> impl IntoView {
-    let me = super::resource(api::me);
-    let status = RwSignal::new(None::<String>);
-    let operator = move || {
-        me.get()
-            .and_then(Result::ok)
-            .is_some_and(|me| me.role == "operator")
-    };
-    let cancel = move |_| {
-        let id = id.clone();
-        status.set(Some("Cancelling…".into()));
-        leptos::task::spawn_local(async move {
-            let answer = match api::cancel(&id).await {
-                Ok(_) => "Cancel requested; the run stops and keeps what it measured.".to_owned(),
-                Err(failure) => failure.to_string(),
-            };
-            status.try_set(Some(answer));
-        });
-    };
-    view! {
-        <Show when=move || operator() && !state.get().is_final()>
-            <button type="button" id="cancel-run" class="danger" on:click=cancel.clone()>
-                "Cancel run"
-            </button>
-        </Show>
-        <span class="hint" role="status">
-            {move || status.get()}
-        </span>
     }
 }
 

@@ -12,6 +12,7 @@ use lifeguard_shared::sizing::{SizingDetail, SizingState, service_environment};
 
 use crate::api;
 use crate::charts::sizing::sizing_chart;
+use crate::components::cancel::CancelButton;
 use crate::components::chart::{self, EChart};
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
@@ -45,9 +46,14 @@ pub fn SizingPage() -> impl IntoView {
         <div class="page-head">
             <h2>"Sizing"</h2>
             <CopyLink />
-            <Show when=move || running.get()>
-                <CancelSizing id=id.get_untracked() />
-            </Show>
+            <CancelButton
+                what="sizings"
+                id=id.get_untracked()
+                dom_id="cancel-sizing"
+                label="Cancel sizing"
+                done="Cancel requested; the points measured so far stay."
+                open=running
+            />
         </div>
         <Transition fallback=|| view! { <Loading what="Loading the sizing…" /> }>
             {move || {
@@ -59,40 +65,6 @@ pub fn SizingPage() -> impl IntoView {
                     })
             }}
         </Transition>
-    }
-}
-
-/// "Cancel sizing", for operators while the sizing runs (`id="cancel-sizing"`): the point
-/// running is cancelled and no other starts; what was measured stays.
-#[component]
-fn CancelSizing(id: String) -> impl IntoView {
-    let me = super::resource(api::me);
-    let status = RwSignal::new(None::<String>);
-    let operator = move || {
-        me.get()
-            .and_then(Result::ok)
-            .is_some_and(|me| me.role == "operator")
-    };
-    let cancel = move |_| {
-        let id = id.clone();
-        status.set(Some("Cancelling…".into()));
-        leptos::task::spawn_local(async move {
-            let answer = match api::cancel_sizing(&id).await {
-                Ok(_) => "Cancel requested; the points measured so far stay.".to_owned(),
-                Err(failure) => failure.to_string(),
-            };
-            status.try_set(Some(answer));
-        });
-    };
-    view! {
-        <Show when=operator>
-            <button type="button" id="cancel-sizing" class="danger" on:click=cancel.clone()>
-                "Cancel sizing"
-            </button>
-        </Show>
-        <span class="hint" role="status">
-            {move || status.get()}
-        </span>
     }
 }
 
