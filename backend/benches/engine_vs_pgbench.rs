@@ -60,7 +60,7 @@ impl Workload for SelectOnly {
 
     async fn request(&self, rng: &mut SmallRng, _hold: Duration) -> RequestResult {
         let asked = std::time::Instant::now();
-        let mut conn = match self.0.primary.checkout().await {
+        let mut conn = match self.0.next().primary.checkout().await {
             Ok(conn) => conn,
             Err(error) => {
                 return RequestResult {
@@ -202,6 +202,7 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
             description: String::new(),
             primary: settings,
             secondary: None,
+            replicas: 1,
         },
         workload: AuthFlow {
             users: USERS,

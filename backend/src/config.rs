@@ -555,6 +555,12 @@ impl Config {
                 }
             }
         }
+        for (i, profile) in self.profiles.iter().enumerate() {
+            profile.validate().map_err(|e| ConfigError::InvalidAt {
+                field: format!("profiles[{i}].{}", e.field),
+                rule: format!("{} (profile `{}`)", e.rule, profile.name),
+            })?;
+        }
         self.validate_schedules()
     }
 
@@ -867,6 +873,25 @@ mod tests {
                 "{error}"
             );
             assert!(error.contains("profiles"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_profile_of_no_replicas_is_named_with_its_rule() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "lifeguard.toml",
+                "[[profiles]]\nname = \"fleet\"\nreplicas = 0\nprimary = { pool_size = 2, max_overflow = 1, pool_timeout_s = 5 }\n",
+            )?;
+            let error = Config::load(Some(Path::new("lifeguard.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("profiles[0].replicas")
+                    && error.contains("must be at least 1, got 0"),
+                "{error}"
+            );
             Ok(())
         });
     }

@@ -94,6 +94,11 @@ async fn measure(target: &str, config: &tokio_postgres::Config) -> Result<ProbeR
         .await
         .map_err(query("max_connections"))?
         .get(0);
+    let reserved: String = client
+        .query_one("SHOW superuser_reserved_connections", &[])
+        .await
+        .map_err(query("superuser_reserved_connections"))?
+        .get(0);
     let connected_backends: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
@@ -112,6 +117,11 @@ async fn measure(target: &str, config: &tokio_postgres::Config) -> Result<ProbeR
                 what: "max_connections",
                 value: max_connections.clone(),
             })?,
+        superuser_reserved_connections: reserved.parse().map_err(|_| ProbeError::Unexpected {
+            target: target.to_owned(),
+            what: "superuser_reserved_connections",
+            value: reserved.clone(),
+        })?,
         connected_backends: u32::try_from(connected_backends).unwrap_or(u32::MAX),
         connect_ms,
         round_trip_ms,

@@ -16,7 +16,7 @@ use std::future::Future;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::sizing::{
-    Adjustment, Formula, Knee, MAX_LOAD_FACTOR, Sizing, SizingPoint, SizingRequest,
+    Adjustment, Budget, Formula, Knee, MAX_LOAD_FACTOR, Sizing, SizingPoint, SizingRequest,
 };
 use lifeguard_shared::suite::Suite;
 
@@ -37,6 +37,9 @@ pub struct SweepPlan {
     pub max_points: u32,
     /// The formula's "base concurrent requests" to set the answer beside.
     pub base_concurrency: u32,
+    /// What the server gives each replica's primary pool, read before the first run (see
+    /// [`Budget::of`]): no point opens more. Each run reads it again.
+    pub budget: Option<Budget>,
 }
 
 impl SweepPlan {
@@ -61,9 +64,12 @@ impl SweepPlan {
             .unwrap_or(profile.primary.pool_timeout_s);
         let checked = Adjustment {
             pool_timeout_s: Some(pool_timeout_s),
+            replicas: request.replicas,
             ..Adjustment::default()
         };
         checked.validate()?;
+        let mut profile = profile;
+        profile.replicas = request.replicas.unwrap_or(profile.replicas);
         request.labels.validate()?;
         request
             .workload
@@ -77,6 +83,7 @@ impl SweepPlan {
             pool_timeout_s,
             max_points: request.max_points,
             base_concurrency: 0,
+            budget: None,
         };
         plan.base_concurrency = request
             .base_concurrency
@@ -85,7 +92,8 @@ impl SweepPlan {
     }
 
     /// The largest pool tried at `factor`: one connection per concurrent user of the heaviest
-    /// scenario, where no checkout ever waits.
+    /// scenario, where no checkout ever waits (in each replica too: requests are spread in
+    /// turn, not by how busy a replica is, so one may hold more than its share).
     #[must_use]
     pub fn largest(&self, factor: f64) -> u32 {
         let adjusted = Adjustment {
@@ -136,6 +144,7 @@ impl SweepPlan {
             max_overflow: Some(max_overflow),
             pool_timeout_s: Some(self.pool_timeout_s),
             load_factor: Some(factor),
+            replicas: Some(self.profile.replicas),
         }
     }
 }
@@ -277,12 +286,33 @@ where
     .profile(&plan.profile);
     recommended.name = format!("{}-sized", plan.profile.name);
     recommended.description = format!(
-        "Sized by lifeguard from `{}`: `{}` passes with {} at its load, {at_headroom} at {}×.",
+        "Sized by lifeguard from `{}`: `{}` passes with {} at its load, {at_headroom} at {}×{}.",
         plan.profile.name,
         plan.suite.name,
         connections(at_load),
-        plan.headroom
+        plan.headroom,
+        each_replica(plan)
     );
+    sizing.summary = found_summary(
+        plan,
+        &sizing,
+        (at_load, at_headroom),
+        (pool_size, max_overflow),
+    );
+    sizing.recommendation = Some(recommended);
+    sizing.formula = Some(beside_the_formula(plan, &sizing, at_load, at_headroom));
+    Ok(sizing)
+}
+
+/// The sentence of a found recommendation: the sizes at both loads, the plan, what it takes of
+/// the server with several replicas, and where the knee stands.
+fn found_summary(
+    plan: &SweepPlan,
+    sizing: &Sizing,
+    (at_load, at_headroom): (u32, u32),
+    (pool_size, max_overflow): (u32, u32),
+) -> String {
+    let overflow = at_headroom - at_load;
     let knee = sizing.knee.map_or_else(String::new, |knee| {
         if knee.pool_size < at_headroom {
             format!(
@@ -299,21 +329,29 @@ where
             )
         }
     });
-    sizing.summary = format!(
-        "Every rule holds with {} at the suite's load and {at_headroom} at {}× (pool_timeout {} \
-         s){}: pool_size = {pool_size}, max_overflow = {max_overflow}{knee}",
+    let fleet = match sizing.budget {
+        Some(budget) if plan.profile.replicas > 1 => format!(
+            " ({} × {} = {} connections at most, within the server's {} per replica)",
+            plan.profile.replicas,
+            pool_size + max_overflow,
+            plan.profile.replicas * (pool_size + max_overflow),
+            budget.primary
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "Every rule holds with {} at the suite's load and {at_headroom} at {}×{} (pool_timeout {} \
+         s){}: pool_size = {pool_size}, max_overflow = {max_overflow}{fleet}{knee}",
         connections(at_load),
         plan.headroom,
+        each_replica(plan),
         plan.pool_timeout_s,
         if overflow > 0 && max_overflow == 0 {
             "; with overflow instead of kept connections the headroom run failed, so all are kept"
         } else {
             ""
         }
-    );
-    sizing.recommendation = Some(recommended);
-    sizing.formula = Some(beside_the_formula(plan, &sizing, at_load, at_headroom));
-    Ok(sizing)
+    )
 }
 
 /// The analysis's formula for the plan's base concurrency, with the measured reason the answer
@@ -545,6 +583,14 @@ where
     }
 }
 
+/// ` in each of 4 replicas`, or nothing for one.
+fn each_replica(plan: &SweepPlan) -> String {
+    match plan.profile.replicas {
+        0 | 1 => String::new(),
+        n => format!(" in each of {n} replicas"),
+    }
+}
+
 /// `1 connection`, `12 connections`.
 fn connections(n: u32) -> String {
     if n == 1 {
@@ -562,6 +608,7 @@ pub fn nothing_measured(plan: &SweepPlan) -> Sizing {
         suite: plan.suite.name.clone(),
         profile: plan.profile.name.clone(),
         headroom: plan.headroom,
+        replicas: plan.profile.replicas,
         pool_timeout_s: plan.pool_timeout_s,
         points: Vec::new(),
         at_load: None,
@@ -570,7 +617,7 @@ pub fn nothing_measured(plan: &SweepPlan) -> Sizing {
         little: None,
         knee: None,
         formula: None,
-        budget: None,
+        budget: plan.budget,
         summary: String::new(),
         criteria: plan.suite.criteria.clone(),
     }
@@ -590,6 +637,8 @@ fn budget_spent(plan: &SweepPlan) -> String {
 
 /// Why no size was found: the largest pool tried failed (with its failed rules) — one per
 /// concurrent user, or the server's budget when that is smaller — or the budget of runs ran out.
+/// Past the server's budget, what would meet the rules: the suite's own answer scaled to this load
+/// when it has one (an estimate, and said so), else at least one connection more per replica.
 fn out_of_range(sizing: &Sizing, largest: u32, factor: f64) -> String {
     let within_budget = sizing.budget.filter(|b| b.primary < largest);
     let largest = within_budget.map_or(largest, |b| b.primary);
@@ -598,16 +647,48 @@ fn out_of_range(sizing: &Sizing, largest: u32, factor: f64) -> String {
         .iter()
         .rev()
         .find(|p| p.pool_size == largest && same(p.load_factor, factor));
+    let per_replica = if sizing.budget.is_some_and(|b| b.replicas > 1) {
+        " per replica"
+    } else {
+        ""
+    };
     match (failed, within_budget) {
         (_, Some(budget)) if budget.primary == 0 => {
-            format!("The server has no connection to give the primary pool: {budget}")
+            format!(
+                "The server has no connection to give the primary pool: {budget}; to give each \
+                 replica one: {}",
+                budget.to_give(1)
+            )
         }
-        (Some(point), Some(budget)) => format!(
-            "No pool within the server's budget meets every rule at {factor}× load — the \
-             largest, {largest}, fails: {}; the budget is {budget}: raise max_connections or \
-             lower the load",
-            point.failed.join(", ")
-        ),
+        (Some(point), Some(budget)) => {
+            let scaled = sizing
+                .at_load
+                .filter(|_| factor > 1.0)
+                .map(|at_load| (f64::from(at_load) * factor).ceil())
+                .filter(|&need| need > f64::from(budget.primary));
+            let need = match scaled {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "a positive count of connections, at most 20 × a u32"
+                )]
+                Some(need) => format!(
+                    "estimated from the suite's load ({} × {factor}, not measured), {need}{per_replica} \
+                     would need {}",
+                    connections(sizing.at_load.unwrap_or(0)),
+                    budget.to_give(need.min(f64::from(u32::MAX)) as u32)
+                ),
+                None => format!(
+                    "more than {largest}{per_replica} needs at least {}",
+                    budget.to_give(largest + 1)
+                ),
+            };
+            format!(
+                "No pool within the server's budget meets every rule at {factor}× load — the \
+                 largest, {largest}{per_replica}, fails: {}; the budget is {budget}; {need}",
+                point.failed.join(", ")
+            )
+        }
         (Some(point), None) => format!(
             "Even {largest} connections (one per concurrent user) fail at {factor}× load: {}; \
              the pool is not what limits this target",
@@ -638,6 +719,7 @@ mod tests {
             pool_timeout_s: 1.0,
             max_points,
             base_concurrency: 30,
+            budget: None,
         }
     }
 
@@ -683,6 +765,7 @@ mod tests {
                         reserved: 3,
                         others: 0,
                         secondary: 0,
+                        replicas: 1,
                         primary,
                     }),
                     failed: Vec::new(),
@@ -769,7 +852,11 @@ mod tests {
             sizing
                 .summary
                 .contains("No pool within the server's budget")
-                && sizing.summary.contains("max_connections 33"),
+                && sizing.summary.contains("max_connections 33")
+                && sizing.summary.contains(
+                    "estimated from the suite's load (13 connections × 3, not measured), 39 \
+                     would need max_connections 42"
+                ),
             "{}",
             sizing.summary
         );

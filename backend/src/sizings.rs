@@ -10,13 +10,16 @@ use std::time::Duration;
 use anyhow::bail;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::run::RunRequest;
-use lifeguard_shared::sizing::{Sizing, SizingDetail, SizingPoint, SizingRequest, SizingState};
+use lifeguard_shared::sizing::{
+    Budget, Sizing, SizingDetail, SizingPoint, SizingRequest, SizingState,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::runner;
 use crate::service::{RunService, ServiceError};
 use crate::sizing::{SweepPlan, nothing_measured, sweep};
 use crate::store::now_ms;
+use crate::targets::Reach;
 
 /// How often a point's run is looked at while it runs.
 const POLL: Duration = Duration::from_millis(100);
@@ -40,17 +43,29 @@ impl Sizings {
 
     /// Checks `request` (every rule, the budget of runs before any run) and starts the sweep.
     pub async fn start(&self, request: SizingRequest) -> Result<String, ServiceError> {
-        if self.runs.targets().get(&request.target).is_none() {
+        let targets = self.runs.targets();
+        let Some(target) = targets.get(&request.target) else {
             return Err(Invalid::new(
                 "target",
                 format!(
                     "names no known target: `{}` (known: {})",
                     request.target,
-                    self.runs.targets().names().join(", ")
+                    targets.names().join(", ")
                 ),
             )
             .into());
-        }
+        };
+        let Reach::Postgres(server) = target.reach.clone() else {
+            return Err(Invalid::new(
+                "target",
+                format!(
+                    "`{}` is an HTTP service, whose pools it sizes itself: lifeguard sizes the \
+                     pools it opens on a PostgreSQL target",
+                    request.target
+                ),
+            )
+            .into());
+        };
         let catalog = self.runs.catalog();
         let suite = catalog.suite(&request.suite)?;
         let profile = catalog.profile(&request.profile)?;
@@ -63,7 +78,10 @@ impl Sizings {
             .await?;
         let cancel = CancellationToken::new();
         lock(&self.live).insert(id.clone(), cancel.clone());
-        tokio::spawn(self.clone().drive(id.clone(), request, plan, cancel));
+        tokio::spawn(
+            self.clone()
+                .drive(id.clone(), request, plan, server, cancel),
+        );
         Ok(id)
     }
 
@@ -95,9 +113,22 @@ impl Sizings {
         self,
         id: String,
         request: SizingRequest,
-        plan: SweepPlan,
+        mut plan: SweepPlan,
+        server: Box<tokio_postgres::Config>,
         cancel: CancellationToken,
     ) {
+        // What the server gives each replica, before the first run opens any pool (a cancel
+        // meanwhile is seen by the first point).
+        tokio::select! {
+            probed = crate::probe::probe(&plan.target, &server) => match probed {
+                Ok(probe) => plan.budget = Budget::of(&probe.server(), &plan.profile),
+                Err(error) => tracing::warn!(
+                    sizing = %id,
+                    "reading the server's budget before the first run: {error}; the runs read it"
+                ),
+            },
+            () = cancel.cancelled() => {}
+        }
         let measured: Arc<Mutex<Vec<SizingPoint>>> = Arc::default();
         let so_far = |points: Vec<SizingPoint>| Sizing {
             points,

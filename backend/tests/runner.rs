@@ -193,6 +193,7 @@ async fn an_undersized_pool_with_long_holds_records_exhaustion_and_pool_timeouts
         description: String::new(),
         primary: pool(2, 1, 0.5),
         secondary: None,
+        replicas: 1,
     };
     let report = run_on(
         &sandbox,
@@ -227,6 +228,7 @@ async fn sync_fallback_raises_connections_created_and_churn() {
         description: String::new(),
         primary: pool(2, 0, 0.1),
         secondary: Some(pool(2, 4, 2.0)),
+        replicas: 1,
     };
     let scenarios = || suite(vec![closed("heavy", 12, 4)]);
     let without = run_on(
@@ -325,6 +327,7 @@ async fn a_server_with_too_few_connections_refuses_and_it_is_not_counted_as_pool
         description: String::new(),
         primary: pool(10, 10, 5.0),
         secondary: None,
+        replicas: 1,
     };
     let report = run_on(
         &sandbox,
@@ -338,6 +341,71 @@ async fn a_server_with_too_few_connections_refuses_and_it_is_not_counted_as_pool
     assert_eq!(heavy.outcomes.pool_timeout, 0, "{heavy:#?}");
     assert_eq!(heavy.pool.timeouts, 0);
     assert_eq!(report.server.max_connections, 6);
+}
+
+/// Four application instances with 15 connections each on a server that gives 36: the server
+/// refuses what it cannot give (53300, counted as refused, not as pool timeouts), and the run's
+/// gauges are the sums over the replicas; two instances fit and pass.
+#[tokio::test]
+async fn replicas_pools_share_one_server_and_what_it_cannot_give_is_refused() {
+    let sandbox = Sandbox::start(&SandboxOptions {
+        max_connections: 40,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let fleet = |replicas| PoolProfile {
+        name: format!("{replicas} × 15"),
+        description: String::new(),
+        primary: pool(15, 0, 5.0),
+        secondary: None,
+        replicas,
+    };
+    let load = || suite(vec![closed("peak", 80, 3)]);
+    let four = run_on(&sandbox, load(), fleet(4), workload(&["hold_ms=100"])).await;
+    let peak = &four.scenarios[0];
+    assert!(peak.outcomes.refused > 0, "{peak:#?}");
+    assert_eq!(peak.outcomes.pool_timeout, 0, "{peak:#?}");
+    // The sandbox's role is a superuser, which the reserve does not stop: the server's own
+    // ceiling is what held.
+    assert!(
+        four.server.peak_run_backends <= 40,
+        "{} backends",
+        four.server.peak_run_backends
+    );
+    let available = four.server.max_connections
+        - four.server.superuser_reserved_connections
+        - four.server.other_backends_at_start;
+    assert!(
+        peak.pool.peak_checked_out > 15,
+        "the gauges add up the replicas: {:#?}",
+        peak.pool
+    );
+    let budget = four
+        .thresholds
+        .iter()
+        .find(|t| t.metric == lifeguard_shared::metric::Metric::ConnectionBudgetPct)
+        .unwrap();
+    assert!(
+        (budget.peak - 60.0 * 100.0 / f64::from(available)).abs() < 1e-9,
+        "{budget:?}"
+    );
+    assert_eq!(four.state, RunState::Failed);
+
+    let two = run_on(&sandbox, load(), fleet(2), workload(&["hold_ms=100"])).await;
+    let peak = &two.scenarios[0];
+    assert_eq!(peak.outcomes.refused, 0, "{peak:#?}");
+    assert_eq!(peak.succeeded, peak.requests, "{peak:#?}");
+    assert!(
+        peak.pool.peak_checked_out > 15 && peak.pool.peak_checked_out <= 30,
+        "both replicas serve, neither past its 15: {:#?}",
+        peak.pool
+    );
+    assert!(
+        (peak.pool.peak_utilization - f64::from(peak.pool.peak_checked_out) / 30.0).abs() < 1e-9,
+        "utilization is against both replicas' capacity: {:#?}",
+        peak.pool
+    );
 }
 
 #[tokio::test]

@@ -276,31 +276,126 @@ primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
     );
 
     // The plan the budget forbids, run: the server refuses connections (53300), not the pool.
-    let report = data.path().join("over.json");
-    let over = lifeguard(
+    let (report, _) = run_peak_x3(data.path(), &config, &["--profile", "over-budget"]);
+    let outcomes = &report["scenarios"][0]["outcomes"];
+    assert!(outcomes["refused"].as_u64().unwrap() > 0, "{outcomes}");
+}
+
+/// `lifeguard run` of `peak-x3` with 50 ms holds and `args`: its report, and its exit code.
+fn run_peak_x3(data: &Path, config: &Path, args: &[&str]) -> (Value, Option<i32>) {
+    let report = data.join("over.json");
+    let mut all = vec![
+        "run",
+        "--suite",
+        "peak-x3",
+        "--workload",
+        "hold_ms=50",
+        "--quiet",
+        "--json",
+        report.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let ran = lifeguard(data, config, &all);
+    (
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap(),
+        ran.status.code(),
+    )
+}
+
+/// Four replicas of a service on a server of 40 connections: every size tried and recommended
+/// fits four times in what the server gives, and four replicas of 15 — the plan the budget
+/// forbids — run, are refused by the server (53300).
+#[test]
+fn with_four_replicas_every_plan_fits_the_server_four_times_and_one_over_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[sandbox]
+max_connections = 40
+{PEAK_SUITE}
+[[suites]]
+name = "peak-x3"
+leak_check = {{ grace_s = 1.0 }}
+[[suites.scenarios]]
+name = "peak"
+min_success_rate = 0.9
+load = {{ model = "closed", users = 90, requests_per_user = 3 }}
+
+[[profiles]]
+name = "app"
+primary = {{ pool_size = 15, max_overflow = 0, pool_timeout_s = 5 }}
+"#
+        ),
+    )
+    .unwrap();
+    let json = data.path().join("sizing.json");
+    let sized = lifeguard(
         data.path(),
         &config,
         &[
-            "run",
+            "size",
             "--suite",
-            "peak-x3",
+            "peak",
             "--profile",
-            "over-budget",
+            "app",
+            "--replicas",
+            "4",
             "--workload",
             "hold_ms=50",
-            "--quiet",
+            "--pool-timeout-s",
+            "5",
             "--json",
-            report.to_str().unwrap(),
+            json.to_str().unwrap(),
         ],
     );
-    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let refused = report["scenarios"][0]["outcomes"]["refused"]
-        .as_u64()
-        .unwrap();
-    assert!(
-        refused > 0,
-        "exit {:?}: {}",
-        over.status.code(),
-        report["scenarios"][0]["outcomes"]
+    let out = text(&sized.stdout);
+    let sizing: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(sizing["replicas"], 4, "{out}");
+    let budget = &sizing["budget"];
+    assert_eq!(
+        (&budget["max_connections"], &budget["replicas"]),
+        (&Value::from(40), &Value::from(4)),
+        "{budget}"
     );
+    let available = 40 - budget["reserved"].as_u64().unwrap() - budget["others"].as_u64().unwrap();
+    let per_replica = budget["primary"].as_u64().unwrap();
+    assert_eq!(per_replica, available / 4, "{budget}");
+    for point in sizing["points"].as_array().unwrap() {
+        let size = point["pool_size"].as_u64().unwrap() + point["max_overflow"].as_u64().unwrap();
+        assert!(size <= per_replica, "{point}\n{out}");
+    }
+    let recommendation = &sizing["recommendation"];
+    if recommendation.is_null() {
+        assert_eq!(sized.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("No pool within the server's budget")
+                && out.contains("per replica")
+                && out.contains("would need max_connections"),
+            "{out}"
+        );
+    } else {
+        assert_eq!(sized.status.code(), Some(0), "{out}");
+        assert_eq!(recommendation["replicas"], 4, "{recommendation}");
+        let primary = &recommendation["primary"];
+        let plan =
+            primary["pool_size"].as_u64().unwrap() + primary["max_overflow"].as_u64().unwrap();
+        assert!(4 * plan <= available, "{recommendation}\n{out}");
+        assert!(out.contains("in each of 4 replicas"), "{out}");
+    }
+
+    // Four replicas of 15, past the budget, run: the server refuses connections.
+    let (report, _) = run_peak_x3(
+        data.path(),
+        &config,
+        &["--profile", "app", "--replicas", "4"],
+    );
+    assert_eq!(
+        report["pool_profile"]["replicas"], 4,
+        "{}",
+        report["pool_profile"]
+    );
+    let outcomes = &report["scenarios"][0]["outcomes"];
+    assert!(outcomes["refused"].as_u64().unwrap() > 0, "{outcomes}");
 }

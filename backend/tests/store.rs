@@ -187,6 +187,7 @@ async fn marks_running_sizings_interrupted_keeping_their_points(store: &Store) {
         pool_timeout_s: 1.0,
         max_points: 24,
         base_concurrency: 30,
+        budget: None,
     };
     let mut sizing = nothing_measured(&plan);
     sizing

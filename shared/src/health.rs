@@ -21,6 +21,9 @@ pub struct ProbeReport {
     pub server_version: String,
     /// `SHOW max_connections`: the ceiling every pool on this server shares.
     pub max_connections: u32,
+    /// `SHOW superuser_reserved_connections`: slots ordinary roles cannot have.
+    #[serde(default)]
+    pub superuser_reserved_connections: u32,
     /// Backends connected to the server when it was probed (`pg_stat_activity`), the probe's own included.
     pub connected_backends: u32,
     /// Time to open each of a few fresh connections, in milliseconds, in the order they were opened.
@@ -30,6 +33,19 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
+    /// The server as a run would read it at its start: other clients are the backends the probe
+    /// found, less its own.
+    #[must_use]
+    pub fn server(&self) -> crate::report::ServerReport {
+        crate::report::ServerReport {
+            version: self.server_version.clone(),
+            max_connections: self.max_connections,
+            superuser_reserved_connections: self.superuser_reserved_connections,
+            other_backends_at_start: self.connected_backends.saturating_sub(1),
+            ..crate::report::ServerReport::default()
+        }
+    }
+
     /// Median of the connection times, the figure a pool pays each time it has to grow.
     #[must_use]
     pub fn median_connect_ms(&self) -> Option<f64> {
@@ -67,6 +83,7 @@ mod tests {
             target: "sandbox".into(),
             server_version: "15.18".into(),
             max_connections: 100,
+            superuser_reserved_connections: 3,
             connected_backends: 1,
             connect_ms,
             round_trip_ms,

@@ -108,8 +108,13 @@ impl PoolSettings {
     }
 }
 
+/// Most application instances one run stands in for: each opens its own pools on the target, and
+/// a server gives few more connections than this many small pools.
+pub const MAX_REPLICAS: u32 = 64;
+
 /// A named pool configuration: the primary ("async") pool the auth flow uses, and optionally the
-/// secondary ("sync") pool the analysed `get_current_user()` fell back to.
+/// secondary ("sync") pool the analysed `get_current_user()` fell back to — in each of `replicas`
+/// application instances, which share one database server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolProfile {
@@ -119,19 +124,66 @@ pub struct PoolProfile {
     pub primary: PoolSettings,
     #[serde(default)]
     pub secondary: Option<PoolSettings>,
+    /// Application instances, each with these pools; requests are spread over them in turn.
+    #[serde(default = "one_replica", skip_serializing_if = "is_one_replica")]
+    pub replicas: u32,
+}
+
+fn one_replica() -> u32 {
+    1
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_one_replica(replicas: &u32) -> bool {
+    *replicas == 1
 }
 
 impl PoolProfile {
-    /// Every kept connection of both pools: what the server holds when the load is over.
-    #[must_use]
-    pub fn kept_connections(&self) -> u32 {
-        self.primary.pool_size + self.secondary.as_ref().map_or(0, |s| s.pool_size)
+    /// The rules of both pools and of the replica count.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        self.primary.validate().map_err(|e| e.under("primary"))?;
+        if let Some(secondary) = &self.secondary {
+            secondary.validate().map_err(|e| e.under("secondary"))?;
+        }
+        invalid::at_least("replicas", self.replicas, 1)?;
+        if self.replicas > MAX_REPLICAS {
+            return Err(Invalid::new(
+                "replicas",
+                format!("must be at most {MAX_REPLICAS}, got {}", self.replicas),
+            ));
+        }
+        Ok(())
     }
 
-    /// Every connection both pools may open at once.
+    /// Every kept connection of every replica's pools: what the server holds when the load is
+    /// over.
+    #[must_use]
+    pub fn kept_connections(&self) -> u32 {
+        self.replicas.saturating_mul(
+            self.primary.pool_size + self.secondary.as_ref().map_or(0, |s| s.pool_size),
+        )
+    }
+
+    /// Every connection every replica's pools may open at once.
     #[must_use]
     pub fn total_capacity(&self) -> u32 {
-        self.primary.capacity() + self.secondary.as_ref().map_or(0, PoolSettings::capacity)
+        self.replicas.saturating_mul(
+            self.primary.capacity() + self.secondary.as_ref().map_or(0, PoolSettings::capacity),
+        )
+    }
+
+    /// Every replica's primary pool as one: what the run's pool gauges (sums over the replicas)
+    /// are measured against.
+    #[must_use]
+    pub fn primary_fleet(&self) -> PoolSettings {
+        PoolSettings {
+            pool_size: self.primary.pool_size.saturating_mul(self.replicas),
+            max_overflow: self.primary.max_overflow.saturating_mul(self.replicas),
+            ..self.primary.clone()
+        }
     }
 
     /// The built-in profiles, from the incident analysis.
@@ -145,6 +197,7 @@ impl PoolProfile {
                     .into(),
                 primary: PoolSettings::analysed(10, 20, 45.0, 3600.0),
                 secondary: Some(PoolSettings::analysed(10, 15, 45.0, 3600.0)),
+                replicas: 1,
             },
             Self {
                 name: "recommended-dev".into(),
@@ -153,6 +206,7 @@ impl PoolProfile {
                     .into(),
                 primary: PoolSettings::recommended(15, 12),
                 secondary: Some(PoolSettings::recommended(12, 8)),
+                replicas: 1,
             },
             Self {
                 name: "recommended-prod".into(),
@@ -161,6 +215,7 @@ impl PoolProfile {
                     .into(),
                 primary: PoolSettings::recommended(30, 50),
                 secondary: Some(PoolSettings::recommended(24, 35)),
+                replicas: 1,
             },
         ]
     }
@@ -187,6 +242,34 @@ mod tests {
         for profile in &profiles {
             profile.primary.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn replicas_multiply_what_the_server_holds_and_default_to_one() {
+        let mut prod = PoolProfile::built_in().remove(2);
+        let json = serde_json::to_string(&prod).unwrap();
+        assert!(
+            !json.contains("replicas"),
+            "one replica is not written: {json}"
+        );
+        let read: PoolProfile = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.replicas, 1);
+        prod.replicas = 4;
+        assert_eq!(prod.kept_connections(), 4 * 54);
+        assert_eq!(prod.total_capacity(), 4 * (80 + 59));
+        assert_eq!(prod.primary_fleet().capacity(), 4 * 80);
+        prod.replicas = 0;
+        assert_eq!(
+            prod.validate().unwrap_err().to_string(),
+            "`replicas` must be at least 1, got 0"
+        );
+        prod.replicas = MAX_REPLICAS + 1;
+        assert!(
+            prod.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 64")
+        );
     }
 
     #[test]

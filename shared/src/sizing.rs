@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::invalid::Invalid;
-use crate::pool::{PoolProfile, PoolSettings};
+use crate::pool::{MAX_REPLICAS, PoolProfile, PoolSettings};
 use crate::report::{RunReport, RunState, ServerReport};
 use crate::run::RunLabels;
 use crate::suite::{Criteria, Load, Suite};
@@ -32,13 +32,25 @@ pub struct Adjustment {
     /// 3 for the analysis's "3× load headroom".
     #[serde(default)]
     pub load_factor: Option<f64>,
+    /// Application instances, each with the profile's pools (see [`PoolProfile::replicas`]).
+    #[serde(default)]
+    pub replicas: Option<u32>,
 }
 
 impl Adjustment {
-    /// The rules: a pool of at least one connection, a load factor in (0, 20].
+    /// The rules: a pool of at least one connection, a load factor in (0, 20], 1 to
+    /// [`MAX_REPLICAS`] replicas.
     pub fn validate(&self) -> Result<(), Invalid> {
         if self.pool_size == Some(0) {
             return Err(Invalid::new("pool_size", "must be at least 1, got 0"));
+        }
+        if let Some(replicas) = self.replicas
+            && !(1..=MAX_REPLICAS).contains(&replicas)
+        {
+            return Err(Invalid::new(
+                "replicas",
+                format!("must be at least 1 and at most {MAX_REPLICAS}, got {replicas}"),
+            ));
         }
         if let Some(timeout) = self.pool_timeout_s
             && !(timeout > 0.0 && timeout.is_finite())
@@ -60,7 +72,7 @@ impl Adjustment {
     }
 
     /// `profile` with the primary pool resized, renamed `current · pool 12 + 0` (`… · 1 s` when
-    /// its timeout changed too).
+    /// its timeout changed too, `… · 4 replicas` when their number did).
     #[must_use]
     pub fn profile(&self, profile: &PoolProfile) -> PoolProfile {
         let mut adjusted = profile.clone();
@@ -85,6 +97,12 @@ impl Adjustment {
                 adjusted.name,
                 trim(adjusted.primary.pool_timeout_s)
             );
+        }
+        if let Some(replicas) = self.replicas
+            && replicas != profile.replicas
+        {
+            adjusted.replicas = replicas;
+            adjusted.name = format!("{} · {replicas} replicas", adjusted.name);
         }
         adjusted
     }
@@ -175,18 +193,34 @@ impl LittlesLaw {
             })
             .max_by(|a, b| a.connections.total_cmp(&b.connections))
     }
+
+    /// Whether `pool_size` kept connections in each of `replicas` cover the connections busy on
+    /// average (the law counts the whole load, which the replicas share).
+    #[must_use]
+    pub fn covered_by(&self, pool_size: u32, replicas: u32) -> bool {
+        f64::from(pool_size) * f64::from(replicas.max(1)) >= self.connections
+    }
 }
 
-/// The connections the server can give the primary pool: `max_connections`, less the superuser
-/// reserve, other clients' backends when the run started, and what the secondary pool may open.
-/// A plan above it does not queue at the pool: the server refuses ("too many clients", 53300).
+/// The connections the server can give each replica's primary pool: `max_connections`, less the
+/// superuser reserve, other clients' backends when the run started, and what every replica's
+/// secondary pool may open, shared by the replicas. A plan above it does not queue at the pool:
+/// the server refuses ("too many clients", 53300).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budget {
     pub max_connections: u32,
     pub reserved: u32,
     pub others: u32,
+    /// What one replica's secondary pool may open.
     pub secondary: u32,
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Per replica.
     pub primary: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Budget {
@@ -196,29 +230,83 @@ impl Budget {
         if server.max_connections == 0 {
             return None;
         }
+        let replicas = profile.replicas.max(1);
         let secondary = profile.secondary.as_ref().map_or(0, PoolSettings::capacity);
-        let primary = server
-            .max_connections
-            .saturating_sub(server.superuser_reserved_connections)
-            .saturating_sub(server.other_backends_at_start)
-            .saturating_sub(secondary);
         Some(Self {
             max_connections: server.max_connections,
             reserved: server.superuser_reserved_connections,
             others: server.other_backends_at_start,
             secondary,
-            primary,
+            replicas,
+            primary: Self::available(server, secondary, replicas) / replicas,
         })
+    }
+
+    /// What `replicas` replicas' primary pools may open in all on `server`.
+    fn available(server: &ServerReport, secondary: u32, replicas: u32) -> u32 {
+        server
+            .max_connections
+            .saturating_sub(server.superuser_reserved_connections)
+            .saturating_sub(server.other_backends_at_start)
+            .saturating_sub(secondary.saturating_mul(replicas))
+    }
+
+    /// What would give `need` connections to each replica's primary pool: the `max_connections`
+    /// this server needs with as many replicas, and the most replicas whose pools fit as it is
+    /// when the same load (`need` × replicas connections in all) is spread over fewer of them.
+    #[must_use]
+    pub fn to_give(&self, need: u32) -> String {
+        let replicas = self.replicas.max(1);
+        let per_replica = need.saturating_add(self.secondary);
+        let max_connections = self
+            .reserved
+            .saturating_add(self.others)
+            .saturating_add(per_replica.saturating_mul(replicas));
+        let total = need.saturating_mul(replicas);
+        let available = self
+            .max_connections
+            .saturating_sub(self.reserved)
+            .saturating_sub(self.others);
+        let fewer = (1..replicas).rev().find(|&n| {
+            total
+                .div_ceil(n)
+                .saturating_add(self.secondary)
+                .saturating_mul(n)
+                <= available
+        });
+        match fewer {
+            Some(n) => format!(
+                "max_connections {max_connections}, or {n} replica{} of {} connections each",
+                if n == 1 { "" } else { "s" },
+                total.div_ceil(n)
+            ),
+            None => format!("max_connections {max_connections}"),
+        }
     }
 }
 
 impl std::fmt::Display for Budget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.replicas <= 1 {
+            return write!(
+                f,
+                "{} connections for the primary pool (max_connections {} − {} reserved − {} of \
+                 other clients − {} the secondary pool may open)",
+                self.primary, self.max_connections, self.reserved, self.others, self.secondary
+            );
+        }
         write!(
             f,
-            "{} connections for the primary pool (max_connections {} − {} reserved − {} of other \
-             clients − {} the secondary pool may open)",
-            self.primary, self.max_connections, self.reserved, self.others, self.secondary
+            "{} connections for each of {} replicas' primary pools ((max_connections {} − {} \
+             reserved − {} of other clients − {} × {} the secondary pools may open) ÷ {})",
+            self.primary,
+            self.replicas,
+            self.max_connections,
+            self.reserved,
+            self.others,
+            self.replicas,
+            self.secondary,
+            self.replicas
         )
     }
 }
@@ -377,6 +465,9 @@ pub struct Sizing {
     pub profile: String,
     /// The load factor the plan must also survive (the analysis's 3×).
     pub headroom: f64,
+    /// Application instances sharing the server; every size is per replica.
+    #[serde(default = "one")]
+    pub replicas: u32,
     /// The primary pool's timeout at every point, and in the recommendation.
     pub pool_timeout_s: f64,
     /// In the order they ran.
@@ -442,6 +533,10 @@ pub struct SizingRequest {
     /// The primary pool's timeout at every point; the profile's when absent.
     #[serde(default)]
     pub pool_timeout_s: Option<f64>,
+    /// Application instances sharing the server, each with the pools sized; the profile's when
+    /// absent.
+    #[serde(default)]
+    pub replicas: Option<u32>,
     #[serde(default = "default_max_points")]
     pub max_points: u32,
     /// The formula's base concurrent requests; the heaviest scenario's users when absent.
@@ -566,6 +661,67 @@ mod tests {
         assert_eq!(resized.primary.max_overflow, 0);
         assert_eq!(resized.name, format!("{} · pool 12 + 0", profile.name));
         assert_eq!(resized.secondary, profile.secondary);
+    }
+
+    #[test]
+    fn replicas_share_the_servers_budget_and_it_says_what_would_give_more() {
+        let server = ServerReport {
+            max_connections: 40,
+            superuser_reserved_connections: 3,
+            other_backends_at_start: 1,
+            ..ServerReport::default()
+        };
+        let mut profile = PoolProfile::built_in().remove(0);
+        profile.secondary = None;
+        profile.replicas = 4;
+        let budget = Budget::of(&server, &profile).unwrap();
+        assert_eq!((budget.primary, budget.replicas), (9, 4));
+        assert_eq!(
+            budget.to_string(),
+            "9 connections for each of 4 replicas' primary pools ((max_connections 40 − 3 \
+             reserved − 1 of other clients − 4 × 0 the secondary pools may open) ÷ 4)"
+        );
+        // 4 × 15 = 60 in all: fewer replicas need as many, so only the server can give them.
+        assert_eq!(budget.to_give(15), "max_connections 64");
+        // Each replica's secondary pool takes 5: fewer replicas leave more for the primaries.
+        profile.secondary = Some(PoolSettings {
+            max_overflow: 0,
+            pool_size: 5,
+            ..profile.primary.clone()
+        });
+        let budget = Budget::of(&server, &profile).unwrap();
+        assert_eq!(budget.primary, 4, "(36 − 4 × 5) ÷ 4");
+        assert_eq!(
+            budget.to_give(5),
+            "max_connections 44, or 3 replicas of 7 connections each"
+        );
+        profile.replicas = 1;
+        assert_eq!(Budget::of(&server, &profile).unwrap().primary, 31);
+    }
+
+    #[test]
+    fn replicas_are_an_adjustment_named_in_the_profile() {
+        let profile = PoolProfile::built_in().remove(0);
+        let adjusted = Adjustment {
+            replicas: Some(4),
+            ..Adjustment::default()
+        };
+        let fleet = adjusted.profile(&profile);
+        assert_eq!(fleet.replicas, 4);
+        assert_eq!(fleet.name, "current · 4 replicas");
+        let same = Adjustment {
+            replicas: Some(1),
+            ..Adjustment::default()
+        };
+        assert_eq!(same.profile(&profile).name, "current");
+        let none = Adjustment {
+            replicas: Some(0),
+            ..Adjustment::default()
+        };
+        assert_eq!(
+            none.validate().unwrap_err().to_string(),
+            "`replicas` must be at least 1 and at most 64, got 0"
+        );
     }
 
     fn at(pool_size: u32, throughput: f64) -> SizingPoint {

@@ -83,6 +83,10 @@ async fn a_sizing_that_breaks_a_rule_or_its_budget_is_refused_before_any_run() {
             json!({ "target": "sandbox", "suite": "quick", "pool_timeout_s": 0 }),
             "`pool_timeout_s`",
         ),
+        (
+            json!({ "target": "sandbox", "suite": "quick", "replicas": 0 }),
+            "`replicas` must be at least 1 and at most 64, got 0",
+        ),
     ];
     for (body, needle) in cases {
         let (status, answer) = app.post("/api/sizings", &body).await.unwrap();

@@ -62,6 +62,7 @@ fn single_connection_profile() -> PoolProfile {
             reuse: Reuse::Fifo,
         },
         secondary: None,
+        replicas: 1,
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::error::ErrorBody;
 use lifeguard_shared::event::RunEvent;
+use lifeguard_shared::health::ProbeReport;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::{Baseline, RunCreated, RunDetail, RunRequest, SetBaseline};
 use lifeguard_shared::suite::Suite;
@@ -17,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::app::Services;
 use crate::config::Config;
 use crate::service::BaseRef;
+use crate::targets::Reach;
 
 /// A console server to talk to instead of running here.
 #[derive(Debug, Clone, clap::Args)]
@@ -122,6 +124,34 @@ impl Console {
                     .find(|p| p.name == profile)
                     .with_context(|| format!("the console has no profile `{profile}`"))?;
                 Ok((found_suite, found_profile))
+            }
+        }
+    }
+
+    /// Measures a PostgreSQL target now, as `GET /api/probe` does: what the server can give.
+    pub async fn probe(&self, target: &str) -> anyhow::Result<ProbeReport> {
+        match self {
+            Self::Local(local) => {
+                let targets = local.services.service.targets();
+                let found = targets
+                    .get(target)
+                    .with_context(|| format!("the console has no target `{target}`"))?;
+                match &found.reach {
+                    Reach::Postgres(config) => Ok(crate::probe::probe(target, config).await?),
+                    Reach::Http(_) => bail!(
+                        "target `{target}` is an HTTP service; the probe measures PostgreSQL servers"
+                    ),
+                }
+            }
+            Self::Remote(remote) => {
+                remote
+                    .send(
+                        remote
+                            .http
+                            .get(remote.url("/api/probe"))
+                            .query(&[("target", target)]),
+                    )
+                    .await
             }
         }
     }

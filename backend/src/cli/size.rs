@@ -17,7 +17,7 @@ use lifeguard_shared::metric::ms;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::RunRequest;
 use lifeguard_shared::sizing::{
-    DEFAULT_MAX_POINTS, Sizing, SizingPoint, SizingRequest, service_environment,
+    Budget, DEFAULT_MAX_POINTS, Sizing, SizingPoint, SizingRequest, service_environment,
 };
 use serde::Serialize;
 
@@ -76,6 +76,7 @@ impl SizeArgs {
             workload: run.workload,
             headroom: self.headroom,
             pool_timeout_s: self.pool_timeout_s,
+            replicas: self.subject.replicas,
             max_points: self.max_points,
             base_concurrency: self.base_concurrency,
         })
@@ -99,7 +100,12 @@ async fn sweep_and_print(
 ) -> anyhow::Result<ExitCode> {
     let (target, suite_name, profile_name) = (&request.target, &request.suite, &request.profile);
     let (suite, profile) = console.suite_and_profile(suite_name, profile_name).await?;
-    let plan = SweepPlan::for_request(request, suite, profile)?;
+    let mut plan = SweepPlan::for_request(request, suite, profile)?;
+    let probe = console
+        .probe(target)
+        .await
+        .context("reading the server's connection budget before the first run")?;
+    plan.budget = Budget::of(&probe.server(), &plan.profile);
     let run_point = |adjust| measure(console, request.point(adjust));
     if args.check.is_some() {
         eprintln!(
@@ -206,15 +212,27 @@ pub fn render(sizing: &Sizing) -> String {
     }
     let _ = writeln!(out, "\n{}", sizing.summary);
     if let (Some(little), Some(at_load)) = (&sizing.little, sizing.at_load) {
-        let covers = f64::from(at_load) >= little.connections;
+        let replicas = sizing.replicas.max(1);
+        let pool = if replicas > 1 {
+            format!(
+                "{at_load} in each of {replicas} replicas ({})",
+                at_load * replicas
+            )
+        } else {
+            at_load.to_string()
+        };
         let _ = writeln!(
             out,
             "Little's law at the suite's load: {:.0} req/s × {} held = {:.1} connections busy on \
-             average; the smallest passing pool, {at_load}, {} it",
+             average; the smallest passing pool, {pool}, {} it",
             little.arrival_rps,
             ms(little.hold_ms),
             little.connections,
-            if covers { "covers" } else { "does NOT cover" }
+            if little.covered_by(at_load, replicas) {
+                "covers"
+            } else {
+                "does NOT cover"
+            }
         );
     }
     if let Some(formula) = &sizing.formula {

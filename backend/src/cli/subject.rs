@@ -1,8 +1,9 @@
 //! What `run` and `size` load, spelt the same on both command lines: the target, the suite, the
-//! pool profile, workload overrides and labels.
+//! pool profile and its replicas, workload overrides and labels.
 
 use clap::Args;
 use lifeguard_shared::run::{RunLabels, RunRequest};
+use lifeguard_shared::sizing::Adjustment;
 use lifeguard_shared::workload::AuthFlow;
 
 use super::console::ServerArgs;
@@ -19,6 +20,10 @@ pub struct Subject {
     /// Pool profile (built-in: current, recommended-dev, recommended-prod).
     #[arg(long, default_value = "current")]
     pub profile: String,
+    /// Application instances sharing the target, each with the profile's pools (default: the
+    /// profile's `replicas`, 1 unless it says).
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u32>,
     /// Workload override, e.g. `--workload hold_ms=20 --workload sync_fallback=true`.
     #[arg(long = "workload", value_name = "KEY=VALUE")]
     workload: Vec<String>,
@@ -44,7 +49,10 @@ impl Subject {
             profile: self.profile.clone(),
             labels,
             workload,
-            adjust: None,
+            adjust: self.replicas.map(|replicas| Adjustment {
+                replicas: Some(replicas),
+                ..Adjustment::default()
+            }),
         })
     }
 

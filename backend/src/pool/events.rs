@@ -95,6 +95,22 @@ pub struct Gauges {
     pub waiters: u32,
 }
 
+impl Gauges {
+    /// `self` with one pool's gauges changed from `before` to `after`: how the sum over several
+    /// pools (a run's replicas) follows one pool's event.
+    #[must_use]
+    pub fn moved(self, before: Self, after: Self) -> Self {
+        let step = |sum: u32, was: u32, is: u32| sum.saturating_sub(was).saturating_add(is);
+        Self {
+            checked_out: step(self.checked_out, before.checked_out, after.checked_out),
+            idle: step(self.idle, before.idle, after.idle),
+            open: step(self.open, before.open, after.open),
+            overflow: step(self.overflow, before.overflow, after.overflow),
+            waiters: step(self.waiters, before.waiters, after.waiters),
+        }
+    }
+}
+
 /// One event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolEvent {

@@ -465,6 +465,10 @@ pub struct Collector {
     clock: Arc<PhaseClock>,
     /// Whose event buffers to drain.
     pools: Vec<Pool>,
+    /// Each pool's gauges after its latest event, and the primary pools' sum: with several
+    /// replicas the run's gauges are the sums over them.
+    latest: Vec<Gauges>,
+    primaries: Gauges,
     /// Reused allocation for drained events.
     drained: Vec<PoolEvent>,
     phases: Vec<PhaseAggregate>,
@@ -506,6 +510,8 @@ impl Collector {
             phases: phase_names.iter().map(|_| PhaseAggregate::new()).collect(),
             phase_names,
             clock,
+            latest: vec![Gauges::default(); pools.len()],
+            primaries: Gauges::default(),
             pools,
             drained: Vec::new(),
             second: Second::new(0),
@@ -607,7 +613,13 @@ impl Collector {
             self.pools[index].drain_events(&mut drained);
             for event in &drained {
                 let phase = self.bounded(phase_at(&switches, event.at));
-                self.on_event(phase, event);
+                let mut event = *event;
+                if event.pool == PoolRole::Primary {
+                    self.primaries = self.primaries.moved(self.latest[index], event.gauges);
+                    self.latest[index] = event.gauges;
+                    event.gauges = self.primaries;
+                }
+                self.on_event(phase, &event);
             }
         }
         self.drained = drained;

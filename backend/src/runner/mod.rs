@@ -44,7 +44,7 @@ use crate::stats::histogram::SecondHistograms;
 use crate::targets::{HttpService, Reach};
 use crate::workload::auth_flow::AuthFlowWorkload;
 use crate::workload::http_auth::{self, HttpAuthFlow};
-use crate::workload::{Pools, Workload, schema};
+use crate::workload::{Pools, Replica, Workload, schema};
 
 /// Bounded sample channel: large enough that a second of load never waits, small enough to bound
 /// memory when the collector falls behind.
@@ -106,16 +106,16 @@ impl RunPlan {
     pub fn validate(&self) -> Result<(), RunError> {
         let invalid = |what| move |invalid| RunError::Invalid { what, invalid };
         self.suite.validate().map_err(invalid("suite"))?;
-        self.profile
-            .primary
-            .validate()
-            .map_err(|e| e.under("primary"))
-            .map_err(invalid("pool profile"))?;
-        if let Some(secondary) = &self.profile.secondary {
-            secondary
-                .validate()
-                .map_err(|e| e.under("secondary"))
-                .map_err(invalid("pool profile"))?;
+        self.profile.validate().map_err(invalid("pool profile"))?;
+        if self.profile.replicas > 1 && matches!(self.target, Reach::Http(_)) {
+            return Err(RunError::Invalid {
+                what: "pool profile",
+                invalid: Invalid::new(
+                    "replicas",
+                    "must be 1 for a service target: a deployed service runs its own replicas, \
+                     lifeguard opens them only on a PostgreSQL target",
+                ),
+            });
         }
         self.workload
             .validate()
@@ -307,10 +307,7 @@ async fn run_here<W: Workload>(
     let (sample_tx, sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
     let (observation_tx, observation_rx) = mpsc::channel(64);
     let finish = CancellationToken::new();
-    let own_pools: Vec<Pool> = pools
-        .iter()
-        .flat_map(|p| std::iter::once(p.primary.clone()).chain(p.secondary.clone()))
-        .collect();
+    let own_pools: Vec<Pool> = pools.iter().flat_map(Pools::all).cloned().collect();
     let collector = Collector::new(
         started,
         phases.names.clone(),
@@ -538,21 +535,32 @@ async fn prepare_service(
     Ok((Some(observer), server))
 }
 
-/// The profile's pools, their connections named for this run.
+/// The profile's pools, one set per replica, their connections named for this run (and the
+/// replica, when there are several: `lifeguard:<id>:primary:r2`).
 fn open_pools(plan: &RunPlan, target: &tokio_postgres::Config) -> Pools {
-    let pool = |role, settings: &PoolSettings| {
+    let replicas = plan.profile.replicas.max(1);
+    let pool = |role, replica: u32, settings: &PoolSettings| {
         let mut connect = target.clone();
-        connect.application_name(plan.application_name(role));
+        let name = plan.application_name(role);
+        connect.application_name(if replicas == 1 {
+            name
+        } else {
+            format!("{name}:r{}", replica + 1)
+        });
         Pool::new(role, settings.clone(), connect, plan.instrumented)
     };
-    Pools {
-        primary: pool(PoolRole::Primary, &plan.profile.primary),
-        secondary: plan
-            .profile
-            .secondary
-            .as_ref()
-            .map(|s| pool(PoolRole::Secondary, s)),
-    }
+    Pools::new(
+        (0..replicas)
+            .map(|replica| Replica {
+                primary: pool(PoolRole::Primary, replica, &plan.profile.primary),
+                secondary: plan
+                    .profile
+                    .secondary
+                    .as_ref()
+                    .map(|s| pool(PoolRole::Secondary, replica, s)),
+            })
+            .collect(),
+    )
 }
 
 /// The collector's phases: the scenarios, then recovery (when the suite has it), the leak check,
@@ -607,11 +615,7 @@ async fn run_phases<W: Workload>(
         }
     };
     enter(phases.prewarm);
-    let own = pools.local();
-    for pool in own
-        .iter()
-        .flat_map(|p| std::iter::once(&p.primary).chain(p.secondary.as_ref()))
-    {
+    for pool in pools.local().into_iter().flat_map(Pools::all) {
         if pool.settings().prewarm
             && let Err(error) = pool.prewarm().await
         {
@@ -645,7 +649,7 @@ async fn run_phases<W: Workload>(
                 pools,
                 pools
                     .capacity()
-                    .unwrap_or_else(|| plan.profile.primary.capacity()),
+                    .unwrap_or_else(|| plan.profile.primary_fleet().capacity()),
                 index,
                 settings,
                 plan.suite.thresholds.response_time_ms.warning,
@@ -739,7 +743,8 @@ fn assemble(
         .scraped
         .as_ref()
         .map_or_else(|| plan.profile.clone(), |s| s.sized(&plan.profile));
-    let capacity = profile.primary.capacity();
+    // The gauges are sums over the replicas: so is the capacity they are measured against.
+    let capacity = profile.primary_fleet().capacity();
     let scenarios: Vec<ScenarioReport> = plan
         .suite
         .scenarios
@@ -778,7 +783,8 @@ fn assemble(
         })
         .collect();
     let criteria = verdict::run_criteria(recovery.as_mut(), leaks.as_mut(), &plan.suite.criteria);
-    let mut thresholds = verdict::thresholds(&scenarios, &profile.primary, &plan.suite.thresholds);
+    let mut thresholds =
+        verdict::thresholds(&scenarios, &profile.primary_fleet(), &plan.suite.thresholds);
     thresholds.push(verdict::connection_budget(
         &profile,
         &collected.server,

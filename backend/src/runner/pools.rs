@@ -22,27 +22,21 @@ pub enum PoolWatch {
 }
 
 impl PoolWatch {
-    /// Checkouts waiting for the primary pool now.
+    /// Checkouts waiting for the primary pool now (every replica's).
     #[must_use]
     pub fn waiters(&self) -> Option<u32> {
         match self {
-            Self::Local(pools) => Some(pools.primary.stats().gauges.waiters),
+            Self::Local(pools) => Some(pools.primaries().map(|p| p.stats().gauges.waiters).sum()),
             Self::Scraped { latest, .. } => count(latest.borrow().as_ref()?.primary.pending?),
             Self::Unseen => None,
         }
     }
 
-    /// Connections checked out of every pool now.
+    /// Connections checked out of every pool (of every replica) now.
     #[must_use]
     pub fn checked_out(&self) -> Option<u32> {
         match self {
-            Self::Local(pools) => Some(
-                pools.primary.stats().gauges.checked_out
-                    + pools
-                        .secondary
-                        .as_ref()
-                        .map_or(0, |p| p.stats().gauges.checked_out),
-            ),
+            Self::Local(pools) => Some(pools.all().map(|p| p.stats().gauges.checked_out).sum()),
             Self::Scraped { latest, .. } => {
                 let latest = latest.borrow();
                 let scrape = latest.as_ref()?;
@@ -57,21 +51,25 @@ impl PoolWatch {
         }
     }
 
-    /// The primary pool's capacity (size and overflow).
+    /// The primary pool's capacity (size and overflow), over every replica.
     #[must_use]
     pub fn capacity(&self) -> Option<u32> {
         match self {
-            Self::Local(pools) => Some(pools.primary.settings().capacity()),
+            Self::Local(pools) => Some(pools.primaries().map(|p| p.settings().capacity()).sum()),
             Self::Scraped { latest, .. } => count(latest.borrow().as_ref()?.primary.max?),
             Self::Unseen => None,
         }
     }
 
-    /// Checkouts of the primary pool that found it at capacity, since it was created.
+    /// Checkouts of the primary pool (any replica's) that found it at capacity, since it was
+    /// created.
     #[must_use]
     pub fn exhaustion_events(&self) -> u64 {
         match self {
-            Self::Local(pools) => pools.primary.stats().counters.exhaustion_events,
+            Self::Local(pools) => pools
+                .primaries()
+                .map(|p| p.stats().counters.exhaustion_events)
+                .sum(),
             Self::Scraped { dry, .. } => dry.count(),
             Self::Unseen => 0,
         }

@@ -247,8 +247,10 @@ impl Workload for AuthFlowWorkload {
             new_token,
             fail,
         };
-        let first = self.attempt(&pools.primary, &what, hold).await;
-        match &pools.secondary {
+        // A request stays on one replica, fallback included, as it would in one process.
+        let replica = pools.next();
+        let first = self.attempt(&replica.primary, &what, hold).await;
+        match &replica.secondary {
             // The analysed `get_current_user()` caught any exception of the primary path — a
             // failed or timed-out checkout, a database error, an application error — and did the
             // work again on the sync pool (whatever the primary path leaked stays leaked).

@@ -11,6 +11,8 @@ pub mod http_conn;
 pub mod schema;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
@@ -18,19 +20,74 @@ use rand::rngs::SmallRng;
 use crate::pool::events::PoolRole;
 use crate::pool::{Pool, PoolError};
 
-/// The pools of one run: the primary, and the secondary ("sync") pool when the profile has one.
+/// One application instance's pools: the primary, and the secondary ("sync") pool when the
+/// profile has one.
 #[derive(Debug, Clone)]
-pub struct Pools {
+pub struct Replica {
     pub primary: Pool,
     pub secondary: Option<Pool>,
 }
 
+/// The pools of one run: a [`Replica`] for each application instance the run stands in for, all
+/// on one server. Requests go to the replicas in turn, as a round-robin load balancer sends them,
+/// so N replicas' pools compete for the server's connections as N deployed instances do.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    replicas: Arc<[Replica]>,
+    turn: Arc<AtomicUsize>,
+}
+
 impl Pools {
-    /// Closes both pools (idle and leaked connections now, the rest as they come back).
+    /// The pools of `replicas` (at least one).
+    ///
+    /// # Panics
+    /// With no replica: a run always has one.
+    #[must_use]
+    pub fn new(replicas: Vec<Replica>) -> Self {
+        assert!(!replicas.is_empty(), "a run has at least one replica");
+        Self {
+            replicas: replicas.into(),
+            turn: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// One application instance's pools.
+    #[must_use]
+    pub fn single(primary: Pool, secondary: Option<Pool>) -> Self {
+        Self::new(vec![Replica { primary, secondary }])
+    }
+
+    /// The replica the next request goes to.
+    #[must_use]
+    pub fn next(&self) -> &Replica {
+        if self.replicas.len() == 1 {
+            return &self.replicas[0];
+        }
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        &self.replicas[turn % self.replicas.len()]
+    }
+
+    #[must_use]
+    pub fn replicas(&self) -> &[Replica] {
+        &self.replicas
+    }
+
+    /// Every pool of every replica, primaries and secondaries.
+    pub fn all(&self) -> impl Iterator<Item = &Pool> {
+        self.replicas
+            .iter()
+            .flat_map(|r| std::iter::once(&r.primary).chain(r.secondary.as_ref()))
+    }
+
+    /// Every replica's primary pool.
+    pub fn primaries(&self) -> impl Iterator<Item = &Pool> {
+        self.replicas.iter().map(|r| &r.primary)
+    }
+
+    /// Closes every pool (idle and leaked connections now, the rest as they come back).
     pub fn close(&self) {
-        self.primary.close();
-        if let Some(secondary) = &self.secondary {
-            secondary.close();
+        for pool in self.all() {
+            pool.close();
         }
     }
 }

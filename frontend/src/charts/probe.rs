@@ -44,6 +44,7 @@ mod tests {
             target: "sandbox".into(),
             server_version: "15.18".into(),
             max_connections: 100,
+            superuser_reserved_connections: 3,
             connected_backends: 1,
             connect_ms: vec![4.123_456, 3.5],
             round_trip_ms: vec![0.25, 0.2, 0.125],

@@ -195,6 +195,7 @@ mod tests {
             suite: "peak".into(),
             profile: "current".into(),
             headroom: 3.0,
+            replicas: 1,
             pool_timeout_s: 5.0,
             points: vec![
                 point(15, 1.0, true, 160.0, 230.0),

@@ -50,7 +50,7 @@ async fn catalog_limits(suite: String, profile: String) -> Result<PoolLimits, Ap
         .find(|p| p.name == profile)
         .ok_or_else(|| missing("profile", &profile))?;
     Ok(PoolLimits {
-        capacity: profile.primary.capacity(),
+        capacity: profile.primary_fleet().capacity(),
         utilization: suite.thresholds.pool_utilization_pct,
         minimums: suite
             .scenarios
@@ -68,7 +68,7 @@ fn report_limits(report: &RunReport) -> Option<PoolLimits> {
         .iter()
         .find(|t| t.metric == Metric::PoolUtilizationPct)?;
     Some(PoolLimits {
-        capacity: report.pool_profile.primary.capacity(),
+        capacity: report.pool_profile.primary_fleet().capacity(),
         utilization: Levels {
             warning: utilization.warning,
             critical: utilization.critical,

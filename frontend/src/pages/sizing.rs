@@ -85,7 +85,14 @@ fn SizingView(detail: SizingDetail) -> impl IntoView {
     let connections = |n: Option<u32>| n.map_or_else(|| "–".to_owned(), |n| n.to_string());
     let recommended = sizing.recommendation.as_ref().map_or_else(
         || "none".to_owned(),
-        |p| format!("{} + {}", p.primary.pool_size, p.primary.max_overflow),
+        |p| {
+            let pool = format!("{} + {}", p.primary.pool_size, p.primary.max_overflow);
+            if p.replicas > 1 {
+                format!("{pool} in each of {} replicas", p.replicas)
+            } else {
+                pool
+            }
+        },
     );
     let little = sizing.little.map_or_else(
         || "–".to_owned(),
@@ -132,8 +139,13 @@ fn SizingView(detail: SizingDetail) -> impl IntoView {
         .collect_view();
     let configuration = sizing.recommendation.as_ref().map(|profile| {
         let primary = &profile.primary;
+        let replicas = if profile.replicas > 1 {
+            format!("# in each of {} replicas\n", profile.replicas)
+        } else {
+            String::new()
+        };
         let text = format!(
-            "[profiles.primary]   # profile `{}`\npool_size = {}\nmax_overflow = {}\n\
+            "[profiles.primary]   # profile `{}`\n{replicas}pool_size = {}\nmax_overflow = {}\n\
              pool_timeout_s = {}\n\n# the analysed service's environment\n{}",
             profile.name,
             primary.pool_size,
@@ -175,6 +187,7 @@ fn SizingView(detail: SizingDetail) -> impl IntoView {
             {fact("Target", sizing.target.clone())}
             {fact("Suite", sizing.suite.clone())}
             {fact("From profile", sizing.profile.clone())}
+            {(sizing.replicas > 1).then(|| fact("Replicas", sizing.replicas.to_string()))}
             {fact("Started", local_time(detail.created_at))}
             {fact("Enough at 1×", connections(sizing.at_load))}
             {fact(
