@@ -16,7 +16,7 @@ use std::future::Future;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::sizing::{
-    Adjustment, Budget, Formula, Knee, MAX_LOAD_FACTOR, Sizing, SizingPoint, SizingRequest,
+    Adjustment, Budget, Formula, Knee, Sizing, SizingPoint, SizingRequest,
 };
 use lifeguard_shared::suite::Suite;
 
@@ -50,31 +50,12 @@ impl SweepPlan {
         suite: Suite,
         profile: PoolProfile,
     ) -> Result<Self, Invalid> {
-        if !(request.headroom >= 1.0 && request.headroom <= MAX_LOAD_FACTOR) {
-            return Err(Invalid::new(
-                "headroom",
-                format!(
-                    "must be at least 1 and at most {MAX_LOAD_FACTOR}, got {}",
-                    request.headroom
-                ),
-            ));
-        }
+        request.validate()?;
         let pool_timeout_s = request
             .pool_timeout_s
             .unwrap_or(profile.primary.pool_timeout_s);
-        let checked = Adjustment {
-            pool_timeout_s: Some(pool_timeout_s),
-            replicas: request.replicas,
-            ..Adjustment::default()
-        };
-        checked.validate()?;
         let mut profile = profile;
         profile.replicas = request.replicas.unwrap_or(profile.replicas);
-        request.labels.validate()?;
-        request
-            .workload
-            .validate()
-            .map_err(|e| e.under("workload"))?;
         let mut plan = Self {
             target: request.target.clone(),
             suite,

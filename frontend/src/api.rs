@@ -342,6 +342,13 @@ pub async fn create_run(request: &RunRequest) -> Result<RunCreated, ApiFailure> 
     send_json(Request::post(&authorised("/api/runs")), Some(request)).await
 }
 
+/// Starts a sizing; the answer carries its id.
+pub async fn create_sizing(
+    request: &lifeguard_shared::sizing::SizingRequest,
+) -> Result<RunCreated, ApiFailure> {
+    send_json(Request::post(&authorised("/api/sizings")), Some(request)).await
+}
+
 /// A page of runs, newest first.
 pub async fn runs(filter: &RunFilter) -> Result<RunPage, ApiFailure> {
     get_json(&filter.api_url()).await

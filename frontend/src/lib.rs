@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/history") view=pages::history::HistoryPage />
                     <Route path=path!("/baselines") view=pages::baselines::BaselinesPage />
                     <Route path=path!("/targets") view=pages::targets::TargetsPage />
+                    <Route path=path!("/sizings/new") view=pages::new_run::NewSizingPage />
                     <Route path=path!("/sizings/:id") view=pages::sizing::SizingPage />
                 </Routes>
             </main>

@@ -545,6 +545,32 @@ pub struct SizingRequest {
 }
 
 impl SizingRequest {
+    /// The rules the request can be checked by alone (the browser checks them too): a headroom
+    /// of 1 to [`MAX_LOAD_FACTOR`], a positive pool timeout, 1 to [`MAX_REPLICAS`] replicas, the
+    /// labels' and the workload's. The budget of runs needs the suite: the server checks it.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if !(self.headroom >= 1.0 && self.headroom <= MAX_LOAD_FACTOR) {
+            return Err(Invalid::new(
+                "headroom",
+                format!(
+                    "must be at least 1 and at most {MAX_LOAD_FACTOR}, got {}",
+                    self.headroom
+                ),
+            ));
+        }
+        Adjustment {
+            pool_timeout_s: self.pool_timeout_s,
+            replicas: self.replicas,
+            ..Adjustment::default()
+        }
+        .validate()?;
+        if self.max_points == 0 {
+            return Err(Invalid::new("max_points", "must be at least 1, got 0"));
+        }
+        self.labels.validate()?;
+        self.workload.validate().map_err(|e| e.under("workload"))
+    }
+
     /// The run of one point: this request's target, suite, profile and workload, adjusted, and
     /// labelled `phase = sizing` whatever its labels said (see [`crate::run::DeployPhase::Sizing`]).
     #[must_use]
@@ -562,8 +588,11 @@ impl SizingRequest {
     }
 }
 
+/// The analysis's "3× load headroom".
+pub const DEFAULT_HEADROOM: f64 = 3.0;
+
 fn default_headroom() -> f64 {
-    3.0
+    DEFAULT_HEADROOM
 }
 
 /// The default budget of runs a sweep may make.

@@ -38,6 +38,7 @@ async fn every_view_passes_axe_without_serious_or_critical_violations() {
         ("/", "main"),
         ("/runs", "main table"),
         ("/runs/new", "#trigger-form"),
+        ("/sizings/new", "#trigger-form #how-to-size"),
         (
             &format!("/runs/{head}") as &str,
             "[data-chart=latency-over-time] canvas",

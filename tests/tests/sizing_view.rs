@@ -178,3 +178,136 @@ async fn a_running_sizing_is_followed_and_cancelled_from_its_view() {
     browser.close().await.unwrap();
     app.stop().await.unwrap();
 }
+
+/// `/sizings/new`: a broken field is named before anything is sent; the filled form starts a
+/// sizing of two replicas, whose view follows it to a recommendation for each replica.
+#[tokio::test]
+async fn a_sizing_started_from_its_form_names_a_broken_field_then_sizes_two_replicas() {
+    use fantoccini::Locator;
+    let app = console().await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    browser.client.goto(&app.url("/sizings/new")).await.unwrap();
+    browser
+        .wait_for("#trigger-form #how-to-size")
+        .await
+        .unwrap();
+    browser
+        .wait_for("#run-suite option[value=quick]")
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#label-phase"))
+            .await
+            .is_err(),
+        "a sizing's runs are labelled `sizing`: no phase to choose"
+    );
+    browser
+        .client
+        .find(Locator::Css("#run-suite"))
+        .await
+        .unwrap()
+        .select_by_value("quick")
+        .await
+        .unwrap();
+    let client = &browser.client;
+    let field = |css: &'static str| async move { client.find(Locator::Css(css)).await.unwrap() };
+    field("#run-replicas").await.send_keys("0").await.unwrap();
+    let error = browser
+        .wait_for("#form-error[data-field=replicas]")
+        .await
+        .unwrap();
+    assert_eq!(
+        error.text().await.unwrap(),
+        "replicas must be at least 1 and at most 64, got 0"
+    );
+    assert_eq!(
+        field("#start-run")
+            .await
+            .attr("disabled")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    field("#run-replicas").await.clear().await.unwrap();
+    field("#run-replicas").await.send_keys("2").await.unwrap();
+    field("#workload-hold_ms")
+        .await
+        .send_keys("20")
+        .await
+        .unwrap();
+    field("#sizing-pool-timeout")
+        .await
+        .send_keys("5")
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#form-error"))
+            .await
+            .is_err(),
+        "the filled form is valid"
+    );
+    browser.screenshot("sizing-form").await.unwrap();
+    field("#start-run").await.click().await.unwrap();
+
+    let id = lifeguard_tests::browser::retry(std::time::Duration::from_secs(20), || async {
+        let url = browser.client.current_url().await.unwrap();
+        match url.path().strip_prefix("/sizings/") {
+            Some(id) if !id.is_empty() && id != "new" => Ok(id.to_owned()),
+            _ => Err(url),
+        }
+    })
+    .await
+    .unwrap();
+    let detail = app
+        .sizing_until(&id, std::time::Duration::from_secs(120), |d| {
+            d.state != SizingState::Running
+        })
+        .await
+        .unwrap();
+    assert_eq!(detail.state, SizingState::Done, "{detail:?}");
+    assert_eq!(detail.sizing.replicas, 2);
+    let recommended = detail.sizing.recommendation.clone().unwrap();
+    assert_eq!(recommended.replicas, 2);
+    browser
+        .wait_for_text("#sizing-state", "done")
+        .await
+        .unwrap();
+    let facts = browser.text("#sizing-facts").await.unwrap();
+    assert!(
+        facts.contains(&format!(
+            "{} + {} in each of 2 replicas",
+            recommended.primary.pool_size, recommended.primary.max_overflow
+        )),
+        "{facts}"
+    );
+    assert!(
+        browser
+            .text("#sizing-profile")
+            .await
+            .unwrap()
+            .contains("# in each of 2 replicas"),
+        "the pasted configuration says it is per replica"
+    );
+    browser.screenshot("sizing-replicas").await.unwrap();
+
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.goto(&app.url("/sizings/new")).await.unwrap();
+    browser
+        .wait_for("#trigger-form #how-to-size")
+        .await
+        .unwrap();
+    let (page, window) = browser.widths().await.unwrap();
+    assert!(page <= window, "the page is {page} px wide in {window} px");
+    browser.screenshot("sizing-form-phone").await.unwrap();
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+}

@@ -1,12 +1,16 @@
-//! `/runs/new`: the trigger form. Checked in the browser by the same rules the server applies
-//! (`RunLabels::set`, `AuthFlow::set`), so a mistake names its field and rule before sending.
+//! `/runs/new` and `/sizings/new`: the trigger form, for one run or for a sizing sweep of the same
+//! target, suite and profile. Checked in the browser by the same rules the server applies
+//! (`RunLabels::set`, `AuthFlow::set`, `SizingRequest::validate`), so a mistake names its field
+//! and rule before sending.
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
+use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::{RunLabels, RunRequest, TargetInfo};
+use lifeguard_shared::sizing::{Adjustment, DEFAULT_HEADROOM, DEFAULT_MAX_POINTS, SizingRequest};
 use lifeguard_shared::workload::AuthFlow;
 
 use crate::api::{self, ApiFailure, SuiteOutline};
@@ -18,12 +22,34 @@ pub struct FormValues {
     pub target: String,
     pub suite: String,
     pub profile: String,
+    /// Empty keeps the profile's.
+    pub replicas: String,
     pub environment: String,
     pub phase: String,
     pub version: String,
     pub notes: String,
     /// `(key, value)` per workload knob; an empty value keeps the default.
     pub workload: Vec<(String, String)>,
+    /// A sizing's fields; empty keeps the default.
+    pub headroom: String,
+    pub pool_timeout_s: String,
+    pub max_points: String,
+}
+
+/// `value` as a `T`, `None` when empty, or the rule naming `field`.
+fn optional<T: std::str::FromStr>(
+    field: &str,
+    value: &str,
+    what: &str,
+) -> Result<Option<T>, Invalid> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| Invalid::new(field, format!("must be {what}, got `{value}`")))
 }
 
 /// The request the form describes, or the first broken rule.
@@ -53,14 +79,69 @@ pub fn build_request(form: &FormValues) -> Result<RunRequest, Invalid> {
             workload.set(&format!("{key}={value}"))?;
         }
     }
+    let replicas = optional("replicas", &form.replicas, "a whole number")?;
+    let adjust = replicas.map(|replicas| Adjustment {
+        replicas: Some(replicas),
+        ..Adjustment::default()
+    });
+    if let Some(adjust) = &adjust {
+        adjust.validate()?;
+    }
     Ok(RunRequest {
         target,
         suite,
         profile,
         labels,
         workload,
-        adjust: None,
+        adjust,
     })
+}
+
+/// The sizing the form describes (the run's fields, and how to size), or the first broken rule.
+pub fn build_sizing(form: &FormValues) -> Result<SizingRequest, Invalid> {
+    let run = build_request(form)?;
+    let request = SizingRequest {
+        target: run.target,
+        suite: run.suite,
+        profile: run.profile,
+        labels: run.labels,
+        workload: run.workload,
+        headroom: optional("headroom", &form.headroom, "a number")?.unwrap_or(DEFAULT_HEADROOM),
+        pool_timeout_s: optional(
+            "pool_timeout_s",
+            &form.pool_timeout_s,
+            "a number of seconds",
+        )?,
+        replicas: run.adjust.and_then(|a| a.replicas),
+        max_points: optional("max_points", &form.max_points, "a whole number")?
+            .unwrap_or(DEFAULT_MAX_POINTS),
+        base_concurrency: None,
+    };
+    request.validate()?;
+    Ok(request)
+}
+
+/// What the form starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Starts {
+    Run,
+    Sizing,
+}
+
+/// What the filled form asks the server for.
+#[derive(Debug, Clone, PartialEq)]
+enum Asked {
+    Run(RunRequest),
+    Sizing(SizingRequest),
+}
+
+impl Starts {
+    fn check(self, form: &FormValues) -> Result<Asked, Invalid> {
+        match self {
+            Self::Run => build_request(form).map(Asked::Run),
+            Self::Sizing => build_sizing(form).map(Asked::Sizing),
+        }
+    }
 }
 
 /// The default of a workload knob, shown as the input's placeholder.
@@ -88,24 +169,63 @@ async fn catalog() -> Result<Catalog, ApiFailure> {
     ))
 }
 
-/// The page: the form for operators, a plain refusal for others.
+/// `/runs/new`.
 #[component]
 pub fn NewRunPage() -> impl IntoView {
+    view! { <TriggerPage starts=Starts::Run /> }
+}
+
+/// `/sizings/new`.
+#[component]
+pub fn NewSizingPage() -> impl IntoView {
+    view! { <TriggerPage starts=Starts::Sizing /> }
+}
+
+/// The page: the form for operators, a plain refusal for others.
+#[component]
+fn TriggerPage(starts: Starts) -> impl IntoView {
     let me = super::resource(api::me);
+    let (title, other, other_href, what) = match starts {
+        Starts::Run => (
+            "Start a run",
+            "Size the pool instead",
+            "/sizings/new",
+            "runs",
+        ),
+        Starts::Sizing => (
+            "Size the pool",
+            "Start a single run instead",
+            "/runs/new",
+            "sizings",
+        ),
+    };
     view! {
         <div class="page-head">
-            <h2>"Start a run"</h2>
+            <h2>{title}</h2>
+            <A href=other_href attr:id="other-form">{other}</A>
         </div>
+        {(starts == Starts::Sizing)
+            .then(|| {
+                view! {
+                    <p class="muted" id="sizing-intro">
+                        "Runs the suite against pools of different sizes, at its load and at the \
+                         headroom, and recommends the smallest that meets every rule, within what \
+                         the server can give every replica. Each point is a stored run."
+                    </p>
+                }
+            })}
         <Transition fallback=|| view! { <Loading what="Checking what you may do…" /> }>
             {move || {
                 me.get()
                     .map(|result| match result {
-                        Ok(me) if me.role == "operator" => view! { <TriggerForm /> }.into_any(),
+                        Ok(me) if me.role == "operator" => {
+                            view! { <TriggerForm starts /> }.into_any()
+                        }
                         Ok(me) => {
                             view! {
                                 <section class="card" id="not-operator">
                                     <p>
-                                        "Only operators can start runs; this page is open as "
+                                        {format!("Only operators can start {what}; this page is open as ")}
                                         <strong>{me.role}</strong>
                                         ". Open it with an operator token (?token=…) to start one."
                                     </p>
@@ -121,7 +241,7 @@ pub fn NewRunPage() -> impl IntoView {
 }
 
 #[component]
-fn TriggerForm() -> impl IntoView {
+fn TriggerForm(starts: Starts) -> impl IntoView {
     let catalog = super::resource(catalog);
     view! {
         <Transition fallback=|| view! { <Loading what="Loading targets, suites and profiles…" /> }>
@@ -130,7 +250,7 @@ fn TriggerForm() -> impl IntoView {
                     .get()
                     .map(|result| match result {
                         Ok((targets, suites, profiles)) => {
-                            view! { <Form targets suites profiles /> }.into_any()
+                            view! { <Form starts targets suites profiles /> }.into_any()
                         }
                         Err(failure) => view! { <Failure failure /> }.into_any(),
                     })
@@ -141,6 +261,7 @@ fn TriggerForm() -> impl IntoView {
 
 #[component]
 fn Form(
+    starts: Starts,
     targets: Vec<TargetInfo>,
     suites: Vec<SuiteOutline>,
     profiles: Vec<PoolProfile>,
@@ -152,6 +273,11 @@ fn Form(
             names.into_iter().next().unwrap_or_default()
         }
     };
+    // A sizing opens pools on a PostgreSQL server: service targets are not offered.
+    let targets: Vec<TargetInfo> = targets
+        .into_iter()
+        .filter(|t| starts == Starts::Run || t.kind != "http")
+        .collect();
     let target = RwSignal::new(first(
         targets.iter().map(|t| t.name.clone()).collect(),
         "sandbox",
@@ -164,10 +290,14 @@ fn Form(
         profiles.iter().map(|p| p.name.clone()).collect(),
         "current",
     ));
+    let replicas = RwSignal::new(String::new());
     let environment = RwSignal::new(String::new());
     let phase = RwSignal::new(String::from("ad-hoc"));
     let version = RwSignal::new(String::new());
     let notes = RwSignal::new(String::new());
+    let headroom = RwSignal::new(String::new());
+    let pool_timeout_s = RwSignal::new(String::new());
+    let max_points = RwSignal::new(String::new());
     let knobs: Vec<(&'static str, RwSignal<String>)> = AuthFlow::KEYS
         .iter()
         .map(|key| (*key, RwSignal::new(String::new())))
@@ -177,6 +307,7 @@ fn Form(
         target: target.get(),
         suite: suite.get(),
         profile: profile.get(),
+        replicas: replicas.get(),
         environment: environment.get(),
         phase: phase.get(),
         version: version.get(),
@@ -185,8 +316,11 @@ fn Form(
             .iter()
             .map(|(key, value)| ((*key).to_owned(), value.get()))
             .collect(),
+        headroom: headroom.get(),
+        pool_timeout_s: pool_timeout_s.get(),
+        max_points: max_points.get(),
     };
-    let checked = Memo::new(move |_| build_request(&values()));
+    let checked = Memo::new(move |_| starts.check(&values()));
     let invalid_field = move || checked.with(|c| c.as_ref().err().map(|e| e.field.clone()));
     let is_invalid = move |field: &'static str| move || invalid_field().as_deref() == Some(field);
     let submitted = RwSignal::new(false);
@@ -196,17 +330,23 @@ fn Form(
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         submitted.set(true);
-        let Ok(request) = checked.get_untracked() else {
+        let Ok(asked) = checked.get_untracked() else {
             return;
         };
         sending.set(true);
         server_error.set(None);
         let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            match api::create_run(&request).await {
-                Ok(created) => {
-                    navigate(&format!("/runs/{}", created.id), NavigateOptions::default());
-                }
+            let created = match &asked {
+                Asked::Run(request) => api::create_run(request)
+                    .await
+                    .map(|c| format!("/runs/{}", c.id)),
+                Asked::Sizing(request) => api::create_sizing(request)
+                    .await
+                    .map(|c| format!("/sizings/{}", c.id)),
+            };
+            match created {
+                Ok(path) => navigate(&path, NavigateOptions::default()),
                 Err(failure) => {
                     sending.try_set(false);
                     server_error.try_set(Some(failure));
@@ -214,6 +354,80 @@ fn Form(
             }
         });
     };
+    // A text input bound to `value`, marked invalid when the form's error names `field`.
+    let number = move |id: &'static str,
+                       field: &'static str,
+                       placeholder: String,
+                       value: RwSignal<String>| {
+        view! {
+            <input
+                id=id
+                type="text"
+                inputmode="decimal"
+                data-field=field
+                placeholder=placeholder
+                aria-invalid=move || is_invalid(field)().to_string()
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+        }
+    };
+    let profile_replicas = {
+        let profiles = profiles.clone();
+        move || {
+            let name = profile.get();
+            let replicas = profiles
+                .iter()
+                .find(|p| p.name == name)
+                .map_or(1, |p| p.replicas);
+            format!("the profile's ({replicas})")
+        }
+    };
+    let how_to_size = (starts == Starts::Sizing).then(|| {
+        let profile_timeout = {
+            let profiles = profiles.clone();
+            move || {
+                let name = profile.get();
+                profiles
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map_or_else(String::new, |p| {
+                        format!("the profile's ({} s)", p.primary.pool_timeout_s)
+                    })
+            }
+        };
+        view! {
+            <fieldset id="how-to-size">
+                <legend>"How to size (empty keeps the default shown)"</legend>
+                <div class="field">
+                    <label for="sizing-headroom">"Headroom (× load)"</label>
+                    {number("sizing-headroom", "headroom", DEFAULT_HEADROOM.to_string(), headroom)}
+                </div>
+                <div class="field">
+                    <label for="sizing-pool-timeout">"Pool timeout (s)"</label>
+                    <input
+                        id="sizing-pool-timeout"
+                        type="text"
+                        inputmode="decimal"
+                        data-field="pool_timeout_s"
+                        placeholder=profile_timeout
+                        aria-invalid=move || is_invalid("pool_timeout_s")().to_string()
+                        prop:value=move || pool_timeout_s.get()
+                        on:input=move |ev| pool_timeout_s.set(event_target_value(&ev))
+                    />
+                </div>
+                <div class="field">
+                    <label for="sizing-max-points">"Most runs"</label>
+                    {number(
+                        "sizing-max-points",
+                        "max_points",
+                        DEFAULT_MAX_POINTS.to_string(),
+                        max_points,
+                    )}
+                </div>
+            </fieldset>
+        }
+    });
     let options = |names: Vec<(String, String)>| {
         names
             .into_iter()
@@ -326,7 +540,22 @@ fn Form(
                         {profile_options}
                     </select>
                 </div>
+                <div class="field">
+                    <label for="run-replicas">"Replicas"</label>
+                    <input
+                        id="run-replicas"
+                        type="text"
+                        inputmode="numeric"
+                        data-field="replicas"
+                        placeholder=profile_replicas
+                        title="Application instances sharing the server, each with the profile's pools"
+                        aria-invalid=move || is_invalid("replicas")().to_string()
+                        prop:value=move || replicas.get()
+                        on:input=move |ev| replicas.set(event_target_value(&ev))
+                    />
+                </div>
             </fieldset>
+            {how_to_size}
             <fieldset>
                 <legend>"Labels"</legend>
                 <div class="field">
@@ -341,17 +570,25 @@ fn Form(
                         on:input=move |ev| environment.set(event_target_value(&ev))
                     />
                 </div>
-                <div class="field">
-                    <label for="label-phase">"Phase"</label>
-                    <select
-                        id="label-phase"
-                        data-field="labels.phase"
-                        prop:value=move || phase.get()
-                        on:change=move |ev| phase.set(event_target_value(&ev))
-                    >
-                        {super::phase_options(&lifeguard_shared::run::DeployPhase::TRIGGERED)}
-                    </select>
-                </div>
+                // A sizing's runs are labelled `sizing` whatever the form says.
+                {(starts == Starts::Run)
+                    .then(|| {
+                        view! {
+                            <div class="field">
+                                <label for="label-phase">"Phase"</label>
+                                <select
+                                    id="label-phase"
+                                    data-field="labels.phase"
+                                    prop:value=move || phase.get()
+                                    on:change=move |ev| phase.set(event_target_value(&ev))
+                                >
+                                    {super::phase_options(
+                                        &lifeguard_shared::run::DeployPhase::TRIGGERED,
+                                    )}
+                                </select>
+                            </div>
+                        }
+                    })}
                 <div class="field">
                     <label for="label-version">"Version or commit"</label>
                     <input
@@ -405,7 +642,11 @@ fn Form(
                 class="primary"
                 disabled=move || sending.get() || checked.with(Result::is_err)
             >
-                {move || if sending.get() { "Starting…" } else { "Start run" }}
+                {move || match (sending.get(), starts) {
+                    (true, _) => "Starting…",
+                    (false, Starts::Run) => "Start run",
+                    (false, Starts::Sizing) => "Start sizing",
+                }}
             </button>
         </form>
     }
@@ -429,6 +670,7 @@ mod tests {
                 ("leak_on_error".into(), "true".into()),
                 ("error_rate".into(), String::new()),
             ],
+            ..FormValues::default()
         }
     }
 
@@ -462,6 +704,55 @@ mod tests {
         let invalid = build_request(&values).unwrap_err();
         assert_eq!(invalid.field, "labels.version");
         assert!(invalid.rule.contains("at most 100"), "{}", invalid.rule);
+    }
+
+    #[test]
+    fn replicas_adjust_a_run_and_a_sizing_keeps_the_defaults_it_was_not_given() {
+        let values = FormValues {
+            replicas: "4".into(),
+            ..form()
+        };
+        let run = build_request(&values).unwrap();
+        assert_eq!(run.adjust.and_then(|a| a.replicas), Some(4));
+        let sizing = build_sizing(&values).unwrap();
+        assert_eq!(sizing.replicas, Some(4));
+        assert!((sizing.headroom - DEFAULT_HEADROOM).abs() < f64::EPSILON);
+        assert_eq!(sizing.max_points, DEFAULT_MAX_POINTS);
+        assert_eq!(sizing.pool_timeout_s, None);
+        assert_eq!(build_request(&form()).unwrap().adjust, None);
+    }
+
+    #[test]
+    fn a_sizing_field_out_of_its_rule_is_named_as_the_server_names_it() {
+        let cases = [
+            (
+                "headroom",
+                "0.5",
+                "must be at least 1 and at most 20, got 0.5",
+            ),
+            ("headroom", "lots", "must be a number, got `lots`"),
+            (
+                "pool_timeout_s",
+                "0",
+                "must be a positive number of seconds, got 0",
+            ),
+            ("replicas", "0", "must be at least 1 and at most 64, got 0"),
+            ("max_points", "0", "must be at least 1, got 0"),
+        ];
+        for (field, value, rule) in cases {
+            let mut values = form();
+            match field {
+                "headroom" => values.headroom = value.into(),
+                "pool_timeout_s" => values.pool_timeout_s = value.into(),
+                "replicas" => values.replicas = value.into(),
+                _ => values.max_points = value.into(),
+            }
+            let invalid = build_sizing(&values).unwrap_err();
+            assert_eq!(
+                (invalid.field.as_str(), invalid.rule.as_str()),
+                (field, rule)
+            );
+        }
     }
 
     #[test]
