@@ -4,6 +4,11 @@
 //! marked, a table row (with its run's link) per point, the recommendation as configuration — on
 //! a desktop and a phone, without console errors or accessibility violations.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
 use lifeguard_shared::sizing::SizingState;
 use lifeguard_tests::browser::{Browser, series};
 use lifeguard_tests::history_seed::console;
@@ -183,9 +188,71 @@ async fn a_running_sizing_is_followed_and_cancelled_from_its_view() {
 /// sizing of two replicas, whose view follows it to a recommendation for each replica.
 #[tokio::test]
 async fn a_sizing_started_from_its_form_names_a_broken_field_then_sizes_two_replicas() {
-    use fantoccini::Locator;
     let app = console().await.unwrap();
     let browser = Browser::start().await.unwrap();
+    fill_the_sizing_form(&browser, &app).await;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#start-run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let id = sizing_id_in_address(&browser).await;
+    let detail = app
+        .sizing_until(&id, std::time::Duration::from_mins(2), |d| {
+            d.state != SizingState::Running
+        })
+        .await
+        .unwrap();
+    assert_eq!(detail.state, SizingState::Done, "{detail:?}");
+    assert_eq!(detail.sizing.replicas, 2);
+    let recommended = detail.sizing.recommendation.clone().unwrap();
+    assert_eq!(recommended.replicas, 2);
+    browser
+        .wait_for_text("#sizing-state", "done")
+        .await
+        .unwrap();
+    let facts = browser.text("#sizing-facts").await.unwrap();
+    assert!(
+        facts.contains(&format!(
+            "{} + {} in each of 2 replicas",
+            recommended.primary.pool_size, recommended.primary.max_overflow
+        )),
+        "{facts}"
+    );
+    assert!(
+        browser
+            .text("#sizing-profile")
+            .await
+            .unwrap()
+            .contains("# in each of 2 replicas"),
+        "the pasted configuration says it is per replica"
+    );
+    browser.screenshot("sizing-replicas").await.unwrap();
+
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.goto(&app.url("/sizings/new")).await.unwrap();
+    browser
+        .wait_for("#trigger-form #how-to-size")
+        .await
+        .unwrap();
+    let (page, window) = browser.widths().await.unwrap();
+    assert!(page <= window, "the page is {page} px wide in {window} px");
+    browser.screenshot("sizing-form-phone").await.unwrap();
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+}
+
+/// Opens `/sizings/new`, checks that no phase is offered and that zero replicas is named before
+/// anything is sent, then fills it: the quick suite, two replicas, 20 ms holds, a 5 s timeout.
+async fn fill_the_sizing_form(browser: &Browser, app: &lifeguard_tests::TestApp) {
+    use fantoccini::Locator;
     browser.client.goto(&app.url("/sizings/new")).await.unwrap();
     browser
         .wait_for("#trigger-form #how-to-size")
@@ -252,9 +319,11 @@ async fn a_sizing_started_from_its_form_names_a_broken_field_then_sizes_two_repl
         "the filled form is valid"
     );
     browser.screenshot("sizing-form").await.unwrap();
-    field("#start-run").await.click().await.unwrap();
+}
 
-    let id = lifeguard_tests::browser::retry(std::time::Duration::from_secs(20), || async {
+/// The sizing id in the browser's address (`/sizings/{id}`), once the form has moved there.
+async fn sizing_id_in_address(browser: &Browser) -> String {
+    lifeguard_tests::browser::retry(std::time::Duration::from_secs(20), || async {
         let url = browser.client.current_url().await.unwrap();
         match url.path().strip_prefix("/sizings/") {
             Some(id) if !id.is_empty() && id != "new" => Ok(id.to_owned()),
@@ -262,52 +331,5 @@ async fn a_sizing_started_from_its_form_names_a_broken_field_then_sizes_two_repl
         }
     })
     .await
-    .unwrap();
-    let detail = app
-        .sizing_until(&id, std::time::Duration::from_secs(120), |d| {
-            d.state != SizingState::Running
-        })
-        .await
-        .unwrap();
-    assert_eq!(detail.state, SizingState::Done, "{detail:?}");
-    assert_eq!(detail.sizing.replicas, 2);
-    let recommended = detail.sizing.recommendation.clone().unwrap();
-    assert_eq!(recommended.replicas, 2);
-    browser
-        .wait_for_text("#sizing-state", "done")
-        .await
-        .unwrap();
-    let facts = browser.text("#sizing-facts").await.unwrap();
-    assert!(
-        facts.contains(&format!(
-            "{} + {} in each of 2 replicas",
-            recommended.primary.pool_size, recommended.primary.max_overflow
-        )),
-        "{facts}"
-    );
-    assert!(
-        browser
-            .text("#sizing-profile")
-            .await
-            .unwrap()
-            .contains("# in each of 2 replicas"),
-        "the pasted configuration says it is per replica"
-    );
-    browser.screenshot("sizing-replicas").await.unwrap();
-
-    browser.client.set_window_size(390, 844).await.unwrap();
-    browser.client.goto(&app.url("/sizings/new")).await.unwrap();
-    browser
-        .wait_for("#trigger-form #how-to-size")
-        .await
-        .unwrap();
-    let (page, window) = browser.widths().await.unwrap();
-    assert!(page <= window, "the page is {page} px wide in {window} px");
-    browser.screenshot("sizing-form-phone").await.unwrap();
-    assert_eq!(
-        browser.console_errors().await.unwrap(),
-        Vec::<String>::new()
-    );
-    browser.close().await.unwrap();
-    app.stop().await.unwrap();
+    .unwrap()
 }

@@ -109,10 +109,14 @@ pub fn sizing_chart(sizing: &Sizing) -> Chart {
         .data_zoom(inside)
         .data_zoom(slider)
         .x_axis(
-            bottom_axis("pool size (connections kept, no overflow)")
-                .type_(AxisType::Value)
-                .min(0)
-                .max(f64::from(largest + 1)),
+            bottom_axis(if sizing.replicas > 1 {
+                "pool size per replica (connections kept, no overflow)"
+            } else {
+                "pool size (connections kept, no overflow)"
+            })
+            .type_(AxisType::Value)
+            .min(0)
+            .max(f64::from(largest + 1)),
         )
         .y_axis(side_axis("p95 latency (ms)").max((highest * 1.1).ceil()))
         .y_axis(
