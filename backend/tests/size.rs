@@ -240,24 +240,11 @@ primary = {{ pool_size = 4, max_overflow = 0, pool_timeout_s = 5 }}
 fn no_plan_over_the_servers_budget_is_recommended_and_one_over_it_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("lifeguard.toml");
-    let small_server = format!(
-        r#"[sandbox]
-max_connections = 40
-{PEAK_SUITE}
-[[suites]]
-name = "peak-x3"
-leak_check = {{ grace_s = 1.0 }}
-[[suites.scenarios]]
-name = "peak"
-min_success_rate = 0.9
-load = {{ model = "closed", users = 90, requests_per_user = 3 }}
-
-[[profiles]]
-name = "over-budget"
-primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
-"#
-    );
-    std::fs::write(&config, &small_server).unwrap();
+    std::fs::write(
+        &config,
+        forty_connections_and("over-budget", "pool_size = 60"),
+    )
+    .unwrap();
     let (out, sizing) = size_peak(data.path(), &config, 1);
     assert!(sizing["recommendation"].is_null(), "{out}");
     let budget = &sizing["budget"];
@@ -279,6 +266,28 @@ primary = {{ pool_size = 60, max_overflow = 0, pool_timeout_s = 5 }}
     let (report, _) = run_peak_x3(data.path(), &config, &["--profile", "over-budget"]);
     let outcomes = &report["scenarios"][0]["outcomes"];
     assert!(outcomes["refused"].as_u64().unwrap() > 0, "{outcomes}");
+}
+
+/// A sandbox of 40 connections, the peak suite and `peak-x3` (three times its users), and a
+/// profile `name` of one pool (`size`, no overflow, 5 s timeout).
+fn forty_connections_and(name: &str, size: &str) -> String {
+    format!(
+        r#"[sandbox]
+max_connections = 40
+{PEAK_SUITE}
+[[suites]]
+name = "peak-x3"
+leak_check = {{ grace_s = 1.0 }}
+[[suites.scenarios]]
+name = "peak"
+min_success_rate = 0.9
+load = {{ model = "closed", users = 90, requests_per_user = 3 }}
+
+[[profiles]]
+name = "{name}"
+primary = {{ {size}, max_overflow = 0, pool_timeout_s = 5 }}
+"#
+    )
 }
 
 /// `lifeguard run` of `peak-x3` with 50 ms holds and `args`: its report, and its exit code.
@@ -309,27 +318,7 @@ fn run_peak_x3(data: &Path, config: &Path, args: &[&str]) -> (Value, Option<i32>
 fn with_four_replicas_every_plan_fits_the_server_four_times_and_one_over_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("lifeguard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[sandbox]
-max_connections = 40
-{PEAK_SUITE}
-[[suites]]
-name = "peak-x3"
-leak_check = {{ grace_s = 1.0 }}
-[[suites.scenarios]]
-name = "peak"
-min_success_rate = 0.9
-load = {{ model = "closed", users = 90, requests_per_user = 3 }}
-
-[[profiles]]
-name = "app"
-primary = {{ pool_size = 15, max_overflow = 0, pool_timeout_s = 5 }}
-"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, forty_connections_and("app", "pool_size = 15")).unwrap();
     let json = data.path().join("sizing.json");
     let sized = lifeguard(
         data.path(),

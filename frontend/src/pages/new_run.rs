@@ -355,9 +355,10 @@ fn Form(
         });
     };
     // A text input bound to `value`, marked invalid when the form's error names `field`.
+    // A text input bound to `value`, marked invalid when the form's error names `field`.
     let number = move |id: &'static str,
                        field: &'static str,
-                       placeholder: String,
+                       placeholder: Signal<String>,
                        value: RwSignal<String>| {
         view! {
             <input
@@ -401,27 +402,28 @@ fn Form(
                 <legend>"How to size (empty keeps the default shown)"</legend>
                 <div class="field">
                     <label for="sizing-headroom">"Headroom (× load)"</label>
-                    {number("sizing-headroom", "headroom", DEFAULT_HEADROOM.to_string(), headroom)}
+                    {number(
+                        "sizing-headroom",
+                        "headroom",
+                        Signal::stored(DEFAULT_HEADROOM.to_string()),
+                        headroom,
+                    )}
                 </div>
                 <div class="field">
                     <label for="sizing-pool-timeout">"Pool timeout (s)"</label>
-                    <input
-                        id="sizing-pool-timeout"
-                        type="text"
-                        inputmode="decimal"
-                        data-field="pool_timeout_s"
-                        placeholder=profile_timeout
-                        aria-invalid=move || is_invalid("pool_timeout_s")().to_string()
-                        prop:value=move || pool_timeout_s.get()
-                        on:input=move |ev| pool_timeout_s.set(event_target_value(&ev))
-                    />
+                    {number(
+                        "sizing-pool-timeout",
+                        "pool_timeout_s",
+                        Signal::derive(profile_timeout),
+                        pool_timeout_s,
+                    )}
                 </div>
                 <div class="field">
                     <label for="sizing-max-points">"Most runs"</label>
                     {number(
                         "sizing-max-points",
                         "max_points",
-                        DEFAULT_MAX_POINTS.to_string(),
+                        Signal::stored(DEFAULT_MAX_POINTS.to_string()),
                         max_points,
                     )}
                 </div>
@@ -542,17 +544,7 @@ fn Form(
                 </div>
                 <div class="field">
                     <label for="run-replicas">"Replicas"</label>
-                    <input
-                        id="run-replicas"
-                        type="text"
-                        inputmode="numeric"
-                        data-field="replicas"
-                        placeholder=profile_replicas
-                        title="Application instances sharing the server, each with the profile's pools"
-                        aria-invalid=move || is_invalid("replicas")().to_string()
-                        prop:value=move || replicas.get()
-                        on:input=move |ev| replicas.set(event_target_value(&ev))
-                    />
+                    {number("run-replicas", "replicas", Signal::derive(profile_replicas), replicas)}
                 </div>
             </fieldset>
             {how_to_size}
