@@ -167,6 +167,12 @@ pub fn report_value(report: &RunReport, metric: Metric, scenario: Option<&str>) 
         | Metric::OverflowUsagePct
         | Metric::ResponseTimeMs
         | Metric::ConnectionBudgetPct => threshold_peak()?,
+        // A monitor's, not a run's.
+        Metric::ConnectionsUsedPct
+        | Metric::IdleInTransaction
+        | Metric::IdleInTransactionAgeS
+        | Metric::LongestTransactionS
+        | Metric::WaitingBackends => return None,
     })
 }
 

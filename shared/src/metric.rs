@@ -76,11 +76,46 @@ pub enum Metric {
     OverflowUsagePct,
     ResponseTimeMs,
     ConnectionBudgetPct,
+    /// A monitored server's client backends over its `max_connections`, percent.
+    ConnectionsUsedPct,
+    /// Sessions idle in a transaction on a monitored server.
+    IdleInTransaction,
+    /// The oldest of them, seconds since its last statement.
+    IdleInTransactionAgeS,
+    /// The longest open transaction, seconds since it began.
+    LongestTransactionS,
+    /// Backends waiting on a lock, I/O or another backend (not on their client).
+    WaitingBackends,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 21] = [
+        Self::SuccessRate,
+        Self::MeanLatencyMs,
+        Self::P50LatencyMs,
+        Self::P95LatencyMs,
+        Self::P99LatencyMs,
+        Self::AcquireWaitP95Ms,
+        Self::ThroughputRps,
+        Self::PeakUtilization,
+        Self::ChurnPerS,
+        Self::ExhaustionEvents,
+        Self::RecoveryS,
+        Self::Leaks,
+        Self::PoolUtilizationPct,
+        Self::OverflowUsagePct,
+        Self::ResponseTimeMs,
+        Self::ConnectionBudgetPct,
+        Self::ConnectionsUsedPct,
+        Self::IdleInTransaction,
+        Self::IdleInTransactionAgeS,
+        Self::LongestTransactionS,
+        Self::WaitingBackends,
+    ];
+
+    /// What a run measures: the metrics a history of runs can follow.
+    pub const OF_RUNS: [Self; 16] = [
         Self::SuccessRate,
         Self::MeanLatencyMs,
         Self::P50LatencyMs,
@@ -139,6 +174,11 @@ impl Metric {
             Self::OverflowUsagePct => "overflow_usage_pct",
             Self::ResponseTimeMs => "response_time_ms",
             Self::ConnectionBudgetPct => "connection_budget_pct",
+            Self::ConnectionsUsedPct => "connections_used_pct",
+            Self::IdleInTransaction => "idle_in_transaction",
+            Self::IdleInTransactionAgeS => "idle_in_transaction_age_s",
+            Self::LongestTransactionS => "longest_transaction_s",
+            Self::WaitingBackends => "waiting_backends",
         }
     }
 
@@ -162,6 +202,11 @@ impl Metric {
             Self::OverflowUsagePct => "overflow usage",
             Self::ResponseTimeMs => "response time",
             Self::ConnectionBudgetPct => "connection budget",
+            Self::ConnectionsUsedPct => "connections used",
+            Self::IdleInTransaction => "idle in transaction",
+            Self::IdleInTransactionAgeS => "oldest idle in transaction",
+            Self::LongestTransactionS => "longest transaction",
+            Self::WaitingBackends => "waiting backends",
         }
     }
 
@@ -177,11 +222,17 @@ impl Metric {
             | Self::ResponseTimeMs => Unit::Milliseconds,
             Self::ThroughputRps => Unit::RequestsPerSecond,
             Self::ChurnPerS => Unit::PerSecond,
-            Self::ExhaustionEvents | Self::Leaks => Unit::Count,
-            Self::RecoveryS => Unit::Seconds,
-            Self::PoolUtilizationPct | Self::OverflowUsagePct | Self::ConnectionBudgetPct => {
-                Unit::Percent
+            Self::ExhaustionEvents
+            | Self::Leaks
+            | Self::IdleInTransaction
+            | Self::WaitingBackends => Unit::Count,
+            Self::RecoveryS | Self::IdleInTransactionAgeS | Self::LongestTransactionS => {
+                Unit::Seconds
             }
+            Self::PoolUtilizationPct
+            | Self::OverflowUsagePct
+            | Self::ConnectionBudgetPct
+            | Self::ConnectionsUsedPct => Unit::Percent,
         }
     }
 
@@ -311,7 +362,7 @@ pub fn number(value: f64) -> String {
 }
 
 // By name, through [`Metric::name`] and [`Metric::from_name`]: one spelling, and less code in the
-// browser's wasm than serde's derive for a 16-variant enum.
+// browser's wasm than serde's derive for a 21-variant enum.
 impl Serialize for Metric {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.name())
@@ -349,7 +400,7 @@ impl PartialEq<&str> for Metric {
 mod tests {
     use super::*;
 
-    const ALL: [Metric; 16] = Metric::ALL;
+    const ALL: [Metric; 21] = Metric::ALL;
 
     #[test]
     fn changes_are_signed_and_a_change_that_rounds_to_zero_is_not() {

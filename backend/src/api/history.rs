@@ -66,7 +66,7 @@ fn parse(query: HistoryQuery) -> Result<Wanted, Invalid> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Invalid::new("target", "is required (a target's name)"))?;
     let known = || {
-        Metric::ALL
+        Metric::OF_RUNS
             .iter()
             .map(|m| m.name())
             .collect::<Vec<_>>()
@@ -75,15 +75,17 @@ fn parse(query: HistoryQuery) -> Result<Wanted, Invalid> {
     let name = query
         .metric
         .ok_or_else(|| Invalid::new("metric", format!("is required, one of: {}", known())))?;
-    let metric = Metric::from_name(&name).ok_or_else(|| {
-        Invalid::new(
-            "metric",
-            format!(
-                "`{name}` is not a metric lifeguard knows (one of: {})",
-                known()
-            ),
-        )
-    })?;
+    let metric = Metric::from_name(&name)
+        .filter(|m| Metric::OF_RUNS.contains(m))
+        .ok_or_else(|| {
+            Invalid::new(
+                "metric",
+                format!(
+                    "`{name}` is not a metric of runs (one of: {})",
+                    known()
+                ),
+            )
+        })?;
     let scenario = match (per_scenario(metric), query.scenario) {
         (true, None) => {
             return Err(Invalid::new(

@@ -120,7 +120,12 @@ fn scenario_value(metric: Metric) -> (fn(&ScenarioReport) -> f64, Option<BlockVa
         | Metric::PoolUtilizationPct
         | Metric::OverflowUsagePct
         | Metric::ResponseTimeMs
-        | Metric::ConnectionBudgetPct => (|_| f64::NAN, None),
+        | Metric::ConnectionBudgetPct
+        | Metric::ConnectionsUsedPct
+        | Metric::IdleInTransaction
+        | Metric::IdleInTransactionAgeS
+        | Metric::LongestTransactionS
+        | Metric::WaitingBackends => (|_| f64::NAN, None),
     }
 }
 

@@ -300,7 +300,7 @@ fn pickers(loaded: &Loaded, choices: &Choices, go: &Go) -> impl IntoView + use<>
     ));
     let mut profiles = vec![(String::new(), "any".to_owned())];
     profiles.extend(named(&choices.profiles));
-    let metrics: Vec<(String, String)> = Metric::ALL
+    let metrics: Vec<(String, String)> = Metric::OF_RUNS
         .iter()
         .map(|m| (m.name().to_owned(), m.titled()))
         .collect();
