@@ -26,6 +26,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod monitor;
 pub mod pool;
 pub mod probe;
 pub mod runner;

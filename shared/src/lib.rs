@@ -27,6 +27,7 @@ pub mod health;
 pub mod history;
 pub mod invalid;
 pub mod metric;
+pub mod monitor;
 pub mod pool;
 pub mod report;
 pub mod run;

@@ -80,10 +80,7 @@ fn parse(query: HistoryQuery) -> Result<Wanted, Invalid> {
         .ok_or_else(|| {
             Invalid::new(
                 "metric",
-                format!(
-                    "`{name}` is not a metric of runs (one of: {})",
-                    known()
-                ),
+                format!("`{name}` is not a metric of runs (one of: {})", known()),
             )
         })?;
     let scenario = match (per_scenario(metric), query.scenario) {

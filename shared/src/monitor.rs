@@ -1,0 +1,232 @@
+//! Watching a target between tests: one sample of a server as a monitor reads it, the alert
+//! rules judged on every sample (the analysis's thresholds and the server side that trusted tools
+//! alert on), and the alerts they raise.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::invalid::{self, Invalid};
+use crate::metric::Metric;
+use crate::report::Level;
+
+/// A PostgreSQL server at one instant, from one look at `pg_stat_activity` (the monitor's own
+/// backend left out).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonitorSample {
+    /// When it was read, milliseconds since the Unix epoch (the server's clock).
+    pub at_ms: u64,
+    pub max_connections: u32,
+    /// Client backends of anyone.
+    pub backends: u32,
+    pub active: u32,
+    pub idle: u32,
+    pub idle_in_transaction: u32,
+    /// Seconds since the oldest idle-in-transaction session's last statement; 0 when none.
+    pub oldest_idle_in_transaction_s: f64,
+    /// Seconds since the longest open transaction began; 0 when none.
+    pub longest_transaction_s: f64,
+    /// Active backends waiting on something other than their client, by `wait_event_type`.
+    #[serde(default)]
+    pub waiting: BTreeMap<String, u32>,
+    /// Backends started per second since the previous sample; `None` for a monitor's first.
+    pub new_backends_per_s: Option<f64>,
+    /// Client backends by `application_name` (the busiest ten).
+    #[serde(default)]
+    pub applications: BTreeMap<String, u32>,
+    /// Client backends by role (the busiest ten).
+    #[serde(default)]
+    pub users: BTreeMap<String, u32>,
+}
+
+impl MonitorSample {
+    /// The sample's value of `metric`, when it measures it.
+    #[must_use]
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::ConnectionsUsedPct => (self.max_connections > 0)
+                .then(|| f64::from(self.backends) * 100.0 / f64::from(self.max_connections)),
+            Metric::IdleInTransaction => Some(f64::from(self.idle_in_transaction)),
+            Metric::IdleInTransactionAgeS => Some(self.oldest_idle_in_transaction_s),
+            Metric::LongestTransactionS => Some(self.longest_transaction_s),
+            Metric::WaitingBackends => Some(f64::from(self.waiting.values().sum::<u32>())),
+            Metric::ChurnPerS => self.new_backends_per_s,
+            _ => None,
+        }
+    }
+}
+
+/// One alert: `metric` at or past `warning`, or past `critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub metric: Metric,
+    pub warning: f64,
+    pub critical: f64,
+}
+
+impl AlertRule {
+    /// The level `value` stands at.
+    #[must_use]
+    pub fn level(&self, value: f64) -> Level {
+        if value >= self.critical {
+            Level::Critical
+        } else if value >= self.warning {
+            Level::Warning
+        } else {
+            Level::Ok
+        }
+    }
+}
+
+/// How a monitor alerts: its rules, and how many consecutive samples past a level fire an alert
+/// (`fire_after`) and below it resolve one (`resolve_after`), so a value hovering at a threshold
+/// does not flap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    pub fire_after: u32,
+    pub resolve_after: u32,
+    pub rules: Vec<AlertRule>,
+}
+
+impl Default for AlertSettings {
+    /// The server side of the analysis's monitoring strategy and of what trusted tools alert on:
+    /// connections used 80/90 % of `max_connections`, a session idle in transaction for 30/60
+    /// minutes, 5/15 new connections a second.
+    fn default() -> Self {
+        let rule = |metric, warning, critical| AlertRule {
+            metric,
+            warning,
+            critical,
+        };
+        Self {
+            fire_after: 3,
+            resolve_after: 3,
+            rules: vec![
+                rule(Metric::ConnectionsUsedPct, 80.0, 90.0),
+                rule(Metric::IdleInTransactionAgeS, 1800.0, 3600.0),
+                rule(Metric::ChurnPerS, 5.0, 15.0),
+            ],
+        }
+    }
+}
+
+impl AlertSettings {
+    /// The rules: a sample or more on each side, levels in order, a metric a monitor measures,
+    /// and each metric once.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        invalid::at_least("fire_after", self.fire_after, 1)?;
+        invalid::at_least("resolve_after", self.resolve_after, 1)?;
+        let mut seen = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let field = |key: &str| format!("rules[{i}].{key}");
+            if !MONITORED.contains(&rule.metric) {
+                return Err(Invalid::new(
+                    field("metric"),
+                    format!(
+                        "`{}` is not measured by a monitor (one of: {})",
+                        rule.metric,
+                        MONITORED.map(Metric::name).join(", ")
+                    ),
+                ));
+            }
+            if !(rule.warning.is_finite() && rule.critical.is_finite())
+                || rule.warning > rule.critical
+            {
+                return Err(Invalid::new(
+                    field("warning"),
+                    format!(
+                        "must be a number at most `critical` ({}), got {}",
+                        rule.critical, rule.warning
+                    ),
+                ));
+            }
+            if seen.contains(&rule.metric) {
+                return Err(Invalid::new(
+                    field("metric"),
+                    format!("`{}` has a rule already", rule.metric),
+                ));
+            }
+            seen.push(rule.metric);
+        }
+        Ok(())
+    }
+}
+
+/// What a monitor measures, in the order the console lists it.
+pub const MONITORED: [Metric; 6] = [
+    Metric::ConnectionsUsedPct,
+    Metric::IdleInTransaction,
+    Metric::IdleInTransactionAgeS,
+    Metric::LongestTransactionS,
+    Metric::WaitingBackends,
+    Metric::ChurnPerS,
+];
+
+/// An alert as the history keeps it: when it fired, the highest level it reached, and when it
+/// resolved (`None` while it stands).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: i64,
+    pub target: String,
+    pub metric: Metric,
+    /// The level now (the last it reached, once resolved).
+    pub level: Level,
+    /// The value that fired it or last changed its level.
+    pub value: f64,
+    /// The threshold of its level.
+    pub threshold: f64,
+    pub fired_at_ms: u64,
+    pub resolved_at_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_gives_each_monitored_metric() {
+        let sample = MonitorSample {
+            max_connections: 40,
+            backends: 30,
+            idle_in_transaction: 2,
+            oldest_idle_in_transaction_s: 75.0,
+            waiting: BTreeMap::from([("Lock".into(), 2), ("IO".into(), 1)]),
+            new_backends_per_s: Some(6.5),
+            ..MonitorSample::default()
+        };
+        assert_eq!(sample.value(Metric::ConnectionsUsedPct), Some(75.0));
+        assert_eq!(sample.value(Metric::IdleInTransaction), Some(2.0));
+        assert_eq!(sample.value(Metric::IdleInTransactionAgeS), Some(75.0));
+        assert_eq!(sample.value(Metric::WaitingBackends), Some(3.0));
+        assert_eq!(sample.value(Metric::ChurnPerS), Some(6.5));
+        assert_eq!(sample.value(Metric::P95LatencyMs), None);
+        for metric in MONITORED {
+            assert!(sample.value(metric).is_some(), "{metric}");
+        }
+    }
+
+    #[test]
+    fn the_default_rules_are_valid_and_a_broken_rule_names_its_field() {
+        AlertSettings::default().validate().unwrap();
+        let mut settings = AlertSettings::default();
+        settings.rules[1].warning = 4000.0;
+        let error = settings.validate().unwrap_err();
+        assert_eq!(error.field, "rules[1].warning");
+        settings = AlertSettings::default();
+        settings.rules.push(AlertRule {
+            metric: Metric::P95LatencyMs,
+            warning: 1.0,
+            critical: 2.0,
+        });
+        let error = settings.validate().unwrap_err();
+        assert_eq!(error.field, "rules[3].metric");
+        assert!(error.rule.contains("not measured by a monitor"), "{error}");
+        settings = AlertSettings {
+            fire_after: 0,
+            ..AlertSettings::default()
+        };
+        assert_eq!(settings.validate().unwrap_err().field, "fire_after");
+    }
+}
