@@ -2,3 +2,4 @@
 //! by alert rules with hysteresis ([`alerts`]), stored small, notified to webhooks.
 
 pub mod alerts;
+pub mod sample;

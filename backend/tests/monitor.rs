@@ -1,0 +1,84 @@
+//! A monitor's sampler against a real sandbox: sessions left idle in a transaction, a storm of new
+//! connections, and what one sample of `pg_stat_activity` says of them.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use std::time::Duration;
+
+use lifeguard::monitor::sample::Sampler;
+use lifeguard::sandbox::{Sandbox, SandboxOptions};
+use lifeguard_shared::metric::Metric;
+
+/// A session of its own, named `application`.
+async fn session(sandbox: &Sandbox, application: &str) -> tokio_postgres::Client {
+    let mut config = sandbox.connect_config();
+    config.application_name(application);
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn a_sample_sees_sessions_idle_in_transaction_and_a_storm_of_new_connections() {
+    let sandbox = Sandbox::start(&SandboxOptions {
+        max_connections: 40,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut sampler = Sampler::connect("sandbox", &sandbox.connect_config())
+        .await
+        .unwrap();
+    let first = sampler.sample().await.unwrap();
+    assert_eq!(first.max_connections, 40);
+    assert_eq!(first.new_backends_per_s, None, "no previous sample");
+    assert_eq!(first.idle_in_transaction, 0);
+
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        stuck.push(session(&sandbox, "stuck-app").await);
+    }
+    for client in &stuck {
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut storm = Vec::new();
+    for _ in 0..12 {
+        storm.push(session(&sandbox, "storm").await);
+    }
+    let second = sampler.sample().await.unwrap();
+    assert_eq!(second.idle_in_transaction, 2, "{second:#?}");
+    assert!(second.oldest_idle_in_transaction_s >= 1.0, "{second:#?}");
+    assert!(second.longest_transaction_s >= second.oldest_idle_in_transaction_s);
+    assert_eq!(
+        second.applications.get("stuck-app"),
+        Some(&2),
+        "{second:#?}"
+    );
+    assert_eq!(second.applications.get("storm"), Some(&12), "{second:#?}");
+    assert!(
+        !second
+            .applications
+            .keys()
+            .any(|a| a.starts_with("lifeguard-monitor")),
+        "the monitor leaves itself out: {second:#?}"
+    );
+    assert_eq!(second.backends, 14, "{second:#?}");
+    let churn = second.value(Metric::ChurnPerS).unwrap();
+    assert!(churn > 5.0, "14 new backends in about 1.2 s: {churn}");
+    let used = second.value(Metric::ConnectionsUsedPct).unwrap();
+    assert!((used - 14.0 * 100.0 / 40.0).abs() < 1e-9, "{used}");
+
+    drop(storm);
+    for client in &stuck {
+        client.batch_execute("ROLLBACK").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let third = sampler.sample().await.unwrap();
+    assert_eq!(third.idle_in_transaction, 0, "{third:#?}");
+    assert!(third.oldest_idle_in_transaction_s.abs() < f64::EPSILON);
+    assert_eq!(third.value(Metric::ChurnPerS), Some(0.0), "{third:#?}");
+}
