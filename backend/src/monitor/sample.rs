@@ -59,7 +59,7 @@ impl Sampler {
         config: &tokio_postgres::Config,
     ) -> Result<Self, ConnectError> {
         let mut config = config.clone();
-        config.application_name(&format!("lifeguard-monitor:{target}"));
+        config.application_name(format!("lifeguard-monitor:{target}"));
         Ok(Self {
             client: connect::connect(&config).await?,
             previous: None,
