@@ -11,8 +11,10 @@ use lifeguard::runner::{Abort, RunOutput, RunPlan, new_run_id, run};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use lifeguard::sizing::{SweepPlan, nothing_measured};
 use lifeguard::store::{NewRun, RunFilter, Store, StoredEvent};
+use lifeguard_shared::metric::Metric;
+use lifeguard_shared::monitor::{Alert, MonitorMinute, MonitorSample};
 use lifeguard_shared::pool::PoolProfile;
-use lifeguard_shared::report::RunState;
+use lifeguard_shared::report::{Level, RunState};
 use lifeguard_shared::run::{DeployPhase, RunLabels};
 use lifeguard_shared::sizing::{SizingPoint, SizingRequest, SizingState};
 use lifeguard_shared::suite::{LeakCheck, Suite};
@@ -248,12 +250,105 @@ async fn keeps_baselines_with_history_and_never_prunes_their_run(store: &Store) 
     assert!(store.blocks("b3").await.unwrap().is_empty());
 }
 
+/// A known series over three hours: two hours downsample to minutes whose min/mean/max are
+/// exact, the last hour stays raw, and minutes past their retention go; alerts open, change level,
+/// resolve and list newest first.
+async fn keeps_monitor_samples_small_and_alerts_as_they_change(store: &Store) {
+    let start = 1_700_000_040_000_u64 - 1_700_000_040_000 % 60_000;
+    let samples: Vec<MonitorSample> = (0..3 * 3600 / 5)
+        .map(|i| MonitorSample {
+            at_ms: start + i * 5000,
+            max_connections: 100,
+            backends: u32::try_from(i % 12).unwrap(),
+            idle_in_transaction: u32::try_from(i % 3).unwrap(),
+            new_backends_per_s: Some(0.5),
+            ..MonitorSample::default()
+        })
+        .collect();
+    for sample in &samples {
+        store.add_monitor_sample("watched", sample).await.unwrap();
+    }
+    store
+        .add_monitor_sample("other", &samples[0])
+        .await
+        .unwrap();
+    let two_hours = start + 2 * 3_600_000;
+    let retained = store
+        .retain_monitor("watched", two_hours + 30_000, start + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        retained.downsampled,
+        2 * 3600 / 5,
+        "whole minutes before the cutoff"
+    );
+    let raw = store.monitor_samples("watched", 0, u64::MAX).await.unwrap();
+    assert_eq!(raw.len(), 3600 / 5);
+    assert_eq!(raw[0].at_ms, two_hours);
+    assert_eq!(
+        store
+            .monitor_samples("other", 0, u64::MAX)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "another target's samples stay"
+    );
+    let minutes = store.monitor_minutes("watched", 0, u64::MAX).await.unwrap();
+    assert_eq!(
+        minutes,
+        MonitorMinute::of(&samples[12..2 * 3600 / 5]),
+        "the first minute is past its retention; the others are exact"
+    );
+    let used: Vec<&MonitorMinute> = minutes
+        .iter()
+        .filter(|m| m.metric == Metric::ConnectionsUsedPct)
+        .collect();
+    assert_eq!(used.len(), 119);
+    assert!(
+        used.iter()
+            .all(|m| m.samples == 12 && m.min == 0.0 && m.max == 11.0)
+    );
+    assert!(used.iter().all(|m| (m.mean - 5.5).abs() < 1e-9));
+
+    let mut alert = Alert {
+        id: "a1".into(),
+        target: "watched".into(),
+        metric: Metric::IdleInTransactionAgeS,
+        level: Level::Warning,
+        value: 1900.0,
+        threshold: 1800.0,
+        fired_at_ms: start,
+        resolved_at_ms: None,
+    };
+    store.open_alert(&alert).await.unwrap();
+    alert.level = Level::Critical;
+    alert.value = 3700.0;
+    alert.threshold = 3600.0;
+    store.update_alert(&alert).await.unwrap();
+    assert_eq!(
+        store.alerts(Some("watched"), true, 10).await.unwrap(),
+        vec![alert.clone()]
+    );
+    alert.resolved_at_ms = Some(start + 60_000);
+    store.update_alert(&alert).await.unwrap();
+    assert!(
+        store
+            .alerts(Some("watched"), true, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.alerts(None, false, 10).await.unwrap(), vec![alert]);
+}
+
 async fn exercise(store: Store) {
     keeps_a_run_from_queue_to_report(&store).await;
     lists_filter_and_page(&store).await;
     marks_unfinished_runs_interrupted_keeping_their_seconds(&store).await;
     marks_running_sizings_interrupted_keeping_their_points(&store).await;
     keeps_baselines_with_history_and_never_prunes_their_run(&store).await;
+    keeps_monitor_samples_small_and_alerts_as_they_change(&store).await;
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ pub const MONITORED: [Metric; 6] = [
 /// resolved (`None` while it stands).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    pub id: i64,
+    pub id: String,
     pub target: String,
     pub metric: Metric,
     /// The level now (the last it reached, once resolved).
@@ -179,6 +179,48 @@ pub struct Alert {
     pub threshold: f64,
     pub fired_at_ms: u64,
     pub resolved_at_ms: Option<u64>,
+}
+
+/// One metric of a monitor over one minute, once its raw samples have aged out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorMinute {
+    /// The minute's start, milliseconds since the Unix epoch.
+    pub minute_ms: u64,
+    pub metric: Metric,
+    pub samples: u32,
+    pub min: f64,
+    pub mean: f64,
+    pub max: f64,
+}
+
+impl MonitorMinute {
+    /// Every monitored metric of `samples`, a row per minute and metric (minutes in order).
+    #[must_use]
+    pub fn of(samples: &[MonitorSample]) -> Vec<Self> {
+        let mut minutes: BTreeMap<(u64, Metric), Self> = BTreeMap::new();
+        for sample in samples {
+            let minute_ms = sample.at_ms - sample.at_ms % 60_000;
+            for metric in MONITORED {
+                let Some(value) = sample.value(metric) else {
+                    continue;
+                };
+                let row = minutes.entry((minute_ms, metric)).or_insert(Self {
+                    minute_ms,
+                    metric,
+                    samples: 0,
+                    min: value,
+                    mean: 0.0,
+                    max: value,
+                });
+                row.samples += 1;
+                row.min = row.min.min(value);
+                row.max = row.max.max(value);
+                // The running mean: exact for the counts a minute holds.
+                row.mean += (value - row.mean) / f64::from(row.samples);
+            }
+        }
+        minutes.into_values().collect()
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +247,32 @@ mod tests {
         for metric in MONITORED {
             assert!(sample.value(metric).is_some(), "{metric}");
         }
+    }
+
+    #[test]
+    fn a_minute_keeps_the_min_mean_and_max_of_its_samples() {
+        let at = |second: u64, backends: u32| MonitorSample {
+            at_ms: 120_000 + second * 1000,
+            max_connections: 100,
+            backends,
+            ..MonitorSample::default()
+        };
+        let samples: Vec<MonitorSample> = (0..60)
+            .map(|s| at(s, u32::try_from(s % 10).unwrap()))
+            .chain([at(61, 50)])
+            .collect();
+        let minutes = MonitorMinute::of(&samples);
+        let used: Vec<&MonitorMinute> = minutes
+            .iter()
+            .filter(|m| m.metric == Metric::ConnectionsUsedPct)
+            .collect();
+        assert_eq!(used.len(), 2);
+        assert_eq!((used[0].minute_ms, used[0].samples), (120_000, 60));
+        assert_eq!((used[0].min, used[0].max), (0.0, 9.0));
+        assert!((used[0].mean - 4.5).abs() < 1e-12, "{}", used[0].mean);
+        assert_eq!((used[1].samples, used[1].min, used[1].max), (1, 50.0, 50.0));
+        // The first sample of a monitor has no churn: that minute counts what it has.
+        assert!(minutes.iter().all(|m| m.metric != Metric::ChurnPerS));
     }
 
     #[test]

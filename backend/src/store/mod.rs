@@ -6,6 +6,7 @@
 //! (firings of scheduled runs), `sizings` (sizing sweeps and the points they measured).
 
 mod baselines;
+mod monitors;
 mod runs;
 mod schedules;
 mod sizings;
@@ -15,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use monitors::Retained;
 pub use runs::{NewRun, RunFilter, StoredEvent};
 
 /// Why the store failed.
