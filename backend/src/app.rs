@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, Access, AppState};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
+use crate::monitor::Monitors;
 use crate::sandbox::demo::{DemoError, DemoService};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::schedule::Scheduler;
@@ -156,6 +157,8 @@ pub struct App {
     services: Services,
     /// The configured schedules; they start firing with [`App::run_until_stopped`].
     scheduler: Scheduler,
+    /// The configured monitors; they start sampling with [`App::run_until_stopped`].
+    monitors: Monitors,
 }
 
 impl App {
@@ -178,13 +181,20 @@ impl App {
                 source,
             })?;
         let scheduler = Scheduler::new(services.service.clone(), &config.schedules);
+        let monitors = Monitors::new(
+            config,
+            services.service.targets(),
+            services.service.store().clone(),
+        );
         let router = api::router(state, config.frontend_dir.as_deref(), bound)
-            .layer(axum::Extension(scheduler.clone()));
+            .layer(axum::Extension(scheduler.clone()))
+            .layer(axum::Extension(monitors.clone()));
         Ok(Self {
             listener,
             router,
             services,
             scheduler,
+            monitors,
         })
     }
 
@@ -208,20 +218,23 @@ impl App {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Starts the schedules and serves until `shutdown` completes, then stops the schedules, the
-    /// runs, the store and the sandbox.
+    /// Starts the schedules and monitors and serves until `shutdown` completes, then stops them,
+    /// the runs, the store and the sandbox.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let service = self.services.service.clone();
         let scheduler = self.scheduler.clone();
+        let monitors = self.monitors.clone();
         scheduler.start();
+        monitors.start();
         let stopping = async move {
             shutdown.await;
             // No schedule fires once stopping; then runs end `aborted` now, so their event
             // streams finish and serving can stop.
             scheduler.stop().await;
+            monitors.stop().await;
             service.shutdown().await;
         };
         let served = axum::serve(self.listener, self.router)

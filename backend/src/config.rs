@@ -64,6 +64,91 @@ pub struct Config {
     /// baseline ([`crate::schedule`]).
     #[serde(default)]
     pub schedules: Vec<ScheduleConfig>,
+    /// Targets watched between tests ([`crate::monitor`]).
+    #[serde(default)]
+    pub monitors: Vec<MonitorConfig>,
+    /// How monitors keep their samples, and where their alerts go.
+    #[serde(default)]
+    pub monitoring: MonitoringConfig,
+}
+
+/// A target watched all the time (`[[monitors]]`): sampled every `interval_s` through one
+/// connection, each sample judged by the alert rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// A PostgreSQL target (or `sandbox`); one monitor per target.
+    pub target: String,
+    /// Seconds between samples, at least 1.
+    #[serde(default = "default_interval_s")]
+    pub interval_s: f64,
+    /// The rules and their hysteresis; the analysis's server-side thresholds by default.
+    #[serde(default)]
+    pub alerts: lifeguard_shared::monitor::AlertSettings,
+    /// The webhooks (by name) its alerts go to; every one of `[monitoring]` when absent.
+    #[serde(default)]
+    pub notify: Option<Vec<String>>,
+}
+
+fn default_interval_s() -> f64 {
+    5.0
+}
+
+/// How long samples are kept, and the webhooks alerts are sent to (`[monitoring]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Hours samples are kept as read, then folded into one-minute min/mean/max.
+    pub raw_hours: f64,
+    /// Days the one-minute rows are kept.
+    pub minutes_days: f64,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            raw_hours: 48.0,
+            minutes_days: 90.0,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+/// Where alert notifications are posted (`[[monitoring.webhooks]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    /// `http(s)://…`; a secret (a chat webhook's path is its key), never shown.
+    pub url: Secret,
+    /// `json` (a generic body: target, metric, level, value, threshold, what happened) or `slack`
+    /// (`{"text": …}`, which Slack-compatible chats read).
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Seconds one attempt may take.
+    #[serde(default = "default_webhook_timeout_s")]
+    pub timeout_s: f64,
+    /// Attempts after the first when one fails (an error status, no answer).
+    #[serde(default = "default_webhook_retries")]
+    pub retries: u32,
+}
+
+fn default_webhook_timeout_s() -> f64 {
+    5.0
+}
+
+fn default_webhook_retries() -> u32 {
+    3
+}
+
+/// The body a webhook gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Slack,
 }
 
 /// A scheduled regression run (`[[schedules]]`): what to run, when, and what to compare it with.
@@ -418,6 +503,8 @@ impl Default for Config {
             retention: Retention::default(),
             compare: CompareSettings::default(),
             schedules: Vec::new(),
+            monitors: Vec::new(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -561,7 +648,101 @@ impl Config {
                 rule: format!("{} (profile `{}`)", e.rule, profile.name),
             })?;
         }
-        self.validate_schedules()
+        self.validate_schedules()?;
+        self.validate_monitors()
+    }
+
+    /// Monitors: a PostgreSQL target each, once; an interval of a second or more; rules that
+    /// hold; webhooks that exist, with an address, a timeout and retries in bounds.
+    fn validate_monitors(&self) -> Result<(), ConfigError> {
+        let monitoring = &self.monitoring;
+        let mut hooks = std::collections::BTreeSet::new();
+        for (i, hook) in monitoring.webhooks.iter().enumerate() {
+            let invalid = |key: &str, rule: String| ConfigError::InvalidAt {
+                field: format!("monitoring.webhooks[{i}].{key}"),
+                rule,
+            };
+            if hook.name.trim().is_empty() || !hooks.insert(hook.name.as_str()) {
+                return Err(invalid("name", "must be given and unique".into()));
+            }
+            let url = hook.url.expose();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "url",
+                    "must be an http:// or https:// address".into(),
+                ));
+            }
+            if !(hook.timeout_s > 0.0 && hook.timeout_s <= 60.0) {
+                return Err(invalid(
+                    "timeout_s",
+                    format!("must be above 0 and at most 60, got {}", hook.timeout_s),
+                ));
+            }
+            if hook.retries > 10 {
+                return Err(invalid(
+                    "retries",
+                    format!("must be at most 10, got {}", hook.retries),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("raw_hours", monitoring.raw_hours),
+            ("minutes_days", monitoring.minutes_days),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(ConfigError::InvalidAt {
+                    field: format!("monitoring.{key}"),
+                    rule: format!("must be a positive number, got {value}"),
+                });
+            }
+        }
+        let postgres: Vec<&str> = std::iter::once("sandbox")
+            .chain(
+                self.targets
+                    .iter()
+                    .filter(|t| t.kind == TargetKind::Postgres)
+                    .map(|t| t.name.as_str()),
+            )
+            .collect();
+        let mut watched = std::collections::BTreeSet::new();
+        for (i, monitor) in self.monitors.iter().enumerate() {
+            let invalid = |key: &str, rule: String| ConfigError::InvalidAt {
+                field: format!("monitors[{i}].{key}"),
+                rule,
+            };
+            if !postgres.contains(&monitor.target.as_str()) {
+                return Err(invalid(
+                    "target",
+                    format!(
+                        "names no PostgreSQL target: `{}` (known: {})",
+                        monitor.target,
+                        postgres.join(", ")
+                    ),
+                ));
+            }
+            if !watched.insert(monitor.target.as_str()) {
+                return Err(invalid(
+                    "target",
+                    format!("`{}` has a monitor already", monitor.target),
+                ));
+            }
+            if !(monitor.interval_s.is_finite() && monitor.interval_s >= 1.0) {
+                return Err(invalid(
+                    "interval_s",
+                    format!("must be at least 1 second, got {}", monitor.interval_s),
+                ));
+            }
+            monitor
+                .alerts
+                .validate()
+                .map_err(|e| invalid(&format!("alerts.{}", e.field), e.rule))?;
+            for name in monitor.notify.iter().flatten() {
+                if !hooks.contains(name.as_str()) {
+                    return Err(invalid("notify", format!("names no webhook: `{name}`")));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Schedules: unique names, a cron pattern that parses, and a target, suite, profile,

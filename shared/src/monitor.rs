@@ -181,6 +181,23 @@ pub struct Alert {
     pub resolved_at_ms: Option<u64>,
 }
 
+/// A monitor as `GET /api/monitors` shows it: the level it stands at (the highest of its standing
+/// alerts), its latest sample, and its alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorStatus {
+    pub target: String,
+    pub interval_s: f64,
+    pub level: Level,
+    pub last_sample: Option<MonitorSample>,
+    /// Why the latest attempt to sample failed, while it fails.
+    pub error: Option<String>,
+    /// Standing alerts, newest first.
+    pub open_alerts: Vec<Alert>,
+    /// The latest alert, standing or resolved.
+    pub last_alert: Option<Alert>,
+    pub rules: Vec<AlertRule>,
+}
+
 /// One metric of a monitor over one minute, once its raw samples have aged out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorMinute {

@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod health;
 mod history;
+mod monitors;
 mod openapi;
 mod runs;
 mod schedules;
@@ -125,6 +126,9 @@ fn api() -> Router<AppState> {
         .route("/compare", get(compare::compare))
         .route("/history", get(history::history))
         .route("/schedules", get(schedules::list))
+        .route("/monitors", get(monitors::list))
+        .route("/monitors/{target}/samples", get(monitors::samples))
+        .route("/alerts", get(monitors::alerts))
         .route("/sizings", post(sizings::create))
         .route("/sizings/{id}", get(sizings::detail))
         .route("/sizings/{id}/cancel", post(sizings::cancel))

@@ -1,0 +1,95 @@
+//! Monitors: each target watched between tests with its level, latest sample and alerts; a
+//! monitor's samples over a time range (raw where kept, one-minute min/mean/max before); the
+//! alert history.
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use lifeguard_shared::monitor::{Alert, MonitorMinute, MonitorSample, MonitorStatus};
+use serde::{Deserialize, Serialize};
+
+use super::access::Caller;
+use super::extract::ApiQuery;
+use super::{ApiError, AppState};
+use crate::monitor::Monitors;
+use crate::store::now_ms;
+
+/// `GET /api/monitors`. The console adds its [`Monitors`] to the router; a router built without
+/// them has none.
+pub async fn list(
+    caller: Caller,
+    monitors: Option<Extension<Monitors>>,
+) -> Result<Json<Vec<MonitorStatus>>, ApiError> {
+    caller.viewer()?;
+    match monitors {
+        Some(Extension(monitors)) => Ok(Json(monitors.statuses().await?)),
+        None => Ok(Json(Vec::new())),
+    }
+}
+
+/// A time range, milliseconds since the Unix epoch; the last 15 minutes by default.
+#[derive(Debug, Deserialize)]
+pub struct Range {
+    from_ms: Option<u64>,
+    to_ms: Option<u64>,
+}
+
+/// A monitor's history over a range: its raw samples and, where they have aged out, its minutes.
+#[derive(Debug, Serialize)]
+pub struct MonitorHistory {
+    pub target: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub samples: Vec<MonitorSample>,
+    pub minutes: Vec<MonitorMinute>,
+}
+
+/// `GET /api/monitors/{target}/samples?from_ms=&to_ms=`.
+pub async fn samples(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(target): Path<String>,
+    ApiQuery(range): ApiQuery<Range>,
+) -> Result<Json<MonitorHistory>, ApiError> {
+    caller.viewer()?;
+    let to_ms = range.to_ms.unwrap_or_else(|| now_ms() + 1);
+    let from_ms = range.from_ms.unwrap_or(to_ms.saturating_sub(15 * 60_000));
+    if from_ms >= to_ms {
+        return Err(ApiError::Invalid(format!(
+            "`from_ms` must be before `to_ms`, got {from_ms} ≥ {to_ms}"
+        )));
+    }
+    let store = state.service().store();
+    Ok(Json(MonitorHistory {
+        samples: store.monitor_samples(&target, from_ms, to_ms).await?,
+        minutes: store.monitor_minutes(&target, from_ms, to_ms).await?,
+        target,
+        from_ms,
+        to_ms,
+    }))
+}
+
+/// `?target=&open=true&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct AlertQuery {
+    target: Option<String>,
+    #[serde(default)]
+    open: bool,
+    limit: Option<u32>,
+}
+
+/// `GET /api/alerts`: the alert history, newest first.
+pub async fn alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AlertQuery>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    caller.viewer()?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        state
+            .service()
+            .store()
+            .alerts(query.target.as_deref(), query.open, limit)
+            .await?,
+    ))
+}

@@ -1,0 +1,251 @@
+//! A monitor inside the console against a PostgreSQL server the test starts, with a real webhook
+//! receiver: sessions left idle in a transaction and a connection storm fire their alerts at the
+//! right level, releasing them resolves the alerts, the receiver gets each notification once (the
+//! first after a 500 and a retry), and a console restarted mid-alert resumes without a duplicate.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test loudly on any error"
+)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lifeguard::config::{
+    Config, MonitorConfig, Secret, SecretUrl, TargetConfig, WebhookConfig, WebhookFormat,
+};
+use lifeguard::sandbox::{Sandbox, SandboxOptions};
+use lifeguard_shared::metric::Metric;
+use lifeguard_shared::monitor::{Alert, AlertRule, AlertSettings, MonitorStatus};
+use lifeguard_shared::report::Level;
+use lifeguard_tests::{TestApp, spawn_app_with};
+use serde_json::Value;
+
+/// A webhook receiver on a free port that answers its first request 500 and every other 200,
+/// keeping what it was sent.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Value>>>,
+    requests: Arc<Mutex<u32>>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let this = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let this = this.clone();
+                async move {
+                    let first = {
+                        let mut requests = this.requests.lock().unwrap();
+                        *requests += 1;
+                        *requests == 1
+                    };
+                    if first {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    this.got.lock().unwrap().push(body);
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn got(&self) -> Vec<Value> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+fn rule(metric: Metric, warning: f64, critical: f64) -> AlertRule {
+    AlertRule {
+        metric,
+        warning,
+        critical,
+    }
+}
+
+/// A console whose store is in `data` and which watches `server` every second.
+async fn console(data: &std::path::Path, server: &Sandbox, hook: &str) -> TestApp {
+    let (data, url, hook) = (data.to_path_buf(), server.url(), hook.to_owned());
+    spawn_app_with(move |config: &mut Config| {
+        config.sandbox.enabled = false;
+        config.data_dir = data;
+        config.targets = vec![TargetConfig::postgres("watched", SecretUrl::new(url))];
+        config.monitoring.webhooks = vec![WebhookConfig {
+            name: "ops".into(),
+            url: Secret::new(hook),
+            format: WebhookFormat::Json,
+            timeout_s: 2.0,
+            retries: 3,
+        }];
+        config.monitors = vec![MonitorConfig {
+            target: "watched".into(),
+            interval_s: 1.0,
+            alerts: AlertSettings {
+                fire_after: 2,
+                resolve_after: 2,
+                rules: vec![
+                    rule(Metric::IdleInTransactionAgeS, 2.0, 6.0),
+                    rule(Metric::ChurnPerS, 5.0, 15.0),
+                ],
+            },
+            notify: None,
+        }];
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits (up to 30 s) until the alerts of `watched` satisfy `done`.
+async fn alerts_until(app: &TestApp, what: &str, done: impl Fn(&[Alert]) -> bool) -> Vec<Alert> {
+    let started = Instant::now();
+    loop {
+        let alerts: Vec<Alert> = app.get_json("/api/alerts?target=watched").await.unwrap();
+        if done(&alerts) {
+            return alerts;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what}: {alerts:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn standing(alerts: &[Alert], metric: Metric, level: Level) -> bool {
+    alerts
+        .iter()
+        .any(|a| a.metric == metric && a.level == level && a.resolved_at_ms.is_none())
+}
+
+async fn session(server: &Sandbox) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn alerts_fire_at_their_level_resolve_and_reach_a_webhook_once_across_a_restart() {
+    let server = Sandbox::start(&SandboxOptions {
+        max_connections: 120,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let receiver = Receiver::default();
+    let hook = receiver.start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = console(data.path(), &server, &hook).await;
+
+    // Two sessions left idle in a transaction: warning past 2 s, critical past 6 s.
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let client = session(&server).await;
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+        stuck.push(client);
+    }
+    alerts_until(&app, "idle in transaction at warning", |a| {
+        standing(a, Metric::IdleInTransactionAgeS, Level::Warning)
+    })
+    .await;
+    let status: Vec<MonitorStatus> = app.get_json("/api/monitors").await.unwrap();
+    assert_eq!(status[0].level, Level::Warning, "{status:#?}");
+    assert_eq!(
+        status[0].last_sample.as_ref().unwrap().idle_in_transaction,
+        2
+    );
+
+    // Restarted while the alert stands: it resumes, and goes on to critical, once.
+    app.stop().await.unwrap();
+    let app = console(data.path(), &server, &hook).await;
+    alerts_until(&app, "idle in transaction at critical", |a| {
+        standing(a, Metric::IdleInTransactionAgeS, Level::Critical)
+    })
+    .await;
+
+    // A storm: 20 new connections a second for 3.5 s, kept open.
+    let mut storm = Vec::new();
+    let storming = Instant::now();
+    while storming.elapsed() < Duration::from_millis(3500) {
+        storm.push(session(&server).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    alerts_until(&app, "churn at critical", |a| {
+        standing(a, Metric::ChurnPerS, Level::Critical)
+    })
+    .await;
+
+    // Released: every alert resolves.
+    for client in &stuck {
+        client.batch_execute("ROLLBACK").await.unwrap();
+    }
+    drop(storm);
+    let alerts = alerts_until(&app, "everything resolved", |a| {
+        a.len() == 2 && a.iter().all(|a| a.resolved_at_ms.is_some())
+    })
+    .await;
+    let idle = alerts
+        .iter()
+        .find(|a| a.metric == Metric::IdleInTransactionAgeS)
+        .unwrap();
+    assert_eq!(idle.level, Level::Critical, "the highest level it reached");
+
+    each_notified_once_in_order(&receiver).await;
+    app.stop().await.unwrap();
+    server.stop().await;
+}
+
+/// Each notification once, in order per alert; the first arrived on its second attempt.
+async fn each_notified_once_in_order(receiver: &Receiver) {
+    let started = Instant::now();
+    while receiver.got().len() < 5 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = receiver.got();
+    let said: Vec<(String, String, String)> = got
+        .iter()
+        .map(|n| {
+            (
+                n["alert"]["metric"].as_str().unwrap().to_owned(),
+                n["happened"].as_str().unwrap().to_owned(),
+                n["alert"]["level"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let of = |metric: &str| -> Vec<(String, String)> {
+        said.iter()
+            .filter(|(m, _, _)| m == metric)
+            .map(|(_, happened, level)| (happened.clone(), level.clone()))
+            .collect()
+    };
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        of("idle_in_transaction_age_s"),
+        vec![
+            pair("fired", "warning"),
+            pair("changed", "critical"),
+            pair("resolved", "critical")
+        ],
+        "{got:#?}"
+    );
+    assert_eq!(
+        of("churn_per_s"),
+        vec![pair("fired", "critical"), pair("resolved", "critical")],
+        "{got:#?}"
+    );
+    assert_eq!(*receiver.requests.lock().unwrap(), 6, "five, and one retry");
+    assert!(
+        got[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("warning on `watched`: oldest idle in transaction at"),
+        "{got:#?}"
+    );
+}
