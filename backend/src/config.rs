@@ -1078,6 +1078,58 @@ mod tests {
     }
 
     #[test]
+    fn a_monitor_out_of_its_rules_is_named_with_its_field() {
+        let cases = [
+            (
+                "target = \"nowhere\"",
+                "monitors[0].target",
+                "names no PostgreSQL target",
+            ),
+            (
+                "target = \"sandbox\"\ninterval_s = 0.5",
+                "monitors[0].interval_s",
+                "at least 1 second",
+            ),
+            (
+                "target = \"sandbox\"\nnotify = [\"pager\"]",
+                "monitors[0].notify",
+                "names no webhook: `pager`",
+            ),
+            (
+                "target = \"sandbox\"\nalerts = { rules = [{ metric = \"churn_per_s\", warning = 20, critical = 10 }] }",
+                "monitors[0].alerts.rules[0].warning",
+                "at most `critical`",
+            ),
+        ];
+        for (monitor, field, rule) in cases {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("lifeguard.toml", &format!("[[monitors]]\n{monitor}\n"))?;
+                let error = Config::load(Some(Path::new("lifeguard.toml")))
+                    .unwrap_err()
+                    .to_string();
+                assert!(error.contains(field) && error.contains(rule), "{error}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn a_webhook_address_is_a_secret_never_shown() {
+        let hook = WebhookConfig {
+            name: "ops".into(),
+            url: Secret::new("https://hooks.example/T000/B000/XXXX"),
+            format: WebhookFormat::Slack,
+            timeout_s: 5.0,
+            retries: 3,
+        };
+        let shown = format!("{hook:?} {}", serde_json::to_string(&hook).unwrap());
+        assert!(
+            !shown.contains("XXXX") && !shown.contains("hooks.example"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn a_redacted_url_keeps_everything_but_the_password() {
         let url = SecretUrl::new("postgresql://u:p%40ss@h:1/d?sslmode=disable");
         assert_eq!(url.redacted(), "postgresql://u:***@h:1/d?sslmode=disable");

@@ -160,6 +160,30 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
         200,
     ),
     (
+        "get",
+        "/api/monitors",
+        "Targets watched between tests: the level each stands at, its latest sample (backends by \
+         state, application and role, idle in transaction and its age, waits, churn), its rules, \
+         standing and latest alerts",
+        "viewer",
+        200,
+    ),
+    (
+        "get",
+        "/api/monitors/{target}/samples",
+        "A monitor's samples over ?from_ms&to_ms (default the last 15 minutes): raw where kept, \
+         one-minute min/mean/max per metric before",
+        "viewer",
+        200,
+    ),
+    (
+        "get",
+        "/api/alerts",
+        "The alert history, newest first (?target&open=true&limit)",
+        "viewer",
+        200,
+    ),
+    (
         "post",
         "/api/share",
         "A signed read-only link: {run} or {base, head}, optional expires_in_s",
