@@ -82,3 +82,51 @@ async fn a_sample_sees_sessions_idle_in_transaction_and_a_storm_of_new_connectio
     assert!(third.oldest_idle_in_transaction_s.abs() < f64::EPSILON);
     assert_eq!(third.value(Metric::ChurnPerS), Some(0.0), "{third:#?}");
 }
+
+/// `lifeguard watch` on a configured target with two sessions idle in a transaction: a line per
+/// sample, the configured monitor's rule raising its alert, exit 1 as it stands.
+#[tokio::test]
+async fn watch_prints_a_line_per_sample_and_raises_the_monitors_alert() {
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let client = session(&sandbox, "stuck-app").await;
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+        stuck.push(client);
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[targets]]\nname = \"watched\"\nurl = \"{}\"\n\n[[monitors]]\ntarget = \"watched\"\n\
+             alerts = {{ fire_after = 2, resolve_after = 2, rules = [{{ metric = \
+             \"idle_in_transaction\", warning = 1, critical = 3 }}] }}\n",
+            sandbox.url()
+        ),
+    )
+    .unwrap();
+    let watched = tokio::process::Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+        .args(["watch", "watched", "--interval-s", "1", "--count", "3"])
+        .env("LIFEGUARD_CONFIG", &config)
+        .env("LIFEGUARD_DATA_DIR", data.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&watched.stdout);
+    assert_eq!(watched.status.code(), Some(1), "{out}");
+    let samples: Vec<&str> = out.lines().filter(|l| l.contains("backends ")).collect();
+    assert_eq!(samples.len(), 3, "{out}");
+    assert!(samples[0].contains("idle in tx 2"), "{out}");
+    assert_eq!(
+        out.matches("ALERT warning: idle in transaction at 2 (threshold 1)")
+            .count(),
+        1,
+        "fired once, after two samples: {out}"
+    );
+    assert!(
+        !out.contains(&sandbox.password().to_owned()),
+        "no secret in the output"
+    );
+}

@@ -1,6 +1,6 @@
 //! The `lifeguard` command line: `serve` starts the console; `run` runs a suite (here or through
-//! a console server) and judges it; `size` finds the pool a suite needs; `compare` and
-//! `baseline` work on stored runs.
+//! a console server) and judges it; `size` finds the pool a suite needs; `watch` samples a
+//! target's server in the terminal; `compare` and `baseline` work on stored runs.
 
 #![expect(
     clippy::print_stdout,
@@ -15,6 +15,7 @@ mod run;
 mod size;
 mod subject;
 mod table;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ enum Command {
     /// Find the smallest pool that meets a suite's rules at its load and a headroom load, by
     /// real runs; print it as a profile. Exit 1 when no pool in range does.
     Size(size::SizeArgs),
+    /// Sample a PostgreSQL target's server every few seconds and raise alerts as a monitor does;
+    /// exit 1 when an alert stands as it stops.
+    Watch(watch::WatchArgs),
     /// Compare two stored runs; exit 2 when the head regressed.
     Compare(compare::CompareArgs),
     /// Set or list baselines.
@@ -83,6 +87,10 @@ pub async fn main() -> ExitCode {
         },
         Command::Size(args) => match Config::load(cli.config.as_deref()) {
             Ok(config) => size::size(&config, args).await,
+            Err(error) => Err(error.into()),
+        },
+        Command::Watch(args) => match Config::load(cli.config.as_deref()) {
+            Ok(config) => watch::watch(&config, args).await,
             Err(error) => Err(error.into()),
         },
         Command::Compare(args) => match Config::load(cli.config.as_deref()) {

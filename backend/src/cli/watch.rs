@@ -1,0 +1,150 @@
+//! `lifeguard watch TARGET`: a monitor in the terminal. The target's server is sampled every
+//! interval through one connection, a line per sample, and alerts are raised as the console's
+//! monitor raises them (its rules when the configuration has a monitor for the target, else the
+//! defaults). Nothing is stored. Exit 0, or 1 when an alert stands as it stops.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use lifeguard_shared::metric::Metric;
+use lifeguard_shared::monitor::{AlertSettings, MonitorSample};
+use lifeguard_shared::report::Level;
+
+use super::EXIT_CRITERIA_FAILED;
+use crate::config::Config;
+use crate::monitor::alerts::{AlertState, Transition};
+use crate::monitor::sample::Sampler;
+use crate::targets::{Reach, Targets};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// A PostgreSQL target of the configuration.
+    target: String,
+    /// Seconds between samples (default: the target's monitor's, else 5; at least 1).
+    #[arg(long)]
+    interval_s: Option<f64>,
+    /// Stop after this many samples (default: at Ctrl-C).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// Watches until Ctrl-C or `--count` samples.
+pub async fn watch(config: &Config, args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let targets = Targets::new(config, None)?;
+    let Some(Reach::Postgres(connect)) = targets.get(&args.target).map(|t| &t.reach) else {
+        bail!(
+            "invalid target: `{}` is not a PostgreSQL target of the configuration (the sandbox \
+             is started per command and would be empty)",
+            args.target
+        );
+    };
+    let monitor = config.monitors.iter().find(|m| m.target == args.target);
+    let settings = monitor.map_or_else(AlertSettings::default, |m| m.alerts.clone());
+    let interval_s = args
+        .interval_s
+        .or(monitor.map(|m| m.interval_s))
+        .unwrap_or(5.0);
+    if !(interval_s.is_finite() && interval_s >= 1.0) {
+        bail!("invalid interval_s: must be at least 1 second, got {interval_s}");
+    }
+    let mut sampler = Sampler::connect(&args.target, connect)
+        .await
+        .with_context(|| format!("connecting to target `{}`", args.target))?;
+    let mut states: Vec<AlertState> = settings
+        .rules
+        .iter()
+        .map(|_| AlertState::at(Level::Ok))
+        .collect();
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(interval_s));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stop = crate::app::shutdown_signal();
+    tokio::pin!(stop);
+    let mut taken = 0;
+    while args.count.is_none_or(|count| taken < count) {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        let sample = sampler
+            .sample()
+            .await
+            .with_context(|| format!("sampling target `{}`", args.target))?;
+        println!("{}", line(&sample));
+        for (rule, state) in settings.rules.iter().zip(&mut states) {
+            let said = match state.observe(
+                rule,
+                sample.value(rule.metric),
+                settings.fire_after,
+                settings.resolve_after,
+            ) {
+                Some(Transition::Fired { level, value }) => {
+                    format!("ALERT {}", described(rule.metric, level, value, rule))
+                }
+                Some(Transition::Changed { to, value, .. }) => {
+                    format!("ALERT now {}", described(rule.metric, to, value, rule))
+                }
+                Some(Transition::Resolved { value, .. }) => format!(
+                    "RESOLVED {} back to {}",
+                    rule.metric.label(),
+                    rule.metric.format(value)
+                ),
+                None => continue,
+            };
+            println!("  {said}");
+        }
+        taken += 1;
+    }
+    let standing = states.iter().any(|s| s.level() != Level::Ok);
+    Ok(if standing {
+        ExitCode::from(EXIT_CRITERIA_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `warning: oldest idle in transaction at 75.00 s (threshold 60.00 s)`.
+fn described(
+    metric: Metric,
+    level: Level,
+    value: f64,
+    rule: &lifeguard_shared::monitor::AlertRule,
+) -> String {
+    let (name, threshold) = match level {
+        Level::Critical => ("critical", rule.critical),
+        Level::Warning => ("warning", rule.warning),
+        Level::Ok => ("ok", rule.warning),
+    };
+    format!(
+        "{name}: {} at {} (threshold {})",
+        metric.label(),
+        metric.format(value),
+        metric.format(threshold)
+    )
+}
+
+/// One sample on a line.
+fn line(sample: &MonitorSample) -> String {
+    let time = sample.at_ms / 1000 % 86_400;
+    let waiting: u32 = sample.waiting.values().sum();
+    format!(
+        "{:02}:{:02}:{:02} UTC  backends {}/{} ({:.1} %)  active {}  idle {}  idle in tx {} \
+         (oldest {:.0} s)  longest tx {:.0} s  waiting {}  new {}",
+        time / 3600,
+        time / 60 % 60,
+        time % 60,
+        sample.backends,
+        sample.max_connections,
+        sample.value(Metric::ConnectionsUsedPct).unwrap_or(0.0),
+        sample.active,
+        sample.idle,
+        sample.idle_in_transaction,
+        sample.oldest_idle_in_transaction_s,
+        sample.longest_transaction_s,
+        waiting,
+        sample
+            .new_backends_per_s
+            .map_or_else(|| "–".to_owned(), |n| format!("{n:.1}/s")),
+    )
+}
