@@ -29,3 +29,13 @@ CREATE TABLE alerts (
     resolved_at BIGINT
 );
 CREATE INDEX alerts_by_target ON alerts (target, fired_at);
+
+-- Deployments marked on a target: the window after each is compared with the window before.
+CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    version TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
+CREATE INDEX deployments_by_target ON deployments (target, at_ms);

@@ -154,6 +154,12 @@ impl RunService {
         &self.inner.catalog
     }
 
+    /// The practical thresholds every comparison uses.
+    #[must_use]
+    pub fn compare_settings(&self) -> &CompareSettings {
+        &self.inner.compare
+    }
+
     #[must_use]
     pub fn guard_rails(&self) -> &GuardRails {
         &self.inner.guard_rails

@@ -130,3 +130,43 @@ async fn watch_prints_a_line_per_sample_and_raises_the_monitors_alert() {
         "no secret in the output"
     );
 }
+
+/// `lifeguard deploy mark` records a deployment in the configured store and `deploy compare`
+/// reads it back (without a monitor, no samples either side: nothing regressed, exit 0); an
+/// unknown target is refused by name, exit 3.
+#[test]
+fn deploy_marks_and_compares_through_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("lifeguard.toml");
+    std::fs::write(
+        &config,
+        "[sandbox]\nenabled = false\n[[targets]]\nname = \"prod\"\nurl = \"postgres://u:secret@127.0.0.1:1/db\"\n",
+    )
+    .unwrap();
+    let lifeguard = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+            .args(args)
+            .env("LIFEGUARD_CONFIG", &config)
+            .env("LIFEGUARD_DATA_DIR", data.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let marked = lifeguard(&["deploy", "mark", "--target", "prod", "--version", "v42"]);
+    let out = String::from_utf8_lossy(&marked.stdout).into_owned();
+    assert_eq!(marked.status.code(), Some(0), "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().to_owned();
+    assert!(out.contains("of `v42` on `prod`"), "{out}");
+    let compared = lifeguard(&["deploy", "compare", &id, "--window-s", "60"]);
+    let out = String::from_utf8_lossy(&compared.stdout);
+    assert_eq!(compared.status.code(), Some(0), "{out}");
+    assert!(out.contains("0 samples before, 0 after"), "{out}");
+    let refused = lifeguard(&["deploy", "mark", "--target", "nowhere", "--version", "v1"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("`target` names no known target: `nowhere`"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}

@@ -198,6 +198,67 @@ pub struct MonitorStatus {
     pub rules: Vec<AlertRule>,
 }
 
+/// A deployment marked on a target (`lifeguard deploy mark`, `POST /api/deployments`): the
+/// moment its traffic before and after are compared at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    pub target: String,
+    pub version: String,
+    #[serde(default)]
+    pub notes: String,
+    pub at_ms: u64,
+}
+
+/// `POST /api/deployments`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentRequest {
+    pub target: String,
+    pub version: String,
+    #[serde(default)]
+    pub notes: String,
+    /// When it happened; now when absent.
+    #[serde(default)]
+    pub at_ms: Option<u64>,
+}
+
+impl DeploymentRequest {
+    /// A version of 1 to 100 characters, notes of at most 2,000.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let version = self.version.trim();
+        if version.is_empty() || version.chars().count() > 100 {
+            return Err(Invalid::new(
+                "version",
+                "must be 1 to 100 characters (a tag, a commit)",
+            ));
+        }
+        if self.notes.chars().count() > 2000 {
+            return Err(Invalid::new("notes", "must be at most 2000 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// One side of a deployment's comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub samples: u32,
+}
+
+/// A deployment judged by its traffic: the window after it against the window before (same
+/// length), metric by metric, each sample a block of the test, with the verdict words of two runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentComparison {
+    pub deployment: Deployment,
+    pub before: Window,
+    pub after: Window,
+    pub metrics: Vec<crate::compare::MetricComparison>,
+    pub verdict: crate::compare::Verdict,
+}
+
 /// One metric of a monitor over one minute, once its raw samples have aged out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitorMinute {

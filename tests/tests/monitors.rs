@@ -15,8 +15,11 @@ use lifeguard::config::{
     Config, MonitorConfig, Secret, SecretUrl, TargetConfig, WebhookConfig, WebhookFormat,
 };
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
+use lifeguard_shared::compare::Verdict;
 use lifeguard_shared::metric::Metric;
-use lifeguard_shared::monitor::{Alert, AlertRule, AlertSettings, MonitorStatus};
+use lifeguard_shared::monitor::{
+    Alert, AlertRule, AlertSettings, Deployment, DeploymentComparison, MonitorStatus,
+};
 use lifeguard_shared::report::Level;
 use lifeguard_tests::{TestApp, spawn_app_with};
 use serde_json::Value;
@@ -129,6 +132,89 @@ async fn session(server: &Sandbox) -> tokio_postgres::Client {
         .unwrap();
     tokio::spawn(connection);
     client
+}
+
+/// The deployment marked `version` now; its id.
+async fn mark(app: &TestApp, version: &str) -> String {
+    let (status, deployment) = app
+        .post(
+            "/api/deployments",
+            &serde_json::json!({ "target": "watched", "version": version }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{deployment}");
+    deployment["id"].as_str().unwrap().to_owned()
+}
+
+/// Deployment `id` compared over 8 s either side.
+async fn compared(app: &TestApp, id: &str) -> DeploymentComparison {
+    app.get_json(&format!("/api/deployments/{id}/comparison?window_s=8"))
+        .await
+        .unwrap()
+}
+
+/// A deployment after which three sessions stay idle in a transaction compares as `regressed` on
+/// that metric, by the traffic alone; a deployment between two quiet windows does not.
+#[tokio::test]
+async fn a_deployment_is_judged_by_its_traffic_before_and_after() {
+    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let receiver = Receiver::default();
+    let hook = receiver.start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = console(data.path(), &server, &hook).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let leaky = mark(&app, "v2").await;
+    let mut stuck = Vec::new();
+    for _ in 0..3 {
+        let client = session(&server).await;
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+        stuck.push(client);
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let comparison = compared(&app, &leaky).await;
+    assert!(
+        comparison.before.samples >= 6 && comparison.after.samples >= 6,
+        "{comparison:#?}"
+    );
+    let idle = comparison
+        .metrics
+        .iter()
+        .find(|m| m.metric == Metric::IdleInTransaction)
+        .unwrap();
+    assert_eq!(idle.verdict, Verdict::Regressed, "{idle:#?}");
+    assert_eq!(
+        (idle.base, idle.head.map(f64::round)),
+        (Some(0.0), Some(3.0))
+    );
+    assert_eq!(comparison.verdict, Verdict::Regressed);
+    for client in &stuck {
+        client.batch_execute("ROLLBACK").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let quiet = mark(&app, "v3").await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let comparison = compared(&app, &quiet).await;
+    assert!(
+        comparison
+            .metrics
+            .iter()
+            .all(|m| m.verdict != Verdict::Regressed),
+        "{comparison:#?}"
+    );
+    let listed: Vec<Deployment> = app
+        .get_json("/api/deployments?target=watched")
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|d| d.version.as_str())
+            .collect::<Vec<_>>(),
+        ["v3", "v2"]
+    );
+    app.stop().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]

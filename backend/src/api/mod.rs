@@ -129,6 +129,14 @@ fn api() -> Router<AppState> {
         .route("/monitors", get(monitors::list))
         .route("/monitors/{target}/samples", get(monitors::samples))
         .route("/alerts", get(monitors::alerts))
+        .route(
+            "/deployments",
+            get(monitors::deployments_list).post(monitors::mark_deployment),
+        )
+        .route(
+            "/deployments/{id}/comparison",
+            get(monitors::deployment_comparison),
+        )
         .route("/sizings", post(sizings::create))
         .route("/sizings/{id}", get(sizings::detail))
         .route("/sizings/{id}/cancel", post(sizings::cancel))

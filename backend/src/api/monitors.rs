@@ -1,16 +1,19 @@
 //! Monitors: each target watched between tests with its level, latest sample and alerts; a
 //! monitor's samples over a time range (raw where kept, one-minute min/mean/max before); the
-//! alert history.
+//! alert history; deployments marked and judged by their traffic.
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use lifeguard_shared::monitor::{Alert, MonitorMinute, MonitorSample, MonitorStatus};
+use lifeguard_shared::monitor::{
+    Alert, Deployment, DeploymentComparison, DeploymentRequest, MonitorMinute, MonitorSample,
+    MonitorStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use super::access::Caller;
-use super::extract::ApiQuery;
+use super::extract::{ApiJson, ApiQuery};
 use super::{ApiError, AppState};
-use crate::monitor::Monitors;
+use crate::monitor::{Monitors, deployments};
 use crate::store::now_ms;
 
 /// `GET /api/monitors`. The console adds its [`Monitors`] to the router; a router built without
@@ -91,5 +94,70 @@ pub async fn alerts(
             .store()
             .alerts(query.target.as_deref(), query.open, limit)
             .await?,
+    ))
+}
+
+/// `POST /api/deployments` (operator): marks a deployment; `201` with it.
+pub async fn mark_deployment(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<DeploymentRequest>,
+) -> Result<(axum::http::StatusCode, Json<Deployment>), ApiError> {
+    caller.operator()?;
+    let deployment = deployments::mark(state.service(), request).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(deployment)))
+}
+
+/// `?target=&limit=`.
+#[derive(Debug, Deserialize)]
+pub struct DeploymentQuery {
+    target: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/deployments`: newest first.
+pub async fn deployments_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<DeploymentQuery>,
+) -> Result<Json<Vec<Deployment>>, ApiError> {
+    caller.viewer()?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        state
+            .service()
+            .store()
+            .deployments(query.target.as_deref(), limit)
+            .await?,
+    ))
+}
+
+/// `?window_s=`.
+#[derive(Debug, Deserialize)]
+pub struct WindowQuery {
+    window_s: Option<f64>,
+}
+
+/// `GET /api/deployments/{id}/comparison?window_s=1800`: the traffic after against before.
+pub async fn deployment_comparison(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<WindowQuery>,
+) -> Result<Json<DeploymentComparison>, ApiError> {
+    caller.viewer()?;
+    let window = match query.window_s {
+        None => deployments::DEFAULT_WINDOW,
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 1e9 => {
+            std::time::Duration::from_secs_f64(seconds)
+        }
+        Some(seconds) => {
+            return Err(ApiError::Invalid(format!(
+                "`window_s` must be a positive number of seconds, got {seconds}"
+            )));
+        }
+    };
+    Ok(Json(
+        deployments::compare(state.service(), &id, window).await?,
     ))
 }

@@ -185,6 +185,29 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ),
     (
         "post",
+        "/api/deployments",
+        "Mark a deployment {target, version, notes?, at_ms?}: 201 with it",
+        "operator",
+        201,
+    ),
+    (
+        "get",
+        "/api/deployments",
+        "Deployments, newest first (?target&limit)",
+        "viewer",
+        200,
+    ),
+    (
+        "get",
+        "/api/deployments/{id}/comparison",
+        "The monitor's samples after the deployment against as long a window before \
+         (?window_s, default 1800): per metric the means, each sample a block of the test, the \
+         verdict words of two runs",
+        "viewer",
+        200,
+    ),
+    (
+        "post",
         "/api/share",
         "A signed read-only link: {run} or {base, head}, optional expires_in_s",
         "viewer",

@@ -9,6 +9,7 @@ use lifeguard_shared::compare::Comparison;
 use lifeguard_shared::error::ErrorBody;
 use lifeguard_shared::event::RunEvent;
 use lifeguard_shared::health::ProbeReport;
+use lifeguard_shared::monitor::{Deployment, DeploymentComparison, DeploymentRequest};
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::run::{Baseline, RunCreated, RunDetail, RunRequest, SetBaseline};
 use lifeguard_shared::suite::Suite;
@@ -282,6 +283,53 @@ impl Console {
                     }
                     Err(error) => Err(error),
                 }
+            }
+        }
+    }
+
+    /// Marks a deployment.
+    pub async fn mark_deployment(&self, request: &DeploymentRequest) -> anyhow::Result<Deployment> {
+        match self {
+            Self::Local(local) => Ok(crate::monitor::deployments::mark(
+                &local.services.service,
+                request.clone(),
+            )
+            .await?),
+            Self::Remote(remote) => {
+                remote
+                    .send(
+                        remote
+                            .http
+                            .post(remote.url("/api/deployments"))
+                            .json(request),
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// Deployment `id` judged by its traffic over `window` either side.
+    pub async fn deployment_comparison(
+        &self,
+        id: &str,
+        window: Duration,
+    ) -> anyhow::Result<DeploymentComparison> {
+        match self {
+            Self::Local(local) => {
+                Ok(
+                    crate::monitor::deployments::compare(&local.services.service, id, window)
+                        .await?,
+                )
+            }
+            Self::Remote(remote) => {
+                remote
+                    .send(
+                        remote
+                            .http
+                            .get(remote.url(&format!("/api/deployments/{id}/comparison")))
+                            .query(&[("window_s", window.as_secs_f64())]),
+                    )
+                    .await
             }
         }
     }

@@ -10,6 +10,7 @@
 
 mod compare;
 mod console;
+mod deploy;
 mod junit;
 mod run;
 mod size;
@@ -65,6 +66,9 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Compare two stored runs; exit 2 when the head regressed.
     Compare(compare::CompareArgs),
+    /// Mark a deployment, or judge one by its traffic (exit 2 when a metric regressed).
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
     /// Set or list baselines.
     #[command(subcommand)]
     Baseline(compare::BaselineCommand),
@@ -95,6 +99,10 @@ pub async fn main() -> ExitCode {
         },
         Command::Compare(args) => match Config::load(cli.config.as_deref()) {
             Ok(config) => compare::compare(&config, args).await,
+            Err(error) => Err(error.into()),
+        },
+        Command::Deploy(command) => match Config::load(cli.config.as_deref()) {
+            Ok(config) => deploy::deploy(&config, command).await,
             Err(error) => Err(error.into()),
         },
         Command::Baseline(command) => match Config::load(cli.config.as_deref()) {

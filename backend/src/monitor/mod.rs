@@ -4,6 +4,7 @@
 //! monitor ([`watch`]), started with the console and resumed after a restart.
 
 pub mod alerts;
+pub mod deployments;
 pub mod notify;
 pub mod sample;
 pub mod watch;

@@ -35,6 +35,7 @@ use lifeguard_shared::compare::{
     Better, Comparison, MetricComparison, RunRef, ScenarioComparison, Verdict, combine,
 };
 use lifeguard_shared::metric::Metric;
+use lifeguard_shared::monitor::{MONITORED, MonitorSample};
 use lifeguard_shared::report::{RunReport, ScenarioReport};
 use serde::{Deserialize, Serialize};
 
@@ -422,6 +423,33 @@ pub fn compare(
         verdict,
         method: METHOD.to_owned(),
     }
+}
+
+/// Two windows of a monitor's samples (before and after a deployment), metric by metric: each
+/// window's mean, each sample a block of the test, the same practical bars, test and Holm's
+/// adjustment as two runs — so traffic alone can say `regressed`. The verdict combines the
+/// metrics'.
+#[must_use]
+pub fn compare_windows(
+    before: &[MonitorSample],
+    after: &[MonitorSample],
+    settings: &CompareSettings,
+) -> (Vec<MetricComparison>, Verdict) {
+    let mut metrics: Vec<MetricComparison> = MONITORED
+        .into_iter()
+        .map(|metric| {
+            let values = |window: &[MonitorSample]| -> Vec<f64> {
+                window.iter().filter_map(|s| s.value(metric)).collect()
+            };
+            let (a, b) = (values(before), values(after));
+            #[expect(clippy::cast_precision_loss, reason = "a window's sample count")]
+            let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            judge(metric, mean(&a), mean(&b), Some((&a, &b)), settings)
+        })
+        .collect();
+    holm(metrics.iter_mut());
+    let verdict = combine(metrics.iter().map(|m| m.verdict));
+    (metrics, verdict)
 }
 
 /// Holm's step-down adjustment of the block tests' p-values (family: every metric tested, i.e.

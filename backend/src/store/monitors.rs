@@ -1,7 +1,7 @@
 //! Monitors' samples, their one-minute downsampling and retention, and the alert history.
 
 use lifeguard_shared::metric::Metric;
-use lifeguard_shared::monitor::{Alert, MonitorMinute, MonitorSample};
+use lifeguard_shared::monitor::{Alert, Deployment, MonitorMinute, MonitorSample};
 use lifeguard_shared::report::Level;
 use sqlx::Row as _;
 
@@ -269,4 +269,60 @@ impl Store {
             })
             .collect()
     }
+
+    /// Records a deployment.
+    pub async fn add_deployment(&self, deployment: &Deployment) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO deployments (id, target, version, notes, at_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&deployment.id)
+        .bind(&deployment.target)
+        .bind(&deployment.version)
+        .bind(&deployment.notes)
+        .bind(to_db(deployment.at_ms))
+        .execute(&self.pool)
+        .await
+        .map_err(query_error("storing a deployment"))?;
+        Ok(())
+    }
+
+    /// The deployments of `target` (every target's when `None`), newest first.
+    pub async fn deployments(
+        &self,
+        target: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, target, version, notes, at_ms FROM deployments \
+             WHERE ($1 IS NULL OR target = $1) ORDER BY at_ms DESC, id LIMIT $2",
+        )
+        .bind(target)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_error("reading deployments"))?;
+        rows.iter().map(deployment_of).collect()
+    }
+
+    /// One deployment, when recorded.
+    pub async fn deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, target, version, notes, at_ms FROM deployments WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("reading a deployment"))?;
+        row.as_ref().map(deployment_of).transpose()
+    }
+}
+
+fn deployment_of(row: &sqlx::any::AnyRow) -> Result<Deployment, StoreError> {
+    let bad = |e: sqlx::Error| corrupt("deployments", e);
+    Ok(Deployment {
+        id: row.try_get("id").map_err(bad)?,
+        target: row.try_get("target").map_err(bad)?,
+        version: row.try_get("version").map_err(bad)?,
+        notes: row.try_get("notes").map_err(bad)?,
+        at_ms: from_db(row.try_get("at_ms").map_err(bad)?),
+    })
 }
