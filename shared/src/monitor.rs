@@ -198,6 +198,39 @@ pub struct MonitorStatus {
     pub rules: Vec<AlertRule>,
 }
 
+/// A monitor's history over a range (`GET /api/monitors/{target}/samples`): its raw samples and,
+/// where they have aged out, its one-minute rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorHistory {
+    pub target: String,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub samples: Vec<MonitorSample>,
+    pub minutes: Vec<MonitorMinute>,
+}
+
+impl MonitorHistory {
+    /// `metric` over time, `(ms, value)` in order: each raw sample, and the mean of each minute
+    /// no raw sample falls in (at the minute's middle).
+    #[must_use]
+    pub fn series(&self, metric: Metric) -> Vec<(u64, f64)> {
+        let mut points: Vec<(u64, f64)> = self
+            .samples
+            .iter()
+            .filter_map(|s| Some((s.at_ms, s.value(metric)?)))
+            .collect();
+        let raw_from = self.samples.first().map_or(u64::MAX, |s| s.at_ms - s.at_ms % 60_000);
+        points.extend(
+            self.minutes
+                .iter()
+                .filter(|m| m.metric == metric && m.minute_ms < raw_from)
+                .map(|m| (m.minute_ms + 30_000, m.mean)),
+        );
+        points.sort_by_key(|&(at, _)| at);
+        points
+    }
+}
+
 /// A deployment marked on a target (`lifeguard deploy mark`, `POST /api/deployments`): the
 /// moment its traffic before and after are compared at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

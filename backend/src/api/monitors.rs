@@ -5,10 +5,9 @@
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use lifeguard_shared::monitor::{
-    Alert, Deployment, DeploymentComparison, DeploymentRequest, MonitorMinute, MonitorSample,
-    MonitorStatus,
+    Alert, Deployment, DeploymentComparison, DeploymentRequest, MonitorHistory, MonitorStatus,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::access::Caller;
 use super::extract::{ApiJson, ApiQuery};
@@ -34,16 +33,6 @@ pub async fn list(
 pub struct Range {
     from_ms: Option<u64>,
     to_ms: Option<u64>,
-}
-
-/// A monitor's history over a range: its raw samples and, where they have aged out, its minutes.
-#[derive(Debug, Serialize)]
-pub struct MonitorHistory {
-    pub target: String,
-    pub from_ms: u64,
-    pub to_ms: u64,
-    pub samples: Vec<MonitorSample>,
-    pub minutes: Vec<MonitorMinute>,
 }
 
 /// `GET /api/monitors/{target}/samples?from_ms=&to_ms=`.

@@ -11,9 +11,11 @@
 //! - [`compare`]: one metric of one scenario in two runs, with the blocks the test compares.
 //! - [`history`]: a metric across runs with baseline markers and its change points.
 //! - [`sizing`]: p95 and throughput by pool size at each load, the limit, knee and recommendation.
+//! - [`monitor`]: a monitored metric over time, its levels, alerts and deployments.
 
 pub mod compare;
 pub mod history;
+pub mod monitor;
 pub mod percentiles;
 pub mod probe;
 pub mod scenarios;
