@@ -408,6 +408,52 @@ pub async fn sizing(id: &str) -> Result<lifeguard_shared::sizing::SizingDetail, 
 }
 
 /// The scheduled regression runs with their recent firings.
+/// Every monitor as it stands.
+pub async fn monitors() -> Result<Vec<lifeguard_shared::monitor::MonitorStatus>, ApiFailure> {
+    get_json("/api/monitors").await
+}
+
+/// A monitor's samples over `[from_ms, to_ms)`.
+pub async fn monitor_history(
+    target: &str,
+    from_ms: u64,
+    to_ms: u64,
+) -> Result<lifeguard_shared::monitor::MonitorHistory, ApiFailure> {
+    get_json(&format!(
+        "/api/monitors/{}/samples?from_ms={from_ms}&to_ms={to_ms}",
+        encode(target)
+    ))
+    .await
+}
+
+/// A target's alerts, newest first.
+pub async fn alerts(target: &str) -> Result<Vec<lifeguard_shared::monitor::Alert>, ApiFailure> {
+    get_json(&format!("/api/alerts?target={}&limit=200", encode(target))).await
+}
+
+/// A target's deployments, newest first.
+pub async fn deployments(
+    target: &str,
+) -> Result<Vec<lifeguard_shared::monitor::Deployment>, ApiFailure> {
+    get_json(&format!(
+        "/api/deployments?target={}&limit=200",
+        encode(target)
+    ))
+    .await
+}
+
+/// Deployment `id` judged by `window_s` of traffic either side.
+pub async fn deployment_comparison(
+    id: &str,
+    window_s: u64,
+) -> Result<lifeguard_shared::monitor::DeploymentComparison, ApiFailure> {
+    get_json(&format!(
+        "/api/deployments/{}/comparison?window_s={window_s}",
+        encode(id)
+    ))
+    .await
+}
+
 pub async fn schedules() -> Result<Vec<lifeguard_shared::schedule::ScheduleStatus>, ApiFailure> {
     get_json("/api/schedules").await
 }

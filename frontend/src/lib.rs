@@ -39,6 +39,7 @@ pub fn App() -> impl IntoView {
                     <A href="/history">"History"</A>
                     <A href="/baselines">"Baselines"</A>
                     <A href="/targets">"Targets"</A>
+                    <A href="/monitors">"Monitors"</A>
                 </nav>
                 <span class="tagline">"Will the pool survive the next burst of logins?"</span>
             </header>
@@ -53,6 +54,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/history") view=pages::history::HistoryPage />
                     <Route path=path!("/baselines") view=pages::baselines::BaselinesPage />
                     <Route path=path!("/targets") view=pages::targets::TargetsPage />
+                    <Route path=path!("/monitors") view=pages::monitors::MonitorsPage />
+                    <Route path=path!("/monitors/:target") view=pages::monitors::MonitorPage />
+                    <Route path=path!("/deployments/:id") view=pages::monitors::DeploymentPage />
                     <Route path=path!("/sizings/new") view=pages::new_run::NewSizingPage />
                     <Route path=path!("/sizings/:id") view=pages::sizing::SizingPage />
                 </Routes>

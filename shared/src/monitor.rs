@@ -219,7 +219,10 @@ impl MonitorHistory {
             .iter()
             .filter_map(|s| Some((s.at_ms, s.value(metric)?)))
             .collect();
-        let raw_from = self.samples.first().map_or(u64::MAX, |s| s.at_ms - s.at_ms % 60_000);
+        let raw_from = self
+            .samples
+            .first()
+            .map_or(u64::MAX, |s| s.at_ms - s.at_ms % 60_000);
         points.extend(
             self.minutes
                 .iter()

@@ -335,3 +335,108 @@ async fn each_notified_once_in_order(receiver: &Receiver) {
         "{got:#?}"
     );
 }
+
+/// The console's views of a monitor, in Chromium: `/monitors` with the target's level, the
+/// monitor's charts (samples, the rule's levels, the alert span, the deployment line), its alerts
+/// and deployments, and the deployment's before/after — on a desktop and a phone.
+#[tokio::test]
+async fn the_monitor_views_show_its_level_charts_alerts_and_deployments() {
+    use lifeguard_tests::browser::{Browser, series};
+    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let receiver = Receiver::default();
+    let hook = receiver.start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = console(data.path(), &server, &hook).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let deployment = mark(&app, "v7").await;
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let client = session(&server).await;
+        client.batch_execute("BEGIN; SELECT 1").await.unwrap();
+        stuck.push(client);
+    }
+    alerts_until(&app, "idle in transaction at warning", |a| {
+        standing(a, Metric::IdleInTransactionAgeS, Level::Warning)
+    })
+    .await;
+
+    let browser = Browser::start().await.unwrap();
+    browser.client.goto(&app.url("/monitors")).await.unwrap();
+    browser
+        .wait_for("#monitors tr[data-target=watched] [data-level=warning]")
+        .await
+        .unwrap();
+    browser.screenshot("monitors").await.unwrap();
+    browser
+        .client
+        .goto(&app.url("/monitors/watched?range=15m"))
+        .await
+        .unwrap();
+    let options = browser
+        .chart_options("idle_in_transaction_age_s")
+        .await
+        .unwrap();
+    let line = series(&options, "oldest idle in transaction");
+    assert!(line["data"].as_array().unwrap().len() >= 4, "{line}");
+    let levels: Vec<&str> = line["markLine"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(levels, ["warning 2.00 s", "critical 6.00 s"]);
+    assert_eq!(
+        line["markArea"]["data"].as_array().unwrap().len(),
+        1,
+        "{line}"
+    );
+    let deployed = series(&options, "deployment");
+    assert_eq!(deployed["markLine"]["data"][0]["name"], "v7");
+    browser
+        .wait_for(&format!(
+            "#deployments tr[data-deployment='{deployment}'] a"
+        ))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#alerts [data-level=warning]")
+        .await
+        .unwrap();
+    browser.screenshot("monitor").await.unwrap();
+    assert_eq!(
+        browser.accessibility_violations().await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    browser
+        .client
+        .goto(&app.url(&format!("/deployments/{deployment}?window_s=60")))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#deployment-metrics tr[data-metric=idle_in_transaction] [data-verdict]")
+        .await
+        .unwrap();
+    browser.screenshot("deployment").await.unwrap();
+
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser
+        .client
+        .goto(&app.url("/monitors/watched?range=15m"))
+        .await
+        .unwrap();
+    browser
+        .chart_options("idle_in_transaction_age_s")
+        .await
+        .unwrap();
+    let (page, window) = browser.widths().await.unwrap();
+    assert!(page <= window, "the page is {page} px wide in {window} px");
+    browser.screenshot("monitor-phone").await.unwrap();
+    assert_eq!(
+        browser.console_errors().await.unwrap(),
+        Vec::<String>::new()
+    );
+    browser.close().await.unwrap();
+    app.stop().await.unwrap();
+    server.stop().await;
+}

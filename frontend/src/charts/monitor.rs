@@ -53,7 +53,10 @@ pub fn monitor_chart(
     alerts: &[Alert],
     deployments: &[Deployment],
 ) -> Chart {
-    #[expect(clippy::cast_precision_loss, reason = "milliseconds since 1970 fit a double")]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 fit a double"
+    )]
     let data: Vec<Vec<f64>> = history
         .series(metric)
         .into_iter()
@@ -65,10 +68,34 @@ pub fn monitor_chart(
         .data(data);
     if let Some(rule) = rule {
         line = line.mark_line(level_lines(vec![
-            (format!("warning {}", metric.format(rule.warning)), rule.warning),
-            (format!("critical {}", metric.format(rule.critical)), rule.critical),
+            (
+                format!("warning {}", metric.format(rule.warning)),
+                rule.warning,
+            ),
+            (
+                format!("critical {}", metric.format(rule.critical)),
+                rule.critical,
+            ),
         ]));
     }
+    if let Some(spans) = alert_spans(metric, history, alerts) {
+        line = line.mark_area(spans);
+    }
+    let mut chart = frame(
+        &metric.titled(),
+        Axis::new().type_(AxisType::Time),
+        side_axis(&metric.titled()),
+    )
+    .series(line);
+    if let Some(deployed) = deployment_lines(history, deployments) {
+        chart = chart.series(deployed);
+    }
+    chart
+}
+
+/// The alerts on `metric` as shaded spans from firing to resolving (or the range's end), in the
+/// colour of the worst of them.
+fn alert_spans(metric: Metric, history: &MonitorHistory, alerts: &[Alert]) -> Option<MarkArea> {
     let spans: Vec<(MarkAreaData, MarkAreaData)> = alerts
         .iter()
         .filter(|a| a.metric == metric)
@@ -85,14 +112,17 @@ pub fn monitor_chart(
             )
         })
         .collect();
-    if !spans.is_empty() {
+    if spans.is_empty() {
+        return None;
+    }
+    {
         let worst = alerts
             .iter()
             .filter(|a| a.metric == metric)
             .map(|a| a.level)
             .max()
             .unwrap_or(Level::Warning);
-        line = line.mark_area(
+        Some(
             MarkArea::new()
                 .silent(true)
                 .item_style(
@@ -105,14 +135,12 @@ pub fn monitor_chart(
                         .opacity(0.15),
                 )
                 .data(spans),
-        );
+        )
     }
-    let mut chart = frame(
-        &metric.titled(),
-        Axis::new().type_(AxisType::Time),
-        side_axis(&metric.titled()),
-    )
-    .series(line);
+}
+
+/// The deployments in the range as a series of labelled vertical lines.
+fn deployment_lines(history: &MonitorHistory, deployments: &[Deployment]) -> Option<Line> {
     let marks: Vec<MarkLineVariant> = deployments
         .iter()
         .filter(|d| (history.from_ms..history.to_ms).contains(&d.at_ms))
@@ -123,26 +151,27 @@ pub fn monitor_chart(
                 MarkLineData::new()
                     .name(d.version.clone())
                     .x_axis(at)
-                    .label(Label::new().formatter("{b}").position(LabelPosition::InsideEndTop)),
+                    .label(
+                        Label::new()
+                            .formatter("{b}")
+                            .position(LabelPosition::InsideEndTop),
+                    ),
             )
         })
         .collect();
-    if !marks.is_empty() {
-        chart = chart.series(
-            Line::new()
-                .name("deployment")
-                .item_style(ItemStyle::new().color(DEPLOYMENT_COLOUR))
-                .data(Vec::<Vec<f64>>::new())
-                .mark_line(
-                    MarkLine::new()
-                        .silent(true)
-                        .symbol(vec![Symbol::None, Symbol::None])
-                        .line_style(dashed().color(DEPLOYMENT_COLOUR))
-                        .data(marks),
-                ),
-        );
-    }
-    chart
+    (!marks.is_empty()).then(|| {
+        Line::new()
+            .name("deployment")
+            .item_style(ItemStyle::new().color(DEPLOYMENT_COLOUR))
+            .data(Vec::<Vec<f64>>::new())
+            .mark_line(
+                MarkLine::new()
+                    .silent(true)
+                    .symbol(vec![Symbol::None, Symbol::None])
+                    .line_style(dashed().color(DEPLOYMENT_COLOUR))
+                    .data(marks),
+            )
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod baselines;
 pub mod compare;
 pub mod history;
 pub mod home;
+pub mod monitors;
 pub mod new_run;
 pub mod not_found;
 pub mod run;
