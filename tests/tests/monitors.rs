@@ -403,6 +403,20 @@ async fn the_monitor_views_show_its_level_charts_alerts_and_deployments() {
         .await
         .unwrap();
     browser.screenshot("monitor").await.unwrap();
+    // The range is part of the address, and the picker says which is shown.
+    browser
+        .wait_for("#range-picker a[data-range='1h']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("#range-picker a[aria-current=true][data-range='1h']")
+        .await
+        .unwrap();
+    let address = browser.client.current_url().await.unwrap();
+    assert_eq!(address.query(), Some("range=1h"), "{address}");
     assert_eq!(
         browser.accessibility_violations().await.unwrap(),
         Vec::<String>::new()

@@ -81,11 +81,14 @@ pub fn monitor_chart(
     if let Some(spans) = alert_spans(metric, history, alerts) {
         line = line.mark_area(spans);
     }
+    // Drawn again every few seconds while the range ends now: without animation, and with few
+    // enough time labels that they never run into each other, on a phone too.
     let mut chart = frame(
-        &metric.titled(),
-        Axis::new().type_(AxisType::Time),
+        metric.label(),
+        Axis::new().type_(AxisType::Time).split_number(3),
         side_axis(&metric.titled()),
     )
+    .animation(false)
     .series(line);
     if let Some(deployed) = deployment_lines(history, deployments) {
         chart = chart.series(deployed);
@@ -254,5 +257,6 @@ mod tests {
         assert_eq!(deployments["markLine"]["data"][0]["name"], "v2");
         assert_eq!(deployments["markLine"]["data"][0]["xAxis"], 290_000.0);
         assert_eq!(json["xAxis"]["type"], "time", "{}", json["xAxis"]);
+        assert_eq!(json["animation"], false, "redrawn every few seconds");
     }
 }

@@ -197,11 +197,11 @@ pub fn MonitorPage() -> impl IntoView {
             .iter()
             .map(|(value, label, _)| {
                 let href = format!("/monitors/{}?range={value}", api::encode(&target.get()));
-                let current = (*value == chosen).then_some("page");
+                let current = (*value == chosen).then_some("true");
                 view! {
-                    <A href=href attr:aria-current=current attr:data-range=*value>
+                    <a href=href aria-current=current data-range=*value>
                         {*label}
-                    </A>
+                    </a>
                 }
             })
             .collect_view()
@@ -211,7 +211,7 @@ pub fn MonitorPage() -> impl IntoView {
             <h2>{move || format!("Monitor: {}", target.get())}</h2>
             <CopyLink />
         </div>
-        <nav class="ranges card" id="range-picker" aria-label="Time range">
+        <nav class="tabs" id="range-picker" aria-label="Time range">
             {picker}
         </nav>
         <Transition fallback=|| view! { <Loading what="Loading the monitor…" /> }>
