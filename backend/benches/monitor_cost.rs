@@ -13,7 +13,6 @@
     reason = "a benchmark reports figures on stdout"
 )]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -182,19 +181,18 @@ fn start(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..MONITORS)
         .map(|i| {
-            let watch = Watch {
-                config: MonitorConfig {
+            let watch = Watch::new(
+                MonitorConfig {
                     target: format!("m{i:02}"),
                     interval_s: 1.0,
                     alerts: AlertSettings::default(),
                     notify: None,
                 },
-                connect: sandbox.connect_config(),
-                monitoring: MonitoringConfig::default(),
-                outbox: Outbox::default(),
-                store: store.clone(),
-                seen: Arc::default(),
-            };
+                sandbox.connect_config(),
+                MonitoringConfig::default(),
+                Outbox::default(),
+                store.clone(),
+            );
             tokio::spawn(watch.run(stop.clone()))
         })
         .collect()

@@ -426,6 +426,12 @@ pub async fn monitor_history(
     .await
 }
 
+/// The live stream of a target's monitor.
+#[must_use]
+pub fn monitor_live_url(target: &str) -> String {
+    authorised(&format!("/api/monitors/{}/live", encode(target)))
+}
+
 /// A target's alerts, newest first.
 pub async fn alerts(target: &str) -> Result<Vec<lifeguard_shared::monitor::Alert>, ApiFailure> {
     get_json(&format!("/api/alerts?target={}&limit=200", encode(target))).await

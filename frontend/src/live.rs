@@ -111,18 +111,18 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
-    /// Opens `url`; `on_event(kind, data)` gets every event, `on_error(closed)` every failure
-    /// (`closed` when the browser gave up reconnecting).
+    /// Opens `url`; `on_event(kind, data)` gets every event of the `kinds` listened for,
+    /// `on_error(closed)` every failure (`closed` when the browser gave up reconnecting).
     pub fn open(
         url: &str,
+        kinds: &'static [&'static str],
         on_event: impl Fn(&str, &str) + 'static,
         on_error: impl Fn(bool) + 'static,
     ) -> Result<Self, String> {
-        let source =
-            web_sys::EventSource::new(url).map_err(|e| format!("cannot follow the run: {e:?}"))?;
+        let source = web_sys::EventSource::new(url).map_err(|e| format!("cannot follow: {e:?}"))?;
         let on_event: OnEvent = Rc::new(on_event);
         let mut listeners = Vec::new();
-        for kind in RunEvent::KINDS {
+        for &kind in kinds {
             let on_event = Rc::clone(&on_event);
             let listener: Listener = Closure::new(move |event: web_sys::MessageEvent| {
                 let data = event.data().as_string().unwrap_or_default();

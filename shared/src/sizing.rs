@@ -275,9 +275,11 @@ impl Budget {
                 <= available
         });
         match fewer {
+            Some(1) => {
+                format!("max_connections {max_connections}, or 1 replica of {total} connections")
+            }
             Some(n) => format!(
-                "max_connections {max_connections}, or {n} replica{} of {} connections each",
-                if n == 1 { "" } else { "s" },
+                "max_connections {max_connections}, or {n} replicas of {} connections each",
                 total.div_ceil(n)
             ),
             None => format!("max_connections {max_connections}"),

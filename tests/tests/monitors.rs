@@ -217,6 +217,43 @@ async fn a_deployment_is_judged_by_its_traffic_before_and_after() {
     server.stop().await;
 }
 
+/// `GET /api/monitors/{target}/live` over real HTTP: samples as they are taken; an unknown
+/// monitor is a 404.
+#[tokio::test]
+async fn the_live_stream_brings_each_sample() {
+    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let receiver = Receiver::default();
+    let hook = receiver.start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = console(data.path(), &server, &hook).await;
+    let (status, _) = app.get("/api/monitors/nowhere/live").await.unwrap();
+    assert_eq!(status, 404);
+    let mut answer = app
+        .client()
+        .get(app.url("/api/monitors/watched/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let mut text = String::new();
+    let started = Instant::now();
+    while text.matches("event: sample").count() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        let chunk = tokio::time::timeout(Duration::from_secs(5), answer.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let sample: lifeguard_shared::monitor::MonitorSample = serde_json::from_str(first).unwrap();
+    assert!(sample.max_connections > 0, "{sample:?}");
+    drop(answer);
+    app.stop().await.unwrap();
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn alerts_fire_at_their_level_resolve_and_reach_a_webhook_once_across_a_restart() {
     let server = Sandbox::start(&SandboxOptions {
@@ -341,7 +378,7 @@ async fn each_notified_once_in_order(receiver: &Receiver) {
 /// and deployments, and the deployment's before/after — on a desktop and a phone.
 #[tokio::test]
 async fn the_monitor_views_show_its_level_charts_alerts_and_deployments() {
-    use lifeguard_tests::browser::{Browser, series};
+    use lifeguard_tests::browser::Browser;
     let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let receiver = Receiver::default();
     let hook = receiver.start().await;
@@ -367,56 +404,7 @@ async fn the_monitor_views_show_its_level_charts_alerts_and_deployments() {
         .await
         .unwrap();
     browser.screenshot("monitors").await.unwrap();
-    browser
-        .client
-        .goto(&app.url("/monitors/watched?range=15m"))
-        .await
-        .unwrap();
-    let options = browser
-        .chart_options("idle_in_transaction_age_s")
-        .await
-        .unwrap();
-    let line = series(&options, "oldest idle in transaction");
-    assert!(line["data"].as_array().unwrap().len() >= 4, "{line}");
-    let levels: Vec<&str> = line["markLine"]["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["name"].as_str())
-        .collect();
-    assert_eq!(levels, ["warning 2.00 s", "critical 6.00 s"]);
-    assert_eq!(
-        line["markArea"]["data"].as_array().unwrap().len(),
-        1,
-        "{line}"
-    );
-    let deployed = series(&options, "deployment");
-    assert_eq!(deployed["markLine"]["data"][0]["name"], "v7");
-    browser
-        .wait_for(&format!(
-            "#deployments tr[data-deployment='{deployment}'] a"
-        ))
-        .await
-        .unwrap();
-    browser
-        .wait_for("#alerts [data-level=warning]")
-        .await
-        .unwrap();
-    browser.screenshot("monitor").await.unwrap();
-    // The range is part of the address, and the picker says which is shown.
-    browser
-        .wait_for("#range-picker a[data-range='1h']")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("#range-picker a[aria-current=true][data-range='1h']")
-        .await
-        .unwrap();
-    let address = browser.client.current_url().await.unwrap();
-    assert_eq!(address.query(), Some("range=1h"), "{address}");
+    monitor_view_draws_and_follows(&browser, &app, &deployment).await;
     assert_eq!(
         browser.accessibility_violations().await.unwrap(),
         Vec::<String>::new()
@@ -453,4 +441,82 @@ async fn the_monitor_views_show_its_level_charts_alerts_and_deployments() {
     browser.close().await.unwrap();
     app.stop().await.unwrap();
     server.stop().await;
+}
+
+/// `/monitors/watched`: the chart's samples, levels, alert span and deployment line; samples
+/// arriving live; the alerts and deployments tables; the range in the address.
+async fn monitor_view_draws_and_follows(
+    browser: &lifeguard_tests::browser::Browser,
+    app: &TestApp,
+    deployment: &str,
+) {
+    use lifeguard_tests::browser::series;
+    browser
+        .client
+        .goto(&app.url("/monitors/watched?range=15m"))
+        .await
+        .unwrap();
+    let options = browser
+        .chart_options("idle_in_transaction_age_s")
+        .await
+        .unwrap();
+    let line = series(&options, "oldest idle in transaction");
+    assert!(line["data"].as_array().unwrap().len() >= 4, "{line}");
+    let levels: Vec<&str> = line["markLine"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(levels, ["warning 2.00 s", "critical 6.00 s"]);
+    assert_eq!(
+        line["markArea"]["data"].as_array().unwrap().len(),
+        1,
+        "{line}"
+    );
+    let deployed = series(&options, "deployment");
+    assert_eq!(deployed["markLine"]["data"][0]["name"], "v7");
+    // Followed live: samples arrive over the stream, without a reload.
+    browser
+        .wait_for_text("#monitor-live", "live")
+        .await
+        .unwrap();
+    let drawn = |options: &Value| {
+        series(options, "oldest idle in transaction")["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = drawn(&options);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later = browser
+        .chart_options("idle_in_transaction_age_s")
+        .await
+        .unwrap();
+    assert!(drawn(&later) >= before + 2, "{before} → {}", drawn(&later));
+    browser
+        .wait_for(&format!(
+            "#deployments tr[data-deployment='{deployment}'] a"
+        ))
+        .await
+        .unwrap();
+    browser
+        .wait_for("#alerts tr[data-alert] [data-level]")
+        .await
+        .unwrap();
+    browser.screenshot("monitor").await.unwrap();
+    // The range is part of the address, and the picker says which is shown.
+    browser
+        .wait_for("#range-picker a[data-range='1h']")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("#range-picker a[aria-current=true][data-range='1h']")
+        .await
+        .unwrap();
+    let address = browser.client.current_url().await.unwrap();
+    assert_eq!(address.query(), Some("range=1h"), "{address}");
 }

@@ -128,6 +128,7 @@ fn api() -> Router<AppState> {
         .route("/schedules", get(schedules::list))
         .route("/monitors", get(monitors::list))
         .route("/monitors/{target}/samples", get(monitors::samples))
+        .route("/monitors/{target}/live", get(monitors::live))
         .route("/alerts", get(monitors::alerts))
         .route(
             "/deployments",

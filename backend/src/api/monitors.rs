@@ -150,3 +150,54 @@ pub async fn deployment_comparison(
         deployments::compare(state.service(), &id, window).await?,
     ))
 }
+
+/// `GET /api/monitors/{target}/live`: Server-Sent Events — `sample` (each sample as it is taken)
+/// and `alert` (an alert fired, changed level or resolved); `lagged` when the reader fell behind
+/// and should load the range again.
+pub async fn live(
+    caller: Caller,
+    State(state): State<AppState>,
+    monitors: Option<Extension<Monitors>>,
+    Path(target): Path<String>,
+) -> Result<
+    axum::response::sse::Sse<
+        impl tokio_stream::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    use tokio_stream::StreamExt as _;
+
+    use crate::monitor::watch::Live;
+
+    caller.viewer()?;
+    let mut feed = monitors
+        .and_then(|Extension(m)| m.subscribe(&target))
+        .ok_or_else(|| ApiError::NotFound(format!("no monitor of target `{target}`")))?;
+    // Held by the response stream: freed when the reader leaves.
+    let permit = state.streams().open(&format!("monitor:{target}"))?;
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let event = match feed.recv().await {
+                Ok(Live::Sample(sample)) => Event::default()
+                    .event("sample")
+                    .data(serde_json::to_string(&sample).unwrap_or_default()),
+                Ok(Live::Alert(alert)) => Event::default()
+                    .event("alert")
+                    .data(serde_json::to_string(&alert).unwrap_or_default()),
+                Err(RecvError::Lagged(_)) => Event::default().event("lagged").data("{}"),
+                Err(RecvError::Closed) => return,
+            };
+            if sender.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(receiver).map(move |event| {
+        let _open = &permit;
+        Ok(event)
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

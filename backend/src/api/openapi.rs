@@ -178,6 +178,14 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     ),
     (
         "get",
+        "/api/monitors/{target}/live",
+        "Server-Sent Events: `sample` as each is taken, `alert` as one fires, changes level or \
+         resolves, `lagged` when the reader fell behind",
+        "viewer",
+        200,
+    ),
+    (
+        "get",
         "/api/alerts",
         "The alert history, newest first (?target&open=true&limit)",
         "viewer",

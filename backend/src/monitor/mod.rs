@@ -58,14 +58,13 @@ impl Monitors {
                     .filter(|h| monitor.notify.as_ref().is_none_or(|names| names.contains(&h.name)))
                     .cloned()
                     .collect();
-                Some(Watch {
-                    config: monitor.clone(),
-                    connect: (**connect).clone(),
-                    monitoring: config.monitoring.clone(),
-                    outbox: Outbox::start(&hooks, &http),
-                    store: store.clone(),
-                    seen: Arc::default(),
-                })
+                Some(Watch::new(
+                    monitor.clone(),
+                    (**connect).clone(),
+                    config.monitoring.clone(),
+                    Outbox::start(&hooks, &http),
+                    store.clone(),
+                ))
             })
             .collect();
         Self {
@@ -106,6 +105,16 @@ impl Monitors {
         for task in tasks {
             let _ended_or_panicked = task.await;
         }
+    }
+
+    /// Live samples and alerts of the monitor of `target`, when there is one.
+    #[must_use]
+    pub fn subscribe(&self, target: &str) -> Option<tokio::sync::broadcast::Receiver<watch::Live>> {
+        self.inner
+            .watches
+            .iter()
+            .find(|w| w.config.target == target)
+            .map(|w| w.live.subscribe())
     }
 
     /// Every monitor as it stands.

@@ -26,6 +26,16 @@ pub struct Seen {
     pub error: Option<String>,
 }
 
+/// What a monitor tells its live readers (`GET /api/monitors/{target}/live`).
+#[derive(Debug, Clone)]
+pub enum Live {
+    Sample(MonitorSample),
+    Alert(Alert),
+}
+
+/// Live readers a monitor keeps up with; a slower one misses events and reloads.
+const LIVE_BUFFER: usize = 64;
+
 /// Everything one monitor's loop needs.
 #[derive(Debug, Clone)]
 pub struct Watch {
@@ -36,6 +46,7 @@ pub struct Watch {
     pub outbox: Outbox,
     pub store: Store,
     pub seen: Arc<std::sync::Mutex<Seen>>,
+    pub live: tokio::sync::broadcast::Sender<Live>,
 }
 
 /// One rule, where it stands, and its standing alert.
@@ -46,6 +57,27 @@ struct Judged {
 }
 
 impl Watch {
+    /// A monitor of `config.target` (reached through `connect`), storing into `store` and
+    /// notifying through `outbox`.
+    #[must_use]
+    pub fn new(
+        config: MonitorConfig,
+        connect: tokio_postgres::Config,
+        monitoring: MonitoringConfig,
+        outbox: Outbox,
+        store: Store,
+    ) -> Self {
+        Self {
+            config,
+            connect,
+            monitoring,
+            outbox,
+            store,
+            seen: Arc::default(),
+            live: tokio::sync::broadcast::channel(LIVE_BUFFER).0,
+        }
+    }
+
     /// Runs until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let target = self.config.target.clone();
@@ -98,6 +130,7 @@ impl Watch {
             for one in &mut judged {
                 self.judge(one, &sample).await;
             }
+            let _nobody_watches = self.live.send(Live::Sample(sample.clone()));
             {
                 let mut seen = self
                     .seen
@@ -206,6 +239,7 @@ impl Watch {
             happened = ?happened,
             "alert"
         );
+        let _nobody_watches = self.live.send(Live::Alert(alert.clone()));
         self.outbox.send(&Notification::new(happened, alert));
     }
 

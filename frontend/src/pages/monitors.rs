@@ -1,15 +1,13 @@
 //! `/monitors`: every target watched between tests, its level and latest sample;
 //! `/monitors/{target}?range=1h`: its metrics over a range with the rules' levels, alerts and
-//! deployments (read again every few seconds while the range ends now); `/deployments/{id}`: a
-//! deployment judged by its traffic.
-
-use std::time::Duration;
+//! deployments, followed live over Server-Sent Events; `/deployments/{id}`: a deployment judged
+//! by its traffic.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use lifeguard_shared::metric::Metric;
-use lifeguard_shared::monitor::{MONITORED, MonitorStatus};
+use lifeguard_shared::monitor::{Alert, MONITORED, MonitorSample, MonitorStatus};
 
 use crate::api;
 use crate::charts::monitor::monitor_chart;
@@ -19,6 +17,7 @@ use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
 use crate::components::table::Table;
 use crate::format::local_time;
+use crate::live::EventStream;
 
 /// The ranges the picker offers: query value, label, milliseconds.
 pub const RANGES: [(&str, &str, u64); 7] = [
@@ -39,9 +38,6 @@ pub fn range_ms(value: Option<&str>) -> (&'static str, u64) {
         .find(|(v, _, _)| Some(*v) == value)
         .map_or((RANGES[0].0, RANGES[0].2), |(v, _, ms)| (*v, *ms))
 }
-
-/// How often a view that ends now is read again.
-const FOLLOW: Duration = Duration::from_secs(5);
 
 #[expect(
     clippy::cast_possible_truncation,
@@ -186,11 +182,6 @@ pub fn MonitorPage() -> impl IntoView {
         let (target, (_, ms)) = (target.get(), range.get());
         async move { watched(target, ms).await }
     });
-    Effect::new(move |_| {
-        if data.get().is_some() {
-            set_timeout(move || data.refetch(), FOLLOW);
-        }
-    });
     let picker = move || {
         let (chosen, _) = range.get();
         RANGES
@@ -218,7 +209,11 @@ pub fn MonitorPage() -> impl IntoView {
             {move || {
                 data.get()
                     .map(|result| match result {
-                        Ok(watched) => view! { <MonitorView watched /> }.into_any(),
+                        Ok(watched) => {
+                            let range_ms = range.get_untracked().1;
+                            let reload = Callback::new(move |()| data.refetch());
+                            view! { <MonitorView watched range_ms reload /> }.into_any()
+                        }
                         Err(failure) => view! { <Failure failure /> }.into_any(),
                     })
             }}
@@ -226,20 +221,58 @@ pub fn MonitorPage() -> impl IntoView {
     }
 }
 
+/// The monitor's range, followed live: each sample the stream brings slides the range on, each
+/// alert updates its row; a reader that fell behind loads the range again (`reload`).
 #[component]
-fn MonitorView(watched: Watched) -> impl IntoView {
+fn MonitorView(watched: Watched, range_ms: u64, reload: Callback<()>) -> impl IntoView {
     let (history, alerts, deployments, status) = watched;
+    let target = history.target.clone();
+    let history = RwSignal::new(history);
+    let alerts = RwSignal::new(alerts);
+    let following = RwSignal::new("connecting");
+    let opened = EventStream::open(
+        &api::monitor_live_url(&target),
+        &["sample", "alert", "lagged"],
+        move |kind, data| match kind {
+            "sample" => {
+                if let Ok(sample) = serde_json::from_str::<MonitorSample>(data) {
+                    history.update(|h| {
+                        h.to_ms = h.to_ms.max(sample.at_ms + 1);
+                        h.from_ms = h.to_ms.saturating_sub(range_ms);
+                        let from = h.from_ms;
+                        h.samples.retain(|s| s.at_ms >= from);
+                        h.minutes.retain(|m| m.minute_ms >= from);
+                        h.samples.push(sample);
+                    });
+                    following.set("live");
+                }
+            }
+            "alert" => {
+                if let Ok(alert) = serde_json::from_str::<Alert>(data) {
+                    alerts.update(|all| match all.iter_mut().find(|a| a.id == alert.id) {
+                        Some(known) => *known = alert,
+                        None => all.insert(0, alert),
+                    });
+                }
+            }
+            _ => reload.run(()),
+        },
+        move |closed| following.set(if closed { "closed" } else { "reconnecting" }),
+    );
+    let stream = StoredValue::new_local(opened.ok());
+    on_cleanup(move || stream.update_value(|s| drop(s.take())));
     let rules = status.as_ref().map(|s| s.rules.clone()).unwrap_or_default();
     let charts = MONITORED
         .into_iter()
         .map(|metric| {
             let rule = rules.iter().find(|r| r.metric == metric).copied();
-            let chart = Signal::derive_local({
-                let (history, alerts, deployments) =
-                    (history.clone(), alerts.clone(), deployments.clone());
-                move || monitor_chart(metric, &history, rule.as_ref(), &alerts, &deployments)
+            let deployments = deployments.clone();
+            let chart = Signal::derive_local(move || {
+                history.with(|h| {
+                    alerts.with(|a| monitor_chart(metric, h, rule.as_ref(), a, &deployments))
+                })
             });
-            let label = format!("{} of {} over time", metric.titled(), history.target);
+            let label = format!("{} of {target} over time", metric.titled());
             view! {
                 <section class="card">
                     <EChart chart name=metric.name() label />
@@ -247,22 +280,27 @@ fn MonitorView(watched: Watched) -> impl IntoView {
             }
         })
         .collect_view();
-    let alert_rows = alerts
-        .iter()
-        .map(|a| {
-            view! {
-                <tr data-alert=a.id.clone()>
-                    <td>{a.metric.label()}</td>
-                    <td>
-                        <LevelBadge level=a.level />
-                    </td>
-                    <td class="num">{a.metric.format(a.value)}</td>
-                    <td>{local_time(a.fired_at_ms)}</td>
-                    <td>{a.resolved_at_ms.map_or_else(|| "standing".to_owned(), local_time)}</td>
-                </tr>
-            }
+    let alert_rows = move || {
+        alerts.with(|all| {
+            all.iter()
+                .map(|a| {
+                    view! {
+                        <tr data-alert=a.id.clone()>
+                            <td>{a.metric.label()}</td>
+                            <td>
+                                <LevelBadge level=a.level />
+                            </td>
+                            <td class="num">{a.metric.format(a.value)}</td>
+                            <td>{local_time(a.fired_at_ms)}</td>
+                            <td>
+                                {a.resolved_at_ms.map_or_else(|| "standing".to_owned(), local_time)}
+                            </td>
+                        </tr>
+                    }
+                })
+                .collect_view()
         })
-        .collect_view();
+    };
     let deployment_rows = deployments
         .iter()
         .map(|d| {
@@ -279,15 +317,24 @@ fn MonitorView(watched: Watched) -> impl IntoView {
             }
         })
         .collect_view();
-    let samples = history.samples.len();
+    let summary = move || {
+        history.with(|h| {
+            format!(
+                "{} samples and {} one-minute rows from {} to {}",
+                h.samples.len(),
+                h.minutes.len(),
+                local_time(h.from_ms),
+                local_time(h.to_ms),
+            )
+        })
+    };
     view! {
         <p class="muted" id="monitor-summary">
-            {format!(
-                "{samples} samples and {} one-minute rows from {} to {}",
-                history.minutes.len(),
-                local_time(history.from_ms),
-                local_time(history.to_ms),
-            )}
+            {summary}
+            " · "
+            <span id="monitor-live" data-following=move || following.get()>
+                {move || following.get()}
+            </span>
         </p>
         <div class="charts">{charts}</div>
         <section class="card">

@@ -257,6 +257,7 @@ fn LiveView(
     let limits = super::resource(move || catalog_limits(suite.clone(), profile.clone()));
     let opened = EventStream::open(
         &api::events_url(&id),
+        &lifeguard_shared::event::RunEvent::KINDS,
         move |kind, data| {
             let mut done = false;
             live.update(|l| {
