@@ -89,31 +89,6 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// Every metric.
-    pub const ALL: [Self; 21] = [
-        Self::SuccessRate,
-        Self::MeanLatencyMs,
-        Self::P50LatencyMs,
-        Self::P95LatencyMs,
-        Self::P99LatencyMs,
-        Self::AcquireWaitP95Ms,
-        Self::ThroughputRps,
-        Self::PeakUtilization,
-        Self::ChurnPerS,
-        Self::ExhaustionEvents,
-        Self::RecoveryS,
-        Self::Leaks,
-        Self::PoolUtilizationPct,
-        Self::OverflowUsagePct,
-        Self::ResponseTimeMs,
-        Self::ConnectionBudgetPct,
-        Self::ConnectionsUsedPct,
-        Self::IdleInTransaction,
-        Self::IdleInTransactionAgeS,
-        Self::LongestTransactionS,
-        Self::WaitingBackends,
-    ];
-
     /// What a run measures: the metrics a history of runs can follow.
     pub const OF_RUNS: [Self; 16] = [
         Self::SuccessRate,
@@ -134,10 +109,24 @@ impl Metric {
         Self::ConnectionBudgetPct,
     ];
 
+    /// What only a monitor measures (it measures churn too).
+    pub const OF_MONITORS: [Self; 5] = [
+        Self::ConnectionsUsedPct,
+        Self::IdleInTransaction,
+        Self::IdleInTransactionAgeS,
+        Self::LongestTransactionS,
+        Self::WaitingBackends,
+    ];
+
+    /// Every metric.
+    pub fn all() -> impl Iterator<Item = Self> {
+        Self::OF_RUNS.into_iter().chain(Self::OF_MONITORS)
+    }
+
     /// The metric named `name` on the wire.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
+        Self::all().find(|m| m.name() == name)
     }
 
     /// What a comparison judges per scenario, in the order it lists them.
@@ -400,8 +389,6 @@ impl PartialEq<&str> for Metric {
 mod tests {
     use super::*;
 
-    const ALL: [Metric; 21] = Metric::ALL;
-
     #[test]
     fn changes_are_signed_and_a_change_that_rounds_to_zero_is_not() {
         assert_eq!(Metric::P95LatencyMs.format_change(4.0), "+4.00 ms");
@@ -415,7 +402,7 @@ mod tests {
 
     #[test]
     fn the_wire_name_is_what_serde_writes_and_reads() {
-        for metric in ALL {
+        for metric in Metric::all() {
             let json = serde_json::to_value(metric).unwrap();
             assert_eq!(json, serde_json::Value::from(metric.name()));
             let back: Metric = serde_json::from_value(json).unwrap();
@@ -428,7 +415,7 @@ mod tests {
 
     #[test]
     fn the_name_agrees_with_the_unit() {
-        for metric in ALL {
+        for metric in Metric::all() {
             let name = metric.name();
             let by_suffix = match metric.unit() {
                 Unit::Milliseconds => name.ends_with("_ms"),
@@ -458,7 +445,7 @@ mod tests {
 
     #[test]
     fn only_the_sampled_metrics_are_tested_on_blocks() {
-        let sampled: Vec<Metric> = ALL.into_iter().filter(|m| !m.once_per_run()).collect();
+        let sampled: Vec<Metric> = Metric::all().filter(|m| !m.once_per_run()).collect();
         assert_eq!(sampled, Metric::PER_SCENARIO[..7]);
         assert_eq!(Metric::SuccessRate.better(), Better::Higher);
         assert_eq!(Metric::P95LatencyMs.better(), Better::Lower);

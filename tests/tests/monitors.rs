@@ -104,6 +104,17 @@ async fn console(data: &std::path::Path, server: &Sandbox, hook: &str) -> TestAp
     .unwrap()
 }
 
+/// A server, a webhook receiver, and a console watching the server whose store is in the
+/// returned directory (kept for as long as the test holds it).
+async fn watched_server() -> (Sandbox, Receiver, tempfile::TempDir, TestApp) {
+    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let receiver = Receiver::default();
+    let hook = receiver.start().await;
+    let data = tempfile::tempdir().unwrap();
+    let app = console(data.path(), &server, &hook).await;
+    (server, receiver, data, app)
+}
+
 /// Waits (up to 30 s) until the alerts of `watched` satisfy `done`.
 async fn alerts_until(app: &TestApp, what: &str, done: impl Fn(&[Alert]) -> bool) -> Vec<Alert> {
     let started = Instant::now();
@@ -158,11 +169,7 @@ async fn compared(app: &TestApp, id: &str) -> DeploymentComparison {
 /// that metric, by the traffic alone; a deployment between two quiet windows does not.
 #[tokio::test]
 async fn a_deployment_is_judged_by_its_traffic_before_and_after() {
-    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
-    let receiver = Receiver::default();
-    let hook = receiver.start().await;
-    let data = tempfile::tempdir().unwrap();
-    let app = console(data.path(), &server, &hook).await;
+    let (server, _receiver, _data, app) = watched_server().await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     let leaky = mark(&app, "v2").await;
     let mut stuck = Vec::new();
@@ -221,11 +228,7 @@ async fn a_deployment_is_judged_by_its_traffic_before_and_after() {
 /// monitor is a 404.
 #[tokio::test]
 async fn the_live_stream_brings_each_sample() {
-    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
-    let receiver = Receiver::default();
-    let hook = receiver.start().await;
-    let data = tempfile::tempdir().unwrap();
-    let app = console(data.path(), &server, &hook).await;
+    let (server, _receiver, _data, app) = watched_server().await;
     let (status, _) = app.get("/api/monitors/nowhere/live").await.unwrap();
     assert_eq!(status, 404);
     let mut answer = app
@@ -379,11 +382,7 @@ async fn each_notified_once_in_order(receiver: &Receiver) {
 #[tokio::test]
 async fn the_monitor_views_show_its_level_charts_alerts_and_deployments() {
     use lifeguard_tests::browser::Browser;
-    let server = Sandbox::start(&SandboxOptions::default()).await.unwrap();
-    let receiver = Receiver::default();
-    let hook = receiver.start().await;
-    let data = tempfile::tempdir().unwrap();
-    let app = console(data.path(), &server, &hook).await;
+    let (server, _receiver, _data, app) = watched_server().await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let deployment = mark(&app, "v7").await;
     let mut stuck = Vec::new();

@@ -1,6 +1,6 @@
 //! One monitored metric over time (`/monitors/{target}`): the samples (and, where they have aged
 //! out, each minute's mean), the rule's warning and critical levels, the alerts on it as shaded
-//! spans, and the target's deployments as labelled vertical lines.
+//! spans, and the target's deployments and validation runs as labelled vertical lines.
 
 use charming::Chart;
 use charming::component::Axis;
@@ -13,38 +13,34 @@ use charming::series::Line;
 use lifeguard_shared::metric::Metric;
 use lifeguard_shared::monitor::{Alert, AlertRule, Deployment, MonitorHistory};
 use lifeguard_shared::report::Level;
+use lifeguard_shared::run::RunSummary;
 
 use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, frame, level_lines, round3, side_axis};
 
 /// The deployments' lines.
 pub const DEPLOYMENT_COLOUR: &str = "#8250df";
+/// Validation runs' lines.
+pub const RUN_COLOUR: &str = "#57606a";
 
 /// `ms` since the Unix epoch as an ISO 8601 UTC time (what ECharts reads for a time axis' mark
 /// area; a number there would be taken for a string and fail to parse).
 #[must_use]
 pub fn iso(ms: u64) -> String {
-    let days = i64::try_from(ms / 86_400_000).unwrap_or(0);
-    let rest = ms % 86_400_000;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let clock = crate::format::Clock::utc(ms);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3_600_000,
-        rest / 60_000 % 60,
-        rest / 1000 % 60,
-        rest % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        clock.year,
+        clock.month,
+        clock.day,
+        clock.hour,
+        clock.minute,
+        clock.second,
+        ms % 1000
     )
 }
 
-/// `metric` of `history`, with `rule`'s levels, `alerts` on it and `deployments` marked.
+/// `metric` of `history`, with `rule`'s levels, `alerts` on it, and `deployments` and validation
+/// `runs` of the target marked.
 #[must_use]
 pub fn monitor_chart(
     metric: Metric,
@@ -52,6 +48,7 @@ pub fn monitor_chart(
     rule: Option<&AlertRule>,
     alerts: &[Alert],
     deployments: &[Deployment],
+    runs: &[RunSummary],
 ) -> Chart {
     #[expect(
         clippy::cast_precision_loss,
@@ -90,8 +87,15 @@ pub fn monitor_chart(
     )
     .animation(false)
     .series(line);
-    if let Some(deployed) = deployment_lines(history, deployments) {
-        chart = chart.series(deployed);
+    let deployed = deployments.iter().map(|d| (d.at_ms, d.version.clone()));
+    if let Some(lines) = moments(history, "deployment", DEPLOYMENT_COLOUR, deployed) {
+        chart = chart.series(lines);
+    }
+    let validated = runs
+        .iter()
+        .filter_map(|r| Some((r.started_at?, format!("run {}", r.state.as_str()))));
+    if let Some(lines) = moments(history, "validation run", RUN_COLOUR, validated) {
+        chart = chart.series(lines);
     }
     chart
 }
@@ -142,36 +146,38 @@ fn alert_spans(metric: Metric, history: &MonitorHistory, alerts: &[Alert]) -> Op
     }
 }
 
-/// The deployments in the range as a series of labelled vertical lines.
-fn deployment_lines(history: &MonitorHistory, deployments: &[Deployment]) -> Option<Line> {
-    let marks: Vec<MarkLineVariant> = deployments
-        .iter()
-        .filter(|d| (history.from_ms..history.to_ms).contains(&d.at_ms))
-        .map(|d| {
+/// Moments in the range — deployments, validation runs — as a series of labelled vertical lines
+/// named `name`, in `colour`.
+fn moments(
+    history: &MonitorHistory,
+    name: &str,
+    colour: &str,
+    moments: impl Iterator<Item = (u64, String)>,
+) -> Option<Line> {
+    let marks: Vec<MarkLineVariant> = moments
+        .filter(|(at, _)| (history.from_ms..history.to_ms).contains(at))
+        .map(|(at, label)| {
             #[expect(clippy::cast_precision_loss, reason = "milliseconds since 1970")]
-            let at = d.at_ms as f64;
+            let at = at as f64;
             MarkLineVariant::Simple(
-                MarkLineData::new()
-                    .name(d.version.clone())
-                    .x_axis(at)
-                    .label(
-                        Label::new()
-                            .formatter("{b}")
-                            .position(LabelPosition::InsideEndTop),
-                    ),
+                MarkLineData::new().name(label).x_axis(at).label(
+                    Label::new()
+                        .formatter("{b}")
+                        .position(LabelPosition::InsideEndTop),
+                ),
             )
         })
         .collect();
     (!marks.is_empty()).then(|| {
         Line::new()
-            .name("deployment")
-            .item_style(ItemStyle::new().color(DEPLOYMENT_COLOUR))
+            .name(name)
+            .item_style(ItemStyle::new().color(colour))
             .data(Vec::<Vec<f64>>::new())
             .mark_line(
                 MarkLine::new()
                     .silent(true)
                     .symbol(vec![Symbol::None, Symbol::None])
-                    .line_style(dashed().color(DEPLOYMENT_COLOUR))
+                    .line_style(dashed().color(colour))
                     .data(marks),
             )
     })
@@ -238,12 +244,27 @@ mod tests {
             notes: String::new(),
             at_ms: 290_000,
         };
+        let run = RunSummary {
+            id: "r".into(),
+            target: "prod".into(),
+            suite: "auth-burst".into(),
+            profile: "current".into(),
+            state: lifeguard_shared::report::RunState::Passed,
+            passed: Some(true),
+            labels: lifeguard_shared::run::RunLabels::default(),
+            created_at: 400_000,
+            started_at: Some(400_000),
+            finished_at: Some(410_000),
+            p95_ms: None,
+            error: None,
+        };
         let json = options(&monitor_chart(
             Metric::IdleInTransaction,
             &history(),
             Some(&rule),
             &[alert],
             &[deployment],
+            &[run],
         ));
         let line = series(&json, "idle in transaction");
         assert_eq!(
@@ -256,6 +277,8 @@ mod tests {
         let deployments = series(&json, "deployment");
         assert_eq!(deployments["markLine"]["data"][0]["name"], "v2");
         assert_eq!(deployments["markLine"]["data"][0]["xAxis"], 290_000.0);
+        let runs = series(&json, "validation run");
+        assert_eq!(runs["markLine"]["data"][0]["name"], "run passed");
         assert_eq!(json["xAxis"]["type"], "time", "{}", json["xAxis"]);
         assert_eq!(json["animation"], false, "redrawn every few seconds");
     }

@@ -157,6 +157,7 @@ type Watched = (
     Vec<lifeguard_shared::monitor::Alert>,
     Vec<lifeguard_shared::monitor::Deployment>,
     Option<MonitorStatus>,
+    Vec<lifeguard_shared::run::RunSummary>,
 );
 
 async fn watched(target: String, range: u64) -> Result<Watched, api::ApiFailure> {
@@ -168,7 +169,14 @@ async fn watched(target: String, range: u64) -> Result<Watched, api::ApiFailure>
         .await?
         .into_iter()
         .find(|m| m.target == target);
-    Ok((history, alerts, deployments, status))
+    let runs = api::runs(&api::RunFilter {
+        target: Some(target),
+        limit: 200,
+        ..api::RunFilter::default()
+    })
+    .await?
+    .runs;
+    Ok((history, alerts, deployments, status, runs))
 }
 
 #[component]
@@ -225,7 +233,7 @@ pub fn MonitorPage() -> impl IntoView {
 /// alert updates its row; a reader that fell behind loads the range again (`reload`).
 #[component]
 fn MonitorView(watched: Watched, range_ms: u64, reload: Callback<()>) -> impl IntoView {
-    let (history, alerts, deployments, status) = watched;
+    let (history, alerts, deployments, status, runs) = watched;
     let target = history.target.clone();
     let history = RwSignal::new(history);
     let alerts = RwSignal::new(alerts);
@@ -266,10 +274,10 @@ fn MonitorView(watched: Watched, range_ms: u64, reload: Callback<()>) -> impl In
         .into_iter()
         .map(|metric| {
             let rule = rules.iter().find(|r| r.metric == metric).copied();
-            let deployments = deployments.clone();
+            let (deployments, runs) = (deployments.clone(), runs.clone());
             let chart = Signal::derive_local(move || {
                 history.with(|h| {
-                    alerts.with(|a| monitor_chart(metric, h, rule.as_ref(), a, &deployments))
+                    alerts.with(|a| monitor_chart(metric, h, rule.as_ref(), a, &deployments, &runs))
                 })
             });
             let label = format!("{} of {target} over time", metric.titled());
