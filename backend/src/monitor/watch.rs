@@ -98,31 +98,13 @@ impl Watch {
                 () = stop.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if sampler.as_ref().is_none_or(Sampler::is_closed) {
-                match Sampler::connect(&target, &self.connect).await {
-                    Ok(connected) => sampler = Some(connected),
-                    Err(error) => {
-                        self.failed(format!("connecting: {error}"));
-                        continue;
-                    }
-                }
-            }
-            let Some(open) = sampler.as_mut() else {
-                continue;
+            // A stop is not held up by a server that is slow to answer.
+            let taken_now = tokio::select! {
+                () = stop.cancelled() => return,
+                taken_now = self.take(&mut sampler) => taken_now,
             };
-            let deadline = timeout_of(&self.connect);
-            let sample = match tokio::time::timeout(deadline, open.sample()).await {
-                Ok(Ok(sample)) => sample,
-                Ok(Err(error)) => {
-                    self.failed(format!("sampling: {}", crate::pool::describe(&error)));
-                    sampler = None;
-                    continue;
-                }
-                Err(_elapsed) => {
-                    self.failed(format!("no answer within {} s", deadline.as_secs_f64()));
-                    sampler = None;
-                    continue;
-                }
+            let Some(sample) = taken_now else {
+                continue;
             };
             if let Err(error) = self.store.add_monitor_sample(&target, &sample).await {
                 tracing::warn!(monitor = %target, "storing a sample: {error}");
@@ -142,6 +124,36 @@ impl Watch {
             taken += 1;
             if taken % RETAIN_EVERY == 1 {
                 self.retain().await;
+            }
+        }
+    }
+
+    /// One sample, connecting first when there is no connection; `None` (the error kept for the
+    /// API, the connection dropped) when it fails or outlasts the target's deadline.
+    async fn take(&self, sampler: &mut Option<Sampler>) -> Option<MonitorSample> {
+        let target = &self.config.target;
+        if sampler.as_ref().is_none_or(Sampler::is_closed) {
+            match Sampler::connect(target, &self.connect).await {
+                Ok(connected) => *sampler = Some(connected),
+                Err(error) => {
+                    self.failed(format!("connecting: {error}"));
+                    return None;
+                }
+            }
+        }
+        let open = sampler.as_mut()?;
+        let deadline = timeout_of(&self.connect);
+        match tokio::time::timeout(deadline, open.sample()).await {
+            Ok(Ok(sample)) => Some(sample),
+            Ok(Err(error)) => {
+                self.failed(format!("sampling: {}", crate::pool::describe(&error)));
+                *sampler = None;
+                None
+            }
+            Err(_elapsed) => {
+                self.failed(format!("no answer within {} s", deadline.as_secs_f64()));
+                *sampler = None;
+                None
             }
         }
     }
