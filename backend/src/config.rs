@@ -77,7 +77,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorConfig {
-    /// A PostgreSQL target (or `sandbox`); one monitor per target.
+    /// A PostgreSQL target (or `sandbox`), or a service target with `metrics` (its pool) or a
+    /// `database` (its server); one monitor per target.
     pub target: String,
     /// Seconds between samples, at least 1.
     #[serde(default = "default_interval_s")]
@@ -696,11 +697,16 @@ impl Config {
                 });
             }
         }
-        let postgres: Vec<&str> = std::iter::once("sandbox")
+        // PostgreSQL targets, and services whose pool metrics or database a monitor can read.
+        let readable: Vec<&str> = std::iter::once("sandbox")
             .chain(
                 self.targets
                     .iter()
-                    .filter(|t| t.kind == TargetKind::Postgres)
+                    .filter(|t| {
+                        t.kind == TargetKind::Postgres
+                            || t.metrics.is_some()
+                            || t.database.is_some()
+                    })
                     .map(|t| t.name.as_str()),
             )
             .collect();
@@ -710,13 +716,14 @@ impl Config {
                 field: format!("monitors[{i}].{key}"),
                 rule,
             };
-            if !postgres.contains(&monitor.target.as_str()) {
+            if !readable.contains(&monitor.target.as_str()) {
                 return Err(invalid(
                     "target",
                     format!(
-                        "names no PostgreSQL target: `{}` (known: {})",
+                        "names no target a monitor can read (a PostgreSQL target, or a service \
+                         with `metrics` or a `database`): `{}` (known: {})",
                         monitor.target,
-                        postgres.join(", ")
+                        readable.join(", ")
                     ),
                 ));
             }
@@ -1083,7 +1090,7 @@ mod tests {
             (
                 "target = \"nowhere\"",
                 "monitors[0].target",
-                "names no PostgreSQL target",
+                "names no target a monitor can read",
             ),
             (
                 "target = \"sandbox\"\ninterval_s = 0.5",

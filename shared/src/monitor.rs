@@ -37,6 +37,44 @@ pub struct MonitorSample {
     /// Client backends by role (the busiest ten).
     #[serde(default)]
     pub users: BTreeMap<String, u32>,
+    /// A service target's primary pool, from its metrics endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolSample>,
+}
+
+/// A service's primary pool as its metrics showed it; a gauge the preset does not provide is
+/// `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolSample {
+    /// Checked out.
+    pub used: Option<f64>,
+    pub idle: Option<f64>,
+    /// Checkouts waiting for a connection.
+    pub pending: Option<f64>,
+    /// Most connections it may open (size and overflow).
+    pub max: Option<f64>,
+    /// Connections it keeps (its size).
+    pub idle_max: Option<f64>,
+}
+
+impl PoolSample {
+    /// Checked out over the capacity, percent.
+    #[must_use]
+    pub fn utilization_pct(&self) -> Option<f64> {
+        let (used, max) = (self.used?, self.max?);
+        (max > 0.0).then(|| used * 100.0 / max)
+    }
+
+    /// Open connections beyond the kept ones over the overflow allowed, percent.
+    #[must_use]
+    pub fn overflow_pct(&self) -> Option<f64> {
+        let (open, size, max) = (
+            self.used? + self.idle.unwrap_or(0.0),
+            self.idle_max?,
+            self.max?,
+        );
+        (max > size).then(|| (open - size).max(0.0) * 100.0 / (max - size))
+    }
 }
 
 impl MonitorSample {
@@ -51,6 +89,10 @@ impl MonitorSample {
             Metric::LongestTransactionS => Some(self.longest_transaction_s),
             Metric::WaitingBackends => Some(f64::from(self.waiting.values().sum::<u32>())),
             Metric::ChurnPerS => self.new_backends_per_s,
+            Metric::PoolUtilizationPct => self.pool?.utilization_pct(),
+            Metric::OverflowUsagePct => self.pool?.overflow_pct(),
+            // Checkouts waiting now: the pool is dry.
+            Metric::ExhaustionEvents => self.pool?.pending,
             _ => None,
         }
     }
@@ -91,9 +133,10 @@ pub struct AlertSettings {
 }
 
 impl Default for AlertSettings {
-    /// The server side of the analysis's monitoring strategy and of what trusted tools alert on:
-    /// connections used 80/90 % of `max_connections`, a session idle in transaction for 30/60
-    /// minutes, 5/15 new connections a second.
+    /// The analysis's monitoring strategy and what trusted tools alert on: connections used 80/90 %
+    /// of `max_connections`, a session idle in transaction for 30/60 minutes, 5/15 new connections
+    /// a second; and for a service whose metrics show its pool, utilization 70/90 %, overflow
+    /// 50/80 %, any checkout waiting for a connection.
     fn default() -> Self {
         let rule = |metric, warning, critical| AlertRule {
             metric,
@@ -107,6 +150,9 @@ impl Default for AlertSettings {
                 rule(Metric::ConnectionsUsedPct, 80.0, 90.0),
                 rule(Metric::IdleInTransactionAgeS, 1800.0, 3600.0),
                 rule(Metric::ChurnPerS, 5.0, 15.0),
+                rule(Metric::PoolUtilizationPct, 70.0, 90.0),
+                rule(Metric::OverflowUsagePct, 50.0, 80.0),
+                rule(Metric::ExhaustionEvents, 1.0, 1.0),
             ],
         }
     }
@@ -154,14 +200,18 @@ impl AlertSettings {
     }
 }
 
-/// What a monitor measures, in the order the console lists it.
-pub const MONITORED: [Metric; 6] = [
+/// What a monitor measures, in the order the console lists it (the last three from a service's
+/// metrics).
+pub const MONITORED: [Metric; 9] = [
     Metric::ConnectionsUsedPct,
     Metric::IdleInTransaction,
     Metric::IdleInTransactionAgeS,
     Metric::LongestTransactionS,
     Metric::WaitingBackends,
     Metric::ChurnPerS,
+    Metric::PoolUtilizationPct,
+    Metric::OverflowUsagePct,
+    Metric::ExhaustionEvents,
 ];
 
 /// An alert as the history keeps it: when it fired, the highest level it reached, and when it
@@ -358,9 +408,31 @@ mod tests {
         assert_eq!(sample.value(Metric::WaitingBackends), Some(3.0));
         assert_eq!(sample.value(Metric::ChurnPerS), Some(6.5));
         assert_eq!(sample.value(Metric::P95LatencyMs), None);
-        for metric in MONITORED {
-            assert!(sample.value(metric).is_some(), "{metric}");
+        for metric in &MONITORED[..6] {
+            assert!(sample.value(*metric).is_some(), "{metric}");
         }
+        assert_eq!(
+            sample.value(Metric::PoolUtilizationPct),
+            None,
+            "no pool metrics"
+        );
+        let service = MonitorSample {
+            pool: Some(PoolSample {
+                used: Some(12.0),
+                idle: Some(2.0),
+                pending: Some(3.0),
+                max: Some(30.0),
+                idle_max: Some(10.0),
+            }),
+            ..sample
+        };
+        assert_eq!(service.value(Metric::PoolUtilizationPct), Some(40.0));
+        assert_eq!(
+            service.value(Metric::OverflowUsagePct),
+            Some(20.0),
+            "4 of 20 overflow"
+        );
+        assert_eq!(service.value(Metric::ExhaustionEvents), Some(3.0));
     }
 
     #[test]
@@ -403,7 +475,7 @@ mod tests {
             critical: 2.0,
         });
         let error = settings.validate().unwrap_err();
-        assert_eq!(error.field, "rules[3].metric");
+        assert_eq!(error.field, "rules[6].metric");
         assert!(error.rule.contains("not measured by a monitor"), "{error}");
         settings = AlertSettings {
             fire_after: 0,

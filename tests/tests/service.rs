@@ -723,3 +723,67 @@ async fn a_redeployed_service_holding_its_connections_longer_compares_as_regress
     );
     demo.stop().await;
 }
+
+/// A monitor of the demo service reads its pool from its metrics and its server from its
+/// database: a steady load on a 2 + 1 pool with 200 ms holds fires pool utilization and a dry
+/// pool (waiting checkouts) at `critical`, both resolve once the load is over.
+#[tokio::test]
+async fn a_monitor_of_a_service_reads_its_pool_from_its_metrics_and_alerts_on_it() {
+    use lifeguard_shared::metric::Metric;
+    use lifeguard_shared::monitor::{Alert, AlertSettings, MonitorStatus};
+    use lifeguard_shared::report::Level;
+    let demo = demo(
+        &[
+            ("POOL_SIZE", "2"),
+            ("MAX_OVERFLOW", "1"),
+            ("POOL_TIMEOUT", "5"),
+            ("HOLD_MS", "200"),
+        ],
+        |config| {
+            config.suites.push(steady(6.0));
+            config.monitors = vec![lifeguard::config::MonitorConfig {
+                target: "demo".into(),
+                interval_s: 1.0,
+                alerts: AlertSettings {
+                    fire_after: 2,
+                    resolve_after: 2,
+                    ..AlertSettings::default()
+                },
+                notify: None,
+            }];
+        },
+    )
+    .await;
+    let (_, detail) = run(&demo.app, "steady", "current").await;
+    assert!(report(&detail).scenarios[0].requests > 0);
+    let statuses: Vec<MonitorStatus> = demo.app.get_json("/api/monitors").await.unwrap();
+    let sample = statuses[0].last_sample.clone().unwrap();
+    let pool = sample.pool.unwrap();
+    assert_eq!(
+        (pool.max, pool.idle_max),
+        (Some(3.0), Some(2.0)),
+        "{pool:?}"
+    );
+    assert!(
+        sample.max_connections > 0,
+        "its database was read too: {sample:?}"
+    );
+    let started = std::time::Instant::now();
+    let alerts = loop {
+        let alerts: Vec<Alert> = demo.app.get_json("/api/alerts?target=demo").await.unwrap();
+        if !alerts.is_empty() && alerts.iter().all(|a| a.resolved_at_ms.is_some()) {
+            break alerts;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{alerts:#?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for metric in [Metric::PoolUtilizationPct, Metric::ExhaustionEvents] {
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a.metric == metric && a.level == Level::Critical),
+            "{metric}: {alerts:#?}"
+        );
+    }
+    demo.stop().await;
+}

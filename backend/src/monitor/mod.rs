@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::targets::{Reach, Targets};
 use notify::Outbox;
-use watch::{Seen, Watch};
+use watch::{Seen, Source, Watch};
 
 /// The console's monitors; cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,8 +37,8 @@ struct Inner {
 }
 
 impl Monitors {
-    /// The monitors of a validated configuration; a target that is not (or no longer) a
-    /// PostgreSQL server is logged and left out.
+    /// The monitors of a validated configuration: a PostgreSQL target's server, or a service
+    /// target's database and pool metrics; a target with nothing to read is logged and left out.
     #[must_use]
     pub fn new(config: &Config, targets: &Targets, store: Store) -> Self {
         let http = reqwest::Client::new();
@@ -46,21 +46,35 @@ impl Monitors {
             .monitors
             .iter()
             .filter_map(|monitor| {
-                let Some(Reach::Postgres(connect)) = targets.get(&monitor.target).map(|t| &t.reach)
-                else {
-                    tracing::error!(monitor = %monitor.target, "no PostgreSQL target of that name; left out");
-                    return None;
+                let source = match targets.get(&monitor.target).map(|t| &t.reach) {
+                    Some(Reach::Postgres(connect)) => Source::from((**connect).clone()),
+                    Some(Reach::Http(service)) => Source {
+                        server: service.database.as_ref().map(|d| d.connect.clone()),
+                        metrics: service.metrics.clone().and_then(|plan| {
+                            Some((plan, crate::workload::http_auth::client(service).ok()?))
+                        }),
+                    },
+                    None => None?,
                 };
+                if source.server.is_none() && source.metrics.is_none() {
+                    tracing::error!(monitor = %monitor.target, "nothing to read; left out");
+                    return None;
+                }
                 let hooks: Vec<_> = config
                     .monitoring
                     .webhooks
                     .iter()
-                    .filter(|h| monitor.notify.as_ref().is_none_or(|names| names.contains(&h.name)))
+                    .filter(|h| {
+                        monitor
+                            .notify
+                            .as_ref()
+                            .is_none_or(|names| names.contains(&h.name))
+                    })
                     .cloned()
                     .collect();
                 Some(Watch::new(
                     monitor.clone(),
-                    (**connect).clone(),
+                    source,
                     config.monitoring.clone(),
                     Outbox::start(&hooks, &http),
                     store.clone(),

@@ -100,6 +100,7 @@ impl Sampler {
             new_backends_per_s: per_s,
             applications,
             users,
+            pool: None,
         })
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeguard_shared::monitor::{Alert, AlertRule, MonitorSample};
+use lifeguard_shared::monitor::{Alert, AlertRule, MonitorSample, PoolSample};
 use lifeguard_shared::report::Level;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,7 @@ use super::sample::Sampler;
 use crate::config::{MonitorConfig, MonitoringConfig};
 use crate::pool::connect::timeout_of;
 use crate::store::{Store, now_ms};
+use crate::targets::http::MetricsPlan;
 
 /// Samples between retention passes.
 const RETAIN_EVERY: u64 = 60;
@@ -36,11 +37,28 @@ pub enum Live {
 /// Live readers a monitor keeps up with; a slower one misses events and reloads.
 const LIVE_BUFFER: usize = 64;
 
+/// What a monitor reads: a PostgreSQL server (a `postgres` target, or a service's database), and
+/// a service's pool from its metrics endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub server: Option<tokio_postgres::Config>,
+    pub metrics: Option<(MetricsPlan, reqwest::Client)>,
+}
+
+impl From<tokio_postgres::Config> for Source {
+    fn from(server: tokio_postgres::Config) -> Self {
+        Self {
+            server: Some(server),
+            metrics: None,
+        }
+    }
+}
+
 /// Everything one monitor's loop needs.
 #[derive(Debug, Clone)]
 pub struct Watch {
     pub config: MonitorConfig,
-    pub connect: tokio_postgres::Config,
+    pub source: Source,
     pub monitoring: MonitoringConfig,
     /// Where its alerts go.
     pub outbox: Outbox,
@@ -57,19 +75,19 @@ struct Judged {
 }
 
 impl Watch {
-    /// A monitor of `config.target` (reached through `connect`), storing into `store` and
-    /// notifying through `outbox`.
+    /// A monitor of `config.target` (read from `source`), storing into `store` and notifying
+    /// through `outbox`.
     #[must_use]
     pub fn new(
         config: MonitorConfig,
-        connect: tokio_postgres::Config,
+        source: impl Into<Source>,
         monitoring: MonitoringConfig,
         outbox: Outbox,
         store: Store,
     ) -> Self {
         Self {
             config,
-            connect,
+            source: source.into(),
             monitoring,
             outbox,
             store,
@@ -103,7 +121,7 @@ impl Watch {
                 () = stop.cancelled() => return,
                 taken_now = self.take(&mut sampler) => taken_now,
             };
-            let Some(sample) = taken_now else {
+            let Some((sample, partly)) = taken_now else {
                 continue;
             };
             if let Err(error) = self.store.add_monitor_sample(&target, &sample).await {
@@ -119,7 +137,7 @@ impl Watch {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 seen.last_sample = Some(sample);
-                seen.error = None;
+                seen.error = partly;
             }
             taken += 1;
             if taken % RETAIN_EVERY == 1 {
@@ -128,12 +146,54 @@ impl Watch {
         }
     }
 
-    /// One sample, connecting first when there is no connection; `None` (the error kept for the
-    /// API, the connection dropped) when it fails or outlasts the target's deadline.
-    async fn take(&self, sampler: &mut Option<Sampler>) -> Option<MonitorSample> {
+    /// One sample — the server's (connecting first when there is no connection) and the
+    /// service's pool — with why a part is missing; `None` (the error kept for the API) when
+    /// nothing could be read.
+    async fn take(&self, sampler: &mut Option<Sampler>) -> Option<(MonitorSample, Option<String>)> {
+        let mut sample = match &self.source.server {
+            Some(server) => self.sample_server(server, sampler).await?,
+            None => MonitorSample {
+                at_ms: now_ms(),
+                ..MonitorSample::default()
+            },
+        };
+        let Some((plan, http)) = &self.source.metrics else {
+            return Some((sample, None));
+        };
+        let within = Duration::from_secs_f64(self.config.interval_s).min(Duration::from_secs(10));
+        match crate::scrape::scrape_once(http, plan, within).await {
+            Ok(scrape) => {
+                let pool = scrape.primary;
+                sample.pool = Some(PoolSample {
+                    used: pool.used,
+                    idle: pool.idle,
+                    pending: pool.pending,
+                    max: pool.max,
+                    idle_max: pool.idle_max,
+                });
+                Some((sample, None))
+            }
+            Err(cause) => {
+                let error = format!("reading the service's metrics: {cause}");
+                if self.source.server.is_none() {
+                    self.failed(error);
+                    return None;
+                }
+                Some((sample, Some(error)))
+            }
+        }
+    }
+
+    /// The server's part of a sample; `None` (the connection dropped) when it fails or outlasts
+    /// the target's deadline.
+    async fn sample_server(
+        &self,
+        server: &tokio_postgres::Config,
+        sampler: &mut Option<Sampler>,
+    ) -> Option<MonitorSample> {
         let target = &self.config.target;
         if sampler.as_ref().is_none_or(Sampler::is_closed) {
-            match Sampler::connect(target, &self.connect).await {
+            match Sampler::connect(target, server).await {
                 Ok(connected) => *sampler = Some(connected),
                 Err(error) => {
                     self.failed(format!("connecting: {error}"));
@@ -142,7 +202,7 @@ impl Watch {
             }
         }
         let open = sampler.as_mut()?;
-        let deadline = timeout_of(&self.connect);
+        let deadline = timeout_of(server);
         match tokio::time::timeout(deadline, open.sample()).await {
             Ok(Ok(sample)) => Some(sample),
             Ok(Err(error)) => {

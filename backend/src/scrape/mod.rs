@@ -47,7 +47,7 @@ impl DryEpisodes {
 }
 
 /// Fetches and reads one scrape.
-async fn scrape_once(
+pub async fn scrape_once(
     http: &reqwest::Client,
     plan: &MetricsPlan,
     timeout: Duration,

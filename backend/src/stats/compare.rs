@@ -435,8 +435,16 @@ pub fn compare_windows(
     after: &[MonitorSample],
     settings: &CompareSettings,
 ) -> (Vec<MetricComparison>, Verdict) {
+    // A metric neither window measured (a server's pool, without its service's metrics) is left
+    // out: there is nothing to judge.
     let mut metrics: Vec<MetricComparison> = MONITORED
         .into_iter()
+        .filter(|&metric| {
+            before
+                .iter()
+                .chain(after)
+                .any(|s| s.value(metric).is_some())
+        })
         .map(|metric| {
             let values = |window: &[MonitorSample]| -> Vec<f64> {
                 window.iter().filter_map(|s| s.value(metric)).collect()

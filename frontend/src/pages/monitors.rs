@@ -270,7 +270,23 @@ fn MonitorView(watched: Watched, range_ms: u64, reload: Callback<()>) -> impl In
     let stream = StoredValue::new_local(opened.ok());
     on_cleanup(move || stream.update_value(|s| drop(s.take())));
     let rules = status.as_ref().map(|s| s.rules.clone()).unwrap_or_default();
-    let charts = MONITORED
+    // What this target's monitor measures: a server's metrics, a service's pool, or both. Before
+    // the first sample, every metric.
+    let measured = history.with_untracked(|h| {
+        MONITORED
+            .into_iter()
+            .filter(|&m| {
+                h.samples.iter().any(|s| s.value(m).is_some())
+                    || h.minutes.iter().any(|row| row.metric == m)
+            })
+            .collect::<Vec<_>>()
+    });
+    let shown = if measured.is_empty() {
+        MONITORED.to_vec()
+    } else {
+        measured
+    };
+    let charts = shown
         .into_iter()
         .map(|metric| {
             let rule = rules.iter().find(|r| r.metric == metric).copied();
