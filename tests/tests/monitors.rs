@@ -225,7 +225,7 @@ async fn a_deployment_is_judged_by_its_traffic_before_and_after() {
 }
 
 /// `GET /api/monitors/{target}/live` over real HTTP: samples as they are taken; an unknown
-/// monitor is a 404.
+/// monitor is a 404; a reader still following when the console stops does not hold it up.
 #[tokio::test]
 async fn the_live_stream_brings_each_sample() {
     let (server, _receiver, _data, app) = watched_server().await;
@@ -252,8 +252,12 @@ async fn the_live_stream_brings_each_sample() {
     let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let sample: lifeguard_shared::monitor::MonitorSample = serde_json::from_str(first).unwrap();
     assert!(sample.max_connections > 0, "{sample:?}");
+    // A reader still following does not keep the console from stopping: its stream ends.
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("the console stops with a live reader")
+        .unwrap();
     drop(answer);
-    app.stop().await.unwrap();
     server.stop().await;
 }
 

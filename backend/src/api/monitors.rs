@@ -172,7 +172,7 @@ pub async fn live(
     use crate::monitor::watch::Live;
 
     caller.viewer()?;
-    let mut feed = monitors
+    let (mut feed, stopping) = monitors
         .and_then(|Extension(m)| m.subscribe(&target))
         .ok_or_else(|| ApiError::NotFound(format!("no monitor of target `{target}`")))?;
     // Held by the response stream: freed when the reader leaves.
@@ -180,7 +180,11 @@ pub async fn live(
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
         loop {
-            let event = match feed.recv().await {
+            let next = tokio::select! {
+                () = stopping.cancelled() => return,
+                next = feed.recv() => next,
+            };
+            let event = match next {
                 Ok(Live::Sample(sample)) => Event::default()
                     .event("sample")
                     .data(serde_json::to_string(&sample).unwrap_or_default()),

@@ -121,14 +121,22 @@ impl Monitors {
         }
     }
 
-    /// Live samples and alerts of the monitor of `target`, when there is one.
+    /// Live samples and alerts of the monitor of `target`, when there is one, and the token
+    /// cancelled when the monitors stop (a live reader's stream must end then, or the console
+    /// would wait for it to stop serving).
     #[must_use]
-    pub fn subscribe(&self, target: &str) -> Option<tokio::sync::broadcast::Receiver<watch::Live>> {
+    pub fn subscribe(
+        &self,
+        target: &str,
+    ) -> Option<(
+        tokio::sync::broadcast::Receiver<watch::Live>,
+        CancellationToken,
+    )> {
         self.inner
             .watches
             .iter()
             .find(|w| w.config.target == target)
-            .map(|w| w.live.subscribe())
+            .map(|w| (w.live.subscribe(), self.inner.stop.clone()))
     }
 
     /// Every monitor as it stands.
