@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lifeguard_shared::monitor::MonitorSample;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use crate::pool::connect::{self, ConnectError};
 
@@ -44,10 +44,12 @@ SELECT current_setting('max_connections')::int4,
 /// Most applications and roles a sample names.
 const BUSIEST: usize = 10;
 
-/// The monitor's connection to one target.
+/// The monitor's connection to one target, with the query prepared once: planned on every sample
+/// it would cost the server more than it costs to run.
 #[derive(Debug)]
 pub struct Sampler {
     client: Client,
+    query: Statement,
     /// The server's clock at the previous sample, and when it was read here.
     previous: Option<(SystemTime, Instant)>,
 }
@@ -60,8 +62,17 @@ impl Sampler {
     ) -> Result<Self, ConnectError> {
         let mut config = config.clone();
         config.application_name(format!("lifeguard-monitor:{target}"));
+        let client = connect::connect(&config).await?;
+        // Prepared within the connection's deadline too: a server that accepts and never
+        // answers does not hold the monitor.
+        let within = connect::timeout_of(&config);
+        let query = tokio::time::timeout(within, client.prepare(QUERY))
+            .await
+            .map_err(|_elapsed| ConnectError::TimedOut(within))?
+            .map_err(ConnectError::Failed)?;
         Ok(Self {
-            client: connect::connect(&config).await?,
+            client,
+            query,
             previous: None,
         })
     }
@@ -75,7 +86,7 @@ impl Sampler {
     /// Reads one sample.
     pub async fn sample(&mut self) -> Result<MonitorSample, tokio_postgres::Error> {
         let since = self.previous.map_or_else(SystemTime::now, |(at, _)| at);
-        let row = self.client.query_one(QUERY, &[&since]).await?;
+        let row = self.client.query_one(&self.query, &[&since]).await?;
         let now: SystemTime = row.try_get(9)?;
         let read = Instant::now();
         let new_backends = count(row.try_get(7)?);
