@@ -174,16 +174,7 @@ impl RunService {
             .workload
             .validate()
             .map_err(|e| e.under("workload"))?;
-        let target = inner.targets.get(&request.target).ok_or_else(|| {
-            Invalid::new(
-                "target",
-                format!(
-                    "names no known target: `{}` (known: {})",
-                    request.target,
-                    inner.targets.names().join(", ")
-                ),
-            )
-        })?;
+        let target = inner.targets.known(&request.target)?;
         let mut suite = inner.catalog.suite(&request.suite)?;
         let mut profile = inner.catalog.profile(&request.profile)?;
         if let Some(adjust) = &request.adjust {

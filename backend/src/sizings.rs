@@ -43,18 +43,7 @@ impl Sizings {
 
     /// Checks `request` (every rule, the budget of runs before any run) and starts the sweep.
     pub async fn start(&self, request: SizingRequest) -> Result<String, ServiceError> {
-        let targets = self.runs.targets();
-        let Some(target) = targets.get(&request.target) else {
-            return Err(Invalid::new(
-                "target",
-                format!(
-                    "names no known target: `{}` (known: {})",
-                    request.target,
-                    targets.names().join(", ")
-                ),
-            )
-            .into());
-        };
+        let target = self.runs.targets().known(&request.target)?;
         let Reach::Postgres(server) = target.reach.clone() else {
             return Err(Invalid::new(
                 "target",

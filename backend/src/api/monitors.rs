@@ -60,6 +60,11 @@ pub async fn samples(
     }))
 }
 
+/// A list's `limit`: 100 by default, 1 to 1,000.
+fn list_limit(asked: Option<u32>) -> u32 {
+    asked.unwrap_or(100).clamp(1, 1000)
+}
+
 /// `?target=&open=true&limit=`.
 #[derive(Debug, Deserialize)]
 pub struct AlertQuery {
@@ -76,7 +81,7 @@ pub async fn alerts(
     ApiQuery(query): ApiQuery<AlertQuery>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     caller.viewer()?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = list_limit(query.limit);
     Ok(Json(
         state
             .service()
@@ -111,7 +116,7 @@ pub async fn deployments_list(
     ApiQuery(query): ApiQuery<DeploymentQuery>,
 ) -> Result<Json<Vec<Deployment>>, ApiError> {
     caller.viewer()?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = list_limit(query.limit);
     Ok(Json(
         state
             .service()

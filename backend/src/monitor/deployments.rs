@@ -24,17 +24,7 @@ pub async fn mark(
     request: DeploymentRequest,
 ) -> Result<Deployment, ServiceError> {
     request.validate()?;
-    if runs.targets().get(&request.target).is_none() {
-        return Err(Invalid::new(
-            "target",
-            format!(
-                "names no known target: `{}` (known: {})",
-                request.target,
-                runs.targets().names().join(", ")
-            ),
-        )
-        .into());
-    }
+    runs.targets().known(&request.target)?;
     let deployment = Deployment {
         id: crate::runner::new_run_id(),
         target: request.target,

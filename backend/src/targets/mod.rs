@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lifeguard_shared::invalid::Invalid;
 use lifeguard_shared::run::TargetInfo;
 use tokio_postgres::config::Host;
 
@@ -147,6 +148,19 @@ impl Targets {
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Target> {
         self.by_name.get(name)
+    }
+
+    /// The target a request names, or the rule it broke, naming the known ones.
+    pub fn known(&self, name: &str) -> Result<&Target, Invalid> {
+        self.get(name).ok_or_else(|| {
+            Invalid::new(
+                "target",
+                format!(
+                    "names no known target: `{name}` (known: {})",
+                    self.names().join(", ")
+                ),
+            )
+        })
     }
 
     /// What the API shows of each target.
