@@ -160,6 +160,44 @@ impl Browser {
         Ok(self.client.execute(&script, vec![]).await?)
     }
 
+    /// Clicks the chart `[data-chart=name]` where its x axis is at `x` (its value), halfway down
+    /// the chart, as a user's mouse would (press and release: ECharts hears only such clicks).
+    pub async fn click_chart_at(&self, name: &str, x: f64) -> anyhow::Result<()> {
+        use fantoccini::actions::{
+            InputSource as _, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
+        };
+        let css = format!("[data-chart={name}] .chart");
+        self.chart_series(name).await?;
+        let script = format!(
+            "const el = document.querySelector('{css}');
+             el.scrollIntoView({{block: 'center'}});
+             const at = echarts.getInstanceByDom(el).convertToPixel({{xAxisIndex: 0}}, {x});
+             return at - el.getBoundingClientRect().width / 2;"
+        );
+        let offset = self
+            .client
+            .execute(&script, vec![])
+            .await?
+            .as_f64()
+            .context("the chart has no x axis")?;
+        let element = self.client.find(Locator::Css(&css)).await?;
+        let click = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: offset.round(),
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(click).await?;
+        Ok(())
+    }
+
     /// The page's width and the window's: a page that fits scrolls only down.
     pub async fn widths(&self) -> anyhow::Result<(u64, u64)> {
         let widths = self

@@ -224,40 +224,130 @@ async fn a_deployment_is_judged_by_its_traffic_before_and_after() {
     server.stop().await;
 }
 
-/// `GET /api/monitors/{target}/live` over real HTTP: samples as they are taken; an unknown
-/// monitor is a 404; a reader still following when the console stops does not hold it up.
-#[tokio::test]
-async fn the_live_stream_brings_each_sample() {
-    let (server, _receiver, _data, app) = watched_server().await;
-    let (status, _) = app.get("/api/monitors/nowhere/live").await.unwrap();
-    assert_eq!(status, 404);
-    let mut answer = app
-        .client()
-        .get(app.url("/api/monitors/watched/live"))
-        .send()
-        .await
-        .unwrap();
+/// One Server-Sent Event: its kind, id and data.
+#[derive(Debug)]
+struct Sent {
+    kind: String,
+    id: Option<u64>,
+    data: String,
+}
+
+/// Opens `/api/monitors/watched/live` (after `last` when given) and reads events until `enough`
+/// says so (10 s at most).
+async fn follow(app: &TestApp, last: Option<u64>, enough: impl Fn(&[Sent]) -> bool) -> Vec<Sent> {
+    let mut request = app.client().get(app.url("/api/monitors/watched/live"));
+    if let Some(last) = last {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let mut answer = request.send().await.unwrap();
     assert_eq!(answer.status(), 200);
-    let mut text = String::new();
+    let (mut text, mut events) = (String::new(), Vec::new());
     let started = Instant::now();
-    while text.matches("event: sample").count() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+    while !enough(&events) {
+        assert!(started.elapsed() < Duration::from_secs(10), "{events:#?}");
         let chunk = tokio::time::timeout(Duration::from_secs(5), answer.chunk())
             .await
             .unwrap()
             .unwrap()
             .unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            if let Some(kind) = field("event: ") {
+                events.push(Sent {
+                    kind,
+                    id: field("id: ").and_then(|id| id.parse().ok()),
+                    data: field("data: ").unwrap_or_default(),
+                });
+            }
+        }
     }
-    let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
-    let sample: lifeguard_shared::monitor::MonitorSample = serde_json::from_str(first).unwrap();
+    events
+}
+
+fn samples_in(events: &[Sent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| e.kind == "sample")
+        .map(|e| e.id.unwrap())
+        .collect()
+}
+
+/// `GET /api/monitors/{target}/live` over real HTTP: samples as they are taken, each with its
+/// time as id; a reader reconnecting with `Last-Event-ID` first gets every stored sample it
+/// missed, in order and once, and the standing alert; one whose last sample is too old is told
+/// to reload; an unknown monitor is a 404; a reader still following when the console stops does
+/// not hold it up.
+#[tokio::test]
+async fn the_live_stream_brings_each_sample_and_what_a_reconnecting_reader_missed() {
+    let (server, _receiver, _data, app) = watched_server().await;
+    let (status, _) = app.get("/api/monitors/nowhere/live").await.unwrap();
+    assert_eq!(status, 404);
+    let first = follow(&app, None, |e| samples_in(e).len() >= 2).await;
+    let sample: lifeguard_shared::monitor::MonitorSample =
+        serde_json::from_str(&first[0].data).unwrap();
     assert!(sample.max_connections > 0, "{sample:?}");
+    assert_eq!(first[0].id, Some(sample.at_ms));
+
+    // Away for three samples, with a session idle in transaction that raises an alert meanwhile.
+    let last = samples_in(&first)[1];
+    let stuck = session(&server).await;
+    stuck.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    alerts_until(&app, "idle in transaction at warning", |a| {
+        standing(a, Metric::IdleInTransactionAgeS, Level::Warning)
+    })
+    .await;
+    let stored: Vec<u64> = app
+        .get_json::<Value>(&format!(
+            "/api/monitors/watched/samples?from_ms={}&to_ms={}",
+            last + 1,
+            last + 3_600_000
+        ))
+        .await
+        .unwrap()["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["at_ms"].as_u64().unwrap())
+        .collect();
+    assert!(stored.len() >= 3, "{stored:?}");
+    let again = follow(&app, Some(last), |e| samples_in(e).len() > stored.len() + 1).await;
+    let ids = samples_in(&again);
+    assert_eq!(
+        ids[..stored.len()],
+        stored[..],
+        "the missed ones first, in order"
+    );
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "once each: {ids:?}");
+    assert_eq!(
+        again[0].kind, "alert",
+        "the standing alert first: {again:#?}"
+    );
+    let alert: Alert = serde_json::from_str(&again[0].data).unwrap();
+    assert_eq!(alert.metric, Metric::IdleInTransactionAgeS);
+
+    let stale = follow(&app, Some(last - 3_600_000), |e| !e.is_empty()).await;
+    assert_eq!(stale[0].kind, "lagged", "{stale:#?}");
+
     // A reader still following does not keep the console from stopping: its stream ends.
+    let reader = app
+        .client()
+        .get(app.url("/api/monitors/watched/live"))
+        .send()
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(10), app.stop())
         .await
         .expect("the console stops with a live reader")
         .unwrap();
-    drop(answer);
+    drop(reader);
+    drop(stuck);
     server.stop().await;
 }
 
@@ -469,13 +559,15 @@ async fn monitor_view_draws_and_follows(
         .unwrap();
     let line = series(&options, "oldest idle in transaction");
     assert!(line["data"].as_array().unwrap().len() >= 4, "{line}");
-    let levels: Vec<&str> = line["markLine"]["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["name"].as_str())
-        .collect();
-    assert_eq!(levels, ["warning 2.00 s", "critical 6.00 s"]);
+    // The rule's levels as bands: warning from 2 to 6 s, critical from 6 s up.
+    let band = |name: &str| series(&options, name)["markArea"]["data"][0].clone();
+    let (warning, critical) = (band("warning"), band("critical"));
+    assert_eq!(warning[0]["name"], "warning 2.00 s", "{warning}");
+    assert_eq!(
+        (&warning[0]["yAxis"], &warning[1]["yAxis"]),
+        (&"2".into(), &"6".into())
+    );
+    assert_eq!(critical[0]["name"], "critical 6.00 s", "{critical}");
     assert_eq!(
         line["markArea"]["data"].as_array().unwrap().len(),
         1,
@@ -512,6 +604,11 @@ async fn monitor_view_draws_and_follows(
         .await
         .unwrap();
     browser.screenshot("monitor").await.unwrap();
+    browser
+        .scroll_to("[data-chart=idle_in_transaction_age_s]")
+        .await
+        .unwrap();
+    browser.screenshot("monitor-levels").await.unwrap();
     // The range is part of the address, and the picker says which is shown.
     browser
         .wait_for("#range-picker a[data-range='1h']")
@@ -526,4 +623,13 @@ async fn monitor_view_draws_and_follows(
         .unwrap();
     let address = browser.client.current_url().await.unwrap();
     assert_eq!(address.query(), Some("range=1h"), "{address}");
+    // A click on the deployment's line opens its before/after comparison.
+    let at = deployed["markLine"]["data"][0]["xAxis"].as_f64().unwrap();
+    browser
+        .click_chart_at("idle_in_transaction_age_s", at)
+        .await
+        .unwrap();
+    browser.wait_for("#deployment-metrics").await.unwrap();
+    let address = browser.client.current_url().await.unwrap();
+    assert_eq!(address.path(), format!("/deployments/{deployment}"));
 }

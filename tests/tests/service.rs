@@ -787,3 +787,61 @@ async fn a_monitor_of_a_service_reads_its_pool_from_its_metrics_and_alerts_on_it
     }
     demo.stop().await;
 }
+
+/// `lifeguard watch` of a service reads what its console monitor reads: each line has the
+/// service's database (its server's backends) and its pool from the metrics endpoint — 2 + 1
+/// connections, so at most 3 —; once the service is gone the database still answers and the line
+/// says why the pool is missing, and the watch goes on to its count.
+#[tokio::test]
+async fn watch_in_a_terminal_reads_a_services_pool_and_its_database() {
+    use lifeguard::cli::watch::{WatchArgs, watch};
+    let installed = installed_in(&repository())
+        .expect("the demo's virtual environment: run scripts/setup.sh --for test");
+    let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
+    let mut service = DemoService::start(
+        &installed,
+        &sandbox.url(),
+        &[("POOL_SIZE", "2"), ("MAX_OVERFLOW", "1")],
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        targets: vec![
+            service
+                .target("demo", &dir.path().join("users.csv"))
+                .unwrap(),
+        ],
+        ..Config::default()
+    };
+    let args = |count| WatchArgs {
+        target: "demo".into(),
+        interval_s: Some(1.0),
+        count: Some(count),
+    };
+    let mut out = Vec::new();
+    let code = watch(&config, args(2), &mut out).await.unwrap();
+    let said = String::from_utf8(out).unwrap();
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{said}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 2, "{said}");
+    for line in &lines {
+        assert!(line.contains("backends "), "the database: {said}");
+        assert!(line.contains("pool used 0 of 3"), "the pool: {said}");
+    }
+    assert!(!said.contains(&sandbox.password().to_owned()), "{said}");
+
+    service.stop();
+    let mut out = Vec::new();
+    watch(&config, args(2), &mut out).await.unwrap();
+    let said = String::from_utf8(out).unwrap();
+    let readings: Vec<&str> = said.lines().filter(|l| l.contains("backends ")).collect();
+    assert_eq!(readings.len(), 2, "{said}");
+    assert!(!said.contains("pool used"), "{said}");
+    assert_eq!(
+        said.matches("reading the service's metrics:").count(),
+        2,
+        "{said}"
+    );
+    sandbox.stop().await;
+}

@@ -156,47 +156,70 @@ pub async fn deployment_comparison(
     ))
 }
 
-/// `GET /api/monitors/{target}/live`: Server-Sent Events — `sample` (each sample as it is taken)
-/// and `alert` (an alert fired, changed level or resolved); `lagged` when the reader fell behind
-/// and should load the range again.
+/// `GET /api/monitors/{target}/live`: Server-Sent Events — `sample` (each sample as it is taken,
+/// its id the sample's time in ms) and `alert` (an alert fired, changed level or resolved). A
+/// reader that reconnects with `Last-Event-ID`, or falls behind the live feed, first gets what it
+/// missed from the store: every alert standing or changed since its last sample, and the samples
+/// after it; `lagged` when that is over ten minutes ago (or it had none): load the range again.
 pub async fn live(
     caller: Caller,
     State(state): State<AppState>,
     monitors: Option<Extension<Monitors>>,
     Path(target): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<
     axum::response::sse::Sse<
         impl tokio_stream::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
     >,
     ApiError,
 > {
-    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::sse::{KeepAlive, Sse};
     use tokio::sync::broadcast::error::RecvError;
     use tokio_stream::StreamExt as _;
 
     use crate::monitor::watch::Live;
 
     caller.viewer()?;
+    // Followed before the store is read, so nothing falls between the two.
     let (mut feed, stopping) = monitors
         .and_then(|Extension(m)| m.subscribe(&target))
         .ok_or_else(|| ApiError::NotFound(format!("no monitor of target `{target}`")))?;
     // Held by the response stream: freed when the reader leaves.
     let permit = state.streams().open(&format!("monitor:{target}"))?;
+    let mut sent = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let store = state.service().store().clone();
     let (sender, receiver) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
+        let mut missed = sent.is_some();
         loop {
+            if missed {
+                let Ok(events) = catch_up(&store, &target, &mut sent).await else {
+                    return;
+                };
+                for event in events {
+                    if sender.send(event).await.is_err() {
+                        return;
+                    }
+                }
+                missed = false;
+            }
             let next = tokio::select! {
                 () = stopping.cancelled() => return,
                 next = feed.recv() => next,
             };
             let event = match next {
-                Ok(Live::Sample(sample)) => Event::default()
-                    .event("sample")
-                    .data(serde_json::to_string(&sample).unwrap_or_default()),
-                Ok(Live::Alert(alert)) => Event::default()
-                    .event("alert")
-                    .data(serde_json::to_string(&alert).unwrap_or_default()),
-                Err(RecvError::Lagged(_)) => Event::default().event("lagged").data("{}"),
+                Ok(Live::Sample(sample)) => match sample_event(&sample, &mut sent) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                Ok(Live::Alert(alert)) => alert_event(&alert),
+                Err(RecvError::Lagged(_)) => {
+                    missed = true;
+                    continue;
+                }
                 Err(RecvError::Closed) => return,
             };
             if sender.send(event).await.is_err() {
@@ -209,4 +232,58 @@ pub async fn live(
         Ok(event)
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A `sample` event, unless the reader already has it (`sent` is the last sample's time).
+fn sample_event(
+    sample: &lifeguard_shared::monitor::MonitorSample,
+    sent: &mut Option<u64>,
+) -> Option<axum::response::sse::Event> {
+    if sent.is_some_and(|last| sample.at_ms <= last) {
+        return None;
+    }
+    *sent = Some(sample.at_ms);
+    Some(
+        axum::response::sse::Event::default()
+            .event("sample")
+            .id(sample.at_ms.to_string())
+            .data(serde_json::to_string(sample).unwrap_or_default()),
+    )
+}
+
+fn alert_event(alert: &lifeguard_shared::monitor::Alert) -> axum::response::sse::Event {
+    axum::response::sse::Event::default()
+        .event("alert")
+        .data(serde_json::to_string(alert).unwrap_or_default())
+}
+
+/// Longest gap a reader is caught up over; past it, it is told to load its range again.
+const MOST_REPLAYED_MS: u64 = 10 * 60 * 1000;
+
+/// What a reader whose last sample was at `sent` missed: every alert standing, fired or resolved
+/// since (a reader updates alerts it has), then the stored samples after it — or, when that was
+/// long ago or unknown, `lagged`: load the range again.
+async fn catch_up(
+    store: &crate::store::Store,
+    target: &str,
+    sent: &mut Option<u64>,
+) -> Result<Vec<axum::response::sse::Event>, crate::store::StoreError> {
+    let now = crate::store::now_ms();
+    let Some(after) = sent.filter(|&after| after.saturating_add(MOST_REPLAYED_MS) >= now) else {
+        return Ok(vec![
+            axum::response::sse::Event::default()
+                .event("lagged")
+                .data("{}"),
+        ]);
+    };
+    let alerts = store.alerts(Some(target), false, 100).await?;
+    let changed = alerts.iter().rev().filter(|a| {
+        a.fired_at_ms > after || a.resolved_at_ms.is_none_or(|resolved| resolved > after)
+    });
+    let mut events: Vec<_> = changed.map(alert_event).collect();
+    let samples = store
+        .monitor_samples(target, after.saturating_add(1), now + 60_000)
+        .await?;
+    events.extend(samples.iter().filter_map(|s| sample_event(s, sent)));
+    Ok(events)
 }

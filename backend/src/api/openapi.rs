@@ -179,8 +179,9 @@ pub const ROUTES: &[(&str, &str, &str, &str, u16)] = &[
     (
         "get",
         "/api/monitors/{target}/live",
-        "Server-Sent Events: `sample` as each is taken, `alert` as one fires, changes level or \
-         resolves, `lagged` when the reader fell behind",
+        "Server-Sent Events: `sample` as each is taken (id: its time), `alert` as one fires, \
+         changes level or resolves; after Last-Event-ID, what was missed first; `lagged` when \
+         that is too much (reload the range)",
         "viewer",
         200,
     ),

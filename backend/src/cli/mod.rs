@@ -1,6 +1,6 @@
 //! The `lifeguard` command line: `serve` starts the console; `run` runs a suite (here or through
 //! a console server) and judges it; `size` finds the pool a suite needs; `watch` samples a
-//! target's server in the terminal; `compare` and `baseline` work on stored runs.
+//! target (its server, a service's pool) in the terminal; `compare` and `baseline` work on stored runs.
 
 #![expect(
     clippy::print_stdout,
@@ -16,7 +16,7 @@ mod run;
 mod size;
 mod subject;
 mod table;
-mod watch;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -94,7 +94,7 @@ pub async fn main() -> ExitCode {
             Err(error) => Err(error.into()),
         },
         Command::Watch(args) => match Config::load(cli.config.as_deref()) {
-            Ok(config) => watch::watch(&config, args).await,
+            Ok(config) => watch::watch(&config, args, &mut std::io::stdout()).await,
             Err(error) => Err(error.into()),
         },
         Command::Compare(args) => match Config::load(cli.config.as_deref()) {

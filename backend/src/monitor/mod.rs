@@ -1,11 +1,13 @@
 //! Monitors: targets watched between tests — each sampled through one read-only connection
 //! ([`sample`]), judged by alert rules with hysteresis ([`alerts`]), kept small in the store
-//! (raw, then one-minute min/mean/max), its alerts sent to webhooks ([`notify`]); one loop per
+//! (raw, then one-minute min/mean/max), its alerts sent to webhooks ([`notify`]); what a monitor
+//! reads and one reading of it ([`read`], shared with `lifeguard watch`); one loop per
 //! monitor ([`watch`]), started with the console and resumed after a restart.
 
 pub mod alerts;
 pub mod deployments;
 pub mod notify;
+pub mod read;
 pub mod sample;
 pub mod watch;
 
@@ -18,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
-use crate::targets::{Reach, Targets};
+use crate::targets::Targets;
 use notify::Outbox;
-use watch::{Seen, Source, Watch};
+use read::Source;
+use watch::{Seen, Watch};
 
 /// The console's monitors; cheap to clone.
 #[derive(Debug, Clone)]
@@ -46,20 +49,11 @@ impl Monitors {
             .monitors
             .iter()
             .filter_map(|monitor| {
-                let source = match targets.get(&monitor.target).map(|t| &t.reach) {
-                    Some(Reach::Postgres(connect)) => Source::from((**connect).clone()),
-                    Some(Reach::Http(service)) => Source {
-                        server: service.database.as_ref().map(|d| d.connect.clone()),
-                        metrics: service.metrics.clone().and_then(|plan| {
-                            Some((plan, crate::workload::http_auth::client(service).ok()?))
-                        }),
-                    },
-                    None => None?,
-                };
-                if source.server.is_none() && source.metrics.is_none() {
+                let reach = &targets.get(&monitor.target)?.reach;
+                let Some(source) = Source::of(reach) else {
                     tracing::error!(monitor = %monitor.target, "nothing to read; left out");
                     return None;
-                }
+                };
                 let hooks: Vec<_> = config
                     .monitoring
                     .webhooks

@@ -5,17 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeguard_shared::monitor::{Alert, AlertRule, MonitorSample, PoolSample};
+use lifeguard_shared::monitor::{Alert, AlertRule, MonitorSample};
 use lifeguard_shared::report::Level;
 use tokio_util::sync::CancellationToken;
 
 use super::alerts::{AlertState, Transition};
 use super::notify::{Happened, Notification, Outbox};
-use super::sample::Sampler;
+use super::read::{Reader, Reading, Source};
 use crate::config::{MonitorConfig, MonitoringConfig};
-use crate::pool::connect::timeout_of;
 use crate::store::{Store, now_ms};
-use crate::targets::http::MetricsPlan;
 
 /// Samples between retention passes.
 const RETAIN_EVERY: u64 = 60;
@@ -36,23 +34,6 @@ pub enum Live {
 
 /// Live readers a monitor keeps up with; a slower one misses events and reloads.
 const LIVE_BUFFER: usize = 64;
-
-/// What a monitor reads: a PostgreSQL server (a `postgres` target, or a service's database), and
-/// a service's pool from its metrics endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct Source {
-    pub server: Option<tokio_postgres::Config>,
-    pub metrics: Option<(MetricsPlan, reqwest::Client)>,
-}
-
-impl From<tokio_postgres::Config> for Source {
-    fn from(server: tokio_postgres::Config) -> Self {
-        Self {
-            server: Some(server),
-            metrics: None,
-        }
-    }
-}
 
 /// Everything one monitor's loop needs.
 #[derive(Debug, Clone)]
@@ -109,7 +90,7 @@ impl Watch {
         let interval = Duration::from_secs_f64(self.config.interval_s);
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut sampler: Option<Sampler> = None;
+        let mut reader = Reader::new(&target, self.source.clone(), interval);
         let mut taken: u64 = 0;
         loop {
             tokio::select! {
@@ -117,12 +98,16 @@ impl Watch {
                 _ = ticks.tick() => {}
             }
             // A stop is not held up by a server that is slow to answer.
-            let taken_now = tokio::select! {
+            let read = tokio::select! {
                 () = stop.cancelled() => return,
-                taken_now = self.take(&mut sampler) => taken_now,
+                read = reader.read() => read,
             };
-            let Some((sample, partly)) = taken_now else {
-                continue;
+            let Reading { sample, partly } = match read {
+                Ok(reading) => reading,
+                Err(error) => {
+                    self.failed(error);
+                    continue;
+                }
             };
             if let Err(error) = self.store.add_monitor_sample(&target, &sample).await {
                 tracing::warn!(monitor = %target, "storing a sample: {error}");
@@ -142,78 +127,6 @@ impl Watch {
             taken += 1;
             if taken % RETAIN_EVERY == 1 {
                 self.retain().await;
-            }
-        }
-    }
-
-    /// One sample — the server's (connecting first when there is no connection) and the
-    /// service's pool — with why a part is missing; `None` (the error kept for the API) when
-    /// nothing could be read.
-    async fn take(&self, sampler: &mut Option<Sampler>) -> Option<(MonitorSample, Option<String>)> {
-        let mut sample = match &self.source.server {
-            Some(server) => self.sample_server(server, sampler).await?,
-            None => MonitorSample {
-                at_ms: now_ms(),
-                ..MonitorSample::default()
-            },
-        };
-        let Some((plan, http)) = &self.source.metrics else {
-            return Some((sample, None));
-        };
-        let within = Duration::from_secs_f64(self.config.interval_s).min(Duration::from_secs(10));
-        match crate::scrape::scrape_once(http, plan, within).await {
-            Ok(scrape) => {
-                let pool = scrape.primary;
-                sample.pool = Some(PoolSample {
-                    used: pool.used,
-                    idle: pool.idle,
-                    pending: pool.pending,
-                    max: pool.max,
-                    idle_max: pool.idle_max,
-                });
-                Some((sample, None))
-            }
-            Err(cause) => {
-                let error = format!("reading the service's metrics: {cause}");
-                if self.source.server.is_none() {
-                    self.failed(error);
-                    return None;
-                }
-                Some((sample, Some(error)))
-            }
-        }
-    }
-
-    /// The server's part of a sample; `None` (the connection dropped) when it fails or outlasts
-    /// the target's deadline.
-    async fn sample_server(
-        &self,
-        server: &tokio_postgres::Config,
-        sampler: &mut Option<Sampler>,
-    ) -> Option<MonitorSample> {
-        let target = &self.config.target;
-        if sampler.as_ref().is_none_or(Sampler::is_closed) {
-            match Sampler::connect(target, server).await {
-                Ok(connected) => *sampler = Some(connected),
-                Err(error) => {
-                    self.failed(format!("connecting: {error}"));
-                    return None;
-                }
-            }
-        }
-        let open = sampler.as_mut()?;
-        let deadline = timeout_of(server);
-        match tokio::time::timeout(deadline, open.sample()).await {
-            Ok(Ok(sample)) => Some(sample),
-            Ok(Err(error)) => {
-                self.failed(format!("sampling: {}", crate::pool::describe(&error)));
-                *sampler = None;
-                None
-            }
-            Err(_elapsed) => {
-                self.failed(format!("no answer within {} s", deadline.as_secs_f64()));
-                *sampler = None;
-                None
             }
         }
     }
@@ -240,6 +153,7 @@ impl Watch {
             .collect())
     }
 
+    /// Logs why nothing was read, and keeps it for the API.
     fn failed(&self, error: String) {
         tracing::warn!(monitor = %self.config.target, "{error}");
         self.seen

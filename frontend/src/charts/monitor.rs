@@ -1,6 +1,6 @@
 //! One monitored metric over time (`/monitors/{target}`): the samples (and, where they have aged
-//! out, each minute's mean), the rule's warning and critical levels, the alerts on it as shaded
-//! spans, and the target's deployments and validation runs as labelled vertical lines.
+//! out, each minute's mean), the rule's warning and critical levels as bands, the alerts on it as
+//! shaded spans, and the target's deployments and validation runs as labelled vertical lines.
 
 use charming::Chart;
 use charming::component::Axis;
@@ -15,7 +15,7 @@ use lifeguard_shared::monitor::{Alert, AlertRule, Deployment, MonitorHistory};
 use lifeguard_shared::report::Level;
 use lifeguard_shared::run::RunSummary;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, frame, level_lines, round3, side_axis};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, frame, round3, side_axis};
 
 /// The deployments' lines.
 pub const DEPLOYMENT_COLOUR: &str = "#8250df";
@@ -63,18 +63,6 @@ pub fn monitor_chart(
         .name(metric.label())
         .show_symbol(data.len() <= 1)
         .data(data);
-    if let Some(rule) = rule {
-        line = line.mark_line(level_lines(vec![
-            (
-                format!("warning {}", metric.format(rule.warning)),
-                rule.warning,
-            ),
-            (
-                format!("critical {}", metric.format(rule.critical)),
-                rule.critical,
-            ),
-        ]));
-    }
     if let Some(spans) = alert_spans(metric, history, alerts) {
         line = line.mark_area(spans);
     }
@@ -87,17 +75,106 @@ pub fn monitor_chart(
     )
     .animation(false)
     .series(line);
-    let deployed = deployments.iter().map(|d| (d.at_ms, d.version.clone()));
-    if let Some(lines) = moments(history, "deployment", DEPLOYMENT_COLOUR, deployed) {
+    if let Some(rule) = rule {
+        for band in level_bands(metric, rule) {
+            chart = chart.series(band);
+        }
+    }
+    let deployed = marked_deployments(history, deployments)
+        .into_iter()
+        .map(|d| (d.at_ms, d.version.clone()));
+    if let Some(lines) = moments(DEPLOYMENTS, DEPLOYMENT_COLOUR, deployed) {
         chart = chart.series(lines);
     }
-    let validated = runs
-        .iter()
+    let validated = marked_runs(history, runs)
+        .into_iter()
         .filter_map(|r| Some((r.started_at?, format!("run {}", r.state.as_str()))));
-    if let Some(lines) = moments(history, "validation run", RUN_COLOUR, validated) {
+    if let Some(lines) = moments(RUNS, RUN_COLOUR, validated) {
         chart = chart.series(lines);
     }
     chart
+}
+
+/// The series of deployment lines, and of validation runs' lines.
+const DEPLOYMENTS: &str = "deployment";
+const RUNS: &str = "validation run";
+
+/// The deployments drawn on a chart of `history`, in the order of their lines.
+fn marked_deployments<'a>(
+    history: &MonitorHistory,
+    deployments: &'a [Deployment],
+) -> Vec<&'a Deployment> {
+    deployments
+        .iter()
+        .filter(|d| (history.from_ms..history.to_ms).contains(&d.at_ms))
+        .collect()
+}
+
+/// The validation runs drawn on a chart of `history`, in the order of their lines.
+fn marked_runs<'a>(history: &MonitorHistory, runs: &'a [RunSummary]) -> Vec<&'a RunSummary> {
+    runs.iter()
+        .filter(|r| {
+            r.started_at
+                .is_some_and(|at| (history.from_ms..history.to_ms).contains(&at))
+        })
+        .collect()
+}
+
+/// Where a click on the `index`-th line of the series `series` leads: a deployment's line to its
+/// before/after comparison, a validation run's to the run.
+#[must_use]
+pub fn mark_link(
+    series: &str,
+    index: usize,
+    history: &MonitorHistory,
+    deployments: &[Deployment],
+    runs: &[RunSummary],
+) -> Option<String> {
+    match series {
+        DEPLOYMENTS => marked_deployments(history, deployments)
+            .get(index)
+            .map(|d| format!("/deployments/{}", crate::api::encode(&d.id))),
+        RUNS => marked_runs(history, runs)
+            .get(index)
+            .map(|r| format!("/runs/{}", crate::api::encode(&r.id))),
+        _ => None,
+    }
+}
+
+/// The rule's levels as bands across the plot: warning from its level to critical's, critical
+/// from its level up, each labelled with its level just above where it starts. A band above the
+/// axis' range is not drawn (the data is far from it).
+fn level_bands(metric: Metric, rule: &AlertRule) -> [Line; 2] {
+    let band = |name: &str, colour: &str, from: f64, to: Option<f64>| {
+        let label = format!("{name} {}", metric.format(from));
+        let to = to.map_or_else(MarkAreaData::new, |to| {
+            MarkAreaData::new().y_axis(round3(to).to_string())
+        });
+        Line::new()
+            .name(name)
+            .item_style(ItemStyle::new().color(colour))
+            .data(Vec::<Vec<f64>>::new())
+            .mark_area(
+                MarkArea::new()
+                    .silent(true)
+                    .item_style(ItemStyle::new().color(colour).opacity(0.08))
+                    .label(
+                        Label::new()
+                            .position(LabelPosition::InsideBottomLeft)
+                            .color(colour),
+                    )
+                    .data(vec![(
+                        MarkAreaData::new()
+                            .name(label)
+                            .y_axis(round3(from).to_string()),
+                        to,
+                    )]),
+            )
+    };
+    [
+        band("warning", WARNING_COLOUR, rule.warning, Some(rule.critical)),
+        band("critical", CRITICAL_COLOUR, rule.critical, None),
+    ]
 }
 
 /// The alerts on `metric` as shaded spans from firing to resolving (or the range's end), in the
@@ -146,16 +223,10 @@ fn alert_spans(metric: Metric, history: &MonitorHistory, alerts: &[Alert]) -> Op
     }
 }
 
-/// Moments in the range — deployments, validation runs — as a series of labelled vertical lines
-/// named `name`, in `colour`.
-fn moments(
-    history: &MonitorHistory,
-    name: &str,
-    colour: &str,
-    moments: impl Iterator<Item = (u64, String)>,
-) -> Option<Line> {
+/// Moments — deployments, validation runs — as a series of labelled vertical lines named
+/// `name`, in `colour`; a click on one is heard (see [`mark_link`]).
+fn moments(name: &str, colour: &str, moments: impl Iterator<Item = (u64, String)>) -> Option<Line> {
     let marks: Vec<MarkLineVariant> = moments
-        .filter(|(at, _)| (history.from_ms..history.to_ms).contains(at))
         .map(|(at, label)| {
             #[expect(clippy::cast_precision_loss, reason = "milliseconds since 1970")]
             let at = at as f64;
@@ -175,9 +246,8 @@ fn moments(
             .data(Vec::<Vec<f64>>::new())
             .mark_line(
                 MarkLine::new()
-                    .silent(true)
                     .symbol(vec![Symbol::None, Symbol::None])
-                    .line_style(dashed().color(colour))
+                    .line_style(dashed().color(colour).width(2))
                     .data(marks),
             )
     })
@@ -271,7 +341,15 @@ mod tests {
             line["data"],
             serde_json::json!([[150_000.0, 0.5], [300_000.0, 1.0], [305_000.0, 3.0]])
         );
-        assert_eq!(line["markLine"]["data"][1]["yAxis"], 5.0);
+        let warning = series(&json, "warning")["markArea"]["data"][0].clone();
+        assert_eq!(warning[0]["name"], "warning 2");
+        assert_eq!(
+            (&warning[0]["yAxis"], &warning[1]["yAxis"]),
+            (&"2".into(), &"5".into())
+        );
+        let critical = series(&json, "critical")["markArea"]["data"][0].clone();
+        assert_eq!(critical[0]["yAxis"], "5");
+        assert_eq!(critical[1], serde_json::json!({}), "up to the plot's top");
         assert_eq!(line["markArea"]["data"][0][0]["xAxis"], iso(305_000));
         assert_eq!(line["markArea"]["data"][0][1]["xAxis"], iso(600_000));
         let deployments = series(&json, "deployment");
@@ -281,5 +359,35 @@ mod tests {
         assert_eq!(runs["markLine"]["data"][0]["name"], "run passed");
         assert_eq!(json["xAxis"]["type"], "time", "{}", json["xAxis"]);
         assert_eq!(json["animation"], false, "redrawn every few seconds");
+    }
+
+    #[test]
+    fn a_click_on_a_deployment_or_run_line_leads_to_it() {
+        let at = |id: &str, at_ms| Deployment {
+            id: id.into(),
+            target: "prod".into(),
+            version: id.into(),
+            notes: String::new(),
+            at_ms,
+        };
+        // The first is past the range: not drawn, so the first line is the second.
+        let deployments = [at("later", 700_000), at("d 2", 310_000), at("d3", 320_000)];
+        let history = history();
+        assert_eq!(
+            mark_link("deployment", 0, &history, &deployments, &[]).as_deref(),
+            Some("/deployments/d%202")
+        );
+        assert_eq!(
+            mark_link("deployment", 1, &history, &deployments, &[]).as_deref(),
+            Some("/deployments/d3")
+        );
+        assert_eq!(
+            mark_link("deployment", 2, &history, &deployments, &[]),
+            None
+        );
+        assert_eq!(
+            mark_link("idle in transaction", 0, &history, &deployments, &[]),
+            None
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! The one place that touches ECharts: loads it when the first chart mounts, renders a charming
 //! [`Chart`] into a div it owns, updates it when the options change, follows the window's size,
-//! saves it as a PNG on request, and disposes the ECharts instance when the view unmounts.
+//! tells the view what a click hit, saves it as a PNG on request, and disposes the ECharts
+//! instance when the view unmounts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use charming::{Chart, Echarts};
 use leptos::html::Div;
 use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::js_sys;
@@ -48,7 +50,9 @@ fn reviver() -> js_sys::Function {
 /// one serde serializer (`serde_json`, already needed for the API) instead of a second one
 /// (`serde-wasm-bindgen`, which charming's `WasmRenderer` uses) keeps the wasm smaller.
 fn render(instance: &Echarts, options: &Chart) {
-    let parsed = serde_json::to_string(options)
+    let parsed = serde_json::to_value(options)
+        .map(without_overlapping_labels)
+        .map(|value| value.to_string())
         .map_err(|e| JsValue::from_str(&e.to_string()))
         .and_then(|json| parse_reviving(&json, &reviver()));
     match parsed {
@@ -59,7 +63,71 @@ fn render(instance: &Echarts, options: &Chart) {
     }
 }
 
+/// Every axis hides a label that would run into its neighbour (`axisLabel.hideOverlap`, which
+/// charming 0.6 cannot set): a time axis on a phone otherwise writes `17:40:0517:40:10`.
+fn without_overlapping_labels(mut options: serde_json::Value) -> serde_json::Value {
+    for key in ["xAxis", "yAxis"] {
+        let axes = match options.get_mut(key) {
+            Some(serde_json::Value::Array(axes)) => axes.iter_mut().collect(),
+            Some(axis @ serde_json::Value::Object(_)) => vec![axis],
+            _ => Vec::new(),
+        };
+        for axis in axes {
+            if let Some(axis) = axis.as_object_mut() {
+                let label = axis
+                    .entry("axisLabel")
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(label) = label.as_object_mut() {
+                    label
+                        .entry("hideOverlap")
+                        .or_insert(serde_json::Value::Bool(true));
+                }
+            }
+        }
+    }
+    options
+}
+
 type Instance = StoredValue<Option<Echarts>, LocalStorage>;
+
+/// What a click on a chart hit (ECharts' event parameters a view acts on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clicked {
+    /// `series`, `markLine`, `markArea`…
+    pub component: String,
+    pub series: String,
+    /// The index of the clicked item within its series' data or its mark's data.
+    pub index: usize,
+}
+
+type ClickListener = Closure<dyn Fn(JsValue)>;
+
+/// Calls `on_click` with what each click on `instance` hit; the listener lives as long as the
+/// returned closure.
+fn listen(instance: &Echarts, on_click: Callback<Clicked>) -> Result<ClickListener, JsValue> {
+    let listener: ClickListener = Closure::new(move |params: JsValue| {
+        let get = |key: &str| js_sys::Reflect::get(&params, &key.into()).ok();
+        let text = |key: &str| get(key).and_then(|v| v.as_string()).unwrap_or_default();
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "an index ECharts gave"
+        )]
+        let index = get("dataIndex")
+            .and_then(|v| v.as_f64())
+            .map_or(0, |i| i as usize);
+        on_click.run(Clicked {
+            component: text("componentType"),
+            series: text("seriesName"),
+            index,
+        });
+    });
+    // `instance.on('click', listener)` (charming binds `on` for its own renderer only).
+    let instance: &JsValue = instance.as_ref();
+    let on: js_sys::Function = js_sys::Reflect::get(instance, &"on".into())?.dyn_into()?;
+    on.call2(instance, &"click".into(), listener.as_ref())?;
+    Ok(listener)
+}
 
 /// `index.html`'s `<script id="echarts-file" type="text/plain">` (not `id="echarts"`: ids are also
 /// `window` properties, and `window.echarts` must mean the library): Trunk gives it the hashed file's
@@ -120,14 +188,20 @@ const MOUNT_FRAMES: u32 = 1200;
 
 /// Creates the ECharts instance once the element is in the document (ECharts measures it) and
 /// ECharts has loaded, with the latest options; retries each animation frame until then.
-fn mount(instance: Instance, node: NodeRef<Div>, chart: Signal<Chart, LocalStorage>, frame: u32) {
+fn mount(
+    instance: Instance,
+    node: NodeRef<Div>,
+    chart: Signal<Chart, LocalStorage>,
+    clicks: Clicks,
+    frame: u32,
+) {
     // The view may be gone by the next frame (a `Transition` swapped it out): stop then.
     let Some(Some(element)) = node.try_get_untracked() else {
         return;
     };
     if !element.is_connected() || !echarts_ready() {
         if frame < MOUNT_FRAMES {
-            request_animation_frame(move || mount(instance, node, chart, frame + 1));
+            request_animation_frame(move || mount(instance, node, chart, clicks, frame + 1));
         }
         return;
     }
@@ -137,10 +211,23 @@ fn mount(instance: Instance, node: NodeRef<Div>, chart: Signal<Chart, LocalStora
             let _shown = chart.try_with_untracked(|options| {
                 let created = init_echarts(&element);
                 render(&created, options);
+                if let Some(on_click) = clicks.on_click {
+                    match listen(&created, on_click) {
+                        Ok(listener) => clicks.listener.set_value(Some(listener)),
+                        Err(error) => leptos::logging::error!("following clicks: {error:?}"),
+                    }
+                }
                 *slot = Some(created);
             });
         }
     });
+}
+
+/// Who hears a chart's clicks, and the listener ECharts calls (kept while the chart lives).
+#[derive(Clone, Copy)]
+struct Clicks {
+    on_click: Option<Callback<Clicked>>,
+    listener: StoredValue<Option<ClickListener>, LocalStorage>,
 }
 
 /// A unique DOM id per chart on the page.
@@ -174,15 +261,20 @@ fn save_png(instance: &Echarts, file: &str) -> Result<(), JsValue> {
 }
 
 /// An interactive chart. `label` describes it for screen readers; `name` identifies it
-/// (`data-chart`, and the PNG's file name).
+/// (`data-chart`, and the PNG's file name); `on_click` hears what a click hit.
 #[component]
 pub fn EChart(
     #[prop(into)] chart: Signal<Chart, LocalStorage>,
     #[prop(into)] label: String,
     name: &'static str,
+    #[prop(optional, into)] on_click: Option<Callback<Clicked>>,
 ) -> impl IntoView {
     let id = next_id();
     let instance: Instance = StoredValue::new_local(None);
+    let clicks = Clicks {
+        on_click,
+        listener: StoredValue::new_local(None),
+    };
     let node = NodeRef::<Div>::new();
     Effect::new(move |_| {
         node.track();
@@ -194,7 +286,7 @@ pub fn EChart(
             })
         });
         if !updated {
-            mount(instance, node, chart, 0);
+            mount(instance, node, chart, clicks, 0);
         }
     });
     let resize = window_event_listener(leptos::ev::resize, move |_| {
@@ -209,6 +301,10 @@ pub fn EChart(
         if let Some(Some(existing)) = instance.try_update_value(Option::take) {
             dispose_echarts(&existing);
         }
+        // Only once ECharts, which calls it, is gone.
+        clicks
+            .listener
+            .try_update_value(|listener| drop(listener.take()));
     });
     let title = format!("Download “{label}” as a PNG image");
     let png = move |_| {
@@ -235,5 +331,23 @@ pub fn EChart(
                 </button>
             </figcaption>
         </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_axis_hides_overlapping_labels_unless_told_otherwise() {
+        let options = serde_json::json!({
+            "xAxis": {"type": "time"},
+            "yAxis": [{"axisLabel": {"formatter": "{value} %"}}, {"axisLabel": {"hideOverlap": false}}],
+        });
+        let done = without_overlapping_labels(options);
+        assert_eq!(done["xAxis"]["axisLabel"]["hideOverlap"], true);
+        assert_eq!(done["yAxis"][0]["axisLabel"]["hideOverlap"], true);
+        assert_eq!(done["yAxis"][0]["axisLabel"]["formatter"], "{value} %");
+        assert_eq!(done["yAxis"][1]["axisLabel"]["hideOverlap"], false);
     }
 }

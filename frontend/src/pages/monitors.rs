@@ -4,15 +4,16 @@
 //! by its traffic.
 
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use lifeguard_shared::metric::Metric;
 use lifeguard_shared::monitor::{Alert, MONITORED, MonitorSample, MonitorStatus};
 
 use crate::api;
-use crate::charts::monitor::monitor_chart;
+use crate::charts::monitor::{mark_link, monitor_chart};
 use crate::components::badges::{LevelBadge, VerdictBadge};
-use crate::components::chart::{self, EChart};
+use crate::components::chart::{self, Clicked, EChart};
 use crate::components::share::CopyLink;
 use crate::components::status::{Failure, Loading};
 use crate::components::table::Table;
@@ -244,6 +245,12 @@ fn MonitorView(watched: Watched, range_ms: u64, reload: Callback<()>) -> impl In
         move |kind, data| match kind {
             "sample" => {
                 if let Ok(sample) = serde_json::from_str::<MonitorSample>(data) {
+                    let known = history.with_untracked(|h| {
+                        h.samples.last().is_some_and(|l| l.at_ms >= sample.at_ms)
+                    });
+                    if known {
+                        return;
+                    }
                     history.update(|h| {
                         h.to_ms = h.to_ms.max(sample.at_ms + 1);
                         h.from_ms = h.to_ms.saturating_sub(range_ms);
@@ -286,20 +293,36 @@ fn MonitorView(watched: Watched, range_ms: u64, reload: Callback<()>) -> impl In
     } else {
         measured
     };
+    let navigate = use_navigate();
     let charts = shown
         .into_iter()
         .map(|metric| {
             let rule = rules.iter().find(|r| r.metric == metric).copied();
-            let (deployments, runs) = (deployments.clone(), runs.clone());
+            let marks = StoredValue::new((deployments.clone(), runs.clone()));
             let chart = Signal::derive_local(move || {
-                history.with(|h| {
-                    alerts.with(|a| monitor_chart(metric, h, rule.as_ref(), a, &deployments, &runs))
+                marks.with_value(|(deployments, runs)| {
+                    history.with(|h| {
+                        alerts
+                            .with(|a| monitor_chart(metric, h, rule.as_ref(), a, deployments, runs))
+                    })
                 })
+            });
+            // A deployment's line opens its before/after comparison; a run's, the run.
+            let navigate = navigate.clone();
+            let on_click = Callback::new(move |clicked: Clicked| {
+                let link = marks.with_value(|(deployments, runs)| {
+                    history.with_untracked(|h| {
+                        mark_link(&clicked.series, clicked.index, h, deployments, runs)
+                    })
+                });
+                if let Some(link) = link.filter(|_| clicked.component == "markLine") {
+                    navigate(&link, NavigateOptions::default());
+                }
             });
             let label = format!("{} of {target} over time", metric.titled());
             view! {
                 <section class="card">
-                    <EChart chart name=metric.name() label />
+                    <EChart chart name=metric.name() label on_click />
                 </section>
             }
         })
