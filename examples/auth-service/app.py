@@ -4,8 +4,8 @@ It is built like the service of the incident lifeguard's defaults come from (a p
 dry under login bursts): an async pool (asyncpg, AsyncAdaptedQueuePool) serving requests and a
 sync pool (psycopg 3, QueuePool) used at start-up and, with SYNC_FALLBACK=1, as the incident's
 fallback. The incident's defects can be switched on (SYNC_FALLBACK, LEAK_ON_ERROR, ERROR_RATE,
-HOLD_MS) and both pools are exported as OpenTelemetry database-client connection metrics in the
-Prometheus text format on /metrics. See README.md.
+HOLD_MS) and both pools are exported as OpenTelemetry database-client connection metrics, with
+the HTTP server's request duration, in the Prometheus text format on /metrics. See README.md.
 
 Run from this folder: `python main.py` or `python -m uvicorn app:app` (one worker, one process).
 """
@@ -132,6 +132,14 @@ CREATE_TIME = Histogram("db_client_connection_create_time_seconds",
 USE_TIME = Histogram("db_client_connection_use_time_seconds",
                      "Time between a connection's checkout and its checkin", ["pool_name"],
                      buckets=SECONDS, registry=REGISTRY)
+# OpenTelemetry's http.server.request.duration (its advised buckets), per method, route and status.
+REQUEST_DURATION = Histogram("http_server_request_duration_seconds",
+                             "Duration of HTTP server requests (the metrics and debug endpoints left out)",
+                             ["http_request_method", "http_route", "http_response_status_code"],
+                             buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5,
+                                      5, 7.5, 10),
+                             registry=REGISTRY)
+UNTIMED = ("/metrics", "/debug/")
 for _name in POOL_NAMES:  # expose every series from the first scrape on
     for _metric in (PENDING, TIMEOUTS, WAIT_TIME, CREATE_TIME, USE_TIME):
         _metric.labels(_name)
@@ -442,6 +450,23 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="lifeguard demo auth-service", lifespan=lifespan)
+
+
+@app.middleware("http")
+async def timed(request: Request, call_next):
+    """Each request's duration into REQUEST_DURATION, by the route it matched."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        path = request.url.path
+        if not path.startswith(UNTIMED):
+            route = getattr(request.scope.get("route"), "path", path)
+            REQUEST_DURATION.labels(request.method, route, str(status)).observe(
+                time.perf_counter() - started)
 
 
 @app.exception_handler(sa_exc.TimeoutError)

@@ -40,6 +40,19 @@ pub struct MonitorSample {
     /// A service target's primary pool, from its metrics endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<PoolSample>,
+    /// A service target's requests since the previous sample, from its metrics endpoint; `None`
+    /// for a monitor's first reading, or where the metrics show no request duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestsSample>,
+}
+
+/// The requests a service served between two samples, as its request-duration histogram counts
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestsSample {
+    pub count: f64,
+    /// Their mean duration; `None` when there were none.
+    pub mean_ms: Option<f64>,
 }
 
 /// A service's primary pool as its metrics showed it; a gauge the preset does not provide is
@@ -93,7 +106,19 @@ impl MonitorSample {
             Metric::OverflowUsagePct => self.pool?.overflow_pct(),
             // Checkouts waiting now: the pool is dry.
             Metric::ExhaustionEvents => self.pool?.pending,
+            Metric::ResponseTimeMs => self.requests?.mean_ms,
             _ => None,
+        }
+    }
+
+    /// `metric` as an alert judges it: its [`value`](Self::value), except that an interval in
+    /// which a service served no request had no slow one (below every level, as a rate-based
+    /// alert sees no traffic), so a response-time alert resolves once traffic stops.
+    #[must_use]
+    pub fn judged(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::ResponseTimeMs => self.requests.map(|r| r.mean_ms.unwrap_or(0.0)),
+            _ => self.value(metric),
         }
     }
 }
@@ -136,7 +161,7 @@ impl Default for AlertSettings {
     /// The analysis's monitoring strategy and what trusted tools alert on: connections used 80/90 %
     /// of `max_connections`, a session idle in transaction for 30/60 minutes, 5/15 new connections
     /// a second; and for a service whose metrics show its pool, utilization 70/90 %, overflow
-    /// 50/80 %, any checkout waiting for a connection.
+    /// 50/80 %, any checkout waiting for a connection, and a mean response time of 200/500 ms.
     fn default() -> Self {
         let rule = |metric, warning, critical| AlertRule {
             metric,
@@ -153,6 +178,7 @@ impl Default for AlertSettings {
                 rule(Metric::PoolUtilizationPct, 70.0, 90.0),
                 rule(Metric::OverflowUsagePct, 50.0, 80.0),
                 rule(Metric::ExhaustionEvents, 1.0, 1.0),
+                rule(Metric::ResponseTimeMs, 200.0, 500.0),
             ],
         }
     }
@@ -200,9 +226,9 @@ impl AlertSettings {
     }
 }
 
-/// What a monitor measures, in the order the console lists it (the last three from a service's
+/// What a monitor measures, in the order the console lists it (the last four from a service's
 /// metrics).
-pub const MONITORED: [Metric; 9] = [
+pub const MONITORED: [Metric; 10] = [
     Metric::ConnectionsUsedPct,
     Metric::IdleInTransaction,
     Metric::IdleInTransactionAgeS,
@@ -212,6 +238,7 @@ pub const MONITORED: [Metric; 9] = [
     Metric::PoolUtilizationPct,
     Metric::OverflowUsagePct,
     Metric::ExhaustionEvents,
+    Metric::ResponseTimeMs,
 ];
 
 /// An alert as the history keeps it: when it fired, the highest level it reached, and when it
@@ -462,6 +489,39 @@ mod tests {
     }
 
     #[test]
+    fn response_time_is_the_mean_of_the_requests_served_and_nothing_slow_without_any() {
+        let with = |requests| MonitorSample {
+            requests,
+            ..MonitorSample::default()
+        };
+        let busy = with(Some(RequestsSample {
+            count: 40.0,
+            mean_ms: Some(250.0),
+        }));
+        assert_eq!(busy.value(Metric::ResponseTimeMs), Some(250.0));
+        assert_eq!(busy.judged(Metric::ResponseTimeMs), Some(250.0));
+        let quiet = with(Some(RequestsSample {
+            count: 0.0,
+            mean_ms: None,
+        }));
+        assert_eq!(
+            quiet.value(Metric::ResponseTimeMs),
+            None,
+            "no value to draw"
+        );
+        assert_eq!(
+            quiet.judged(Metric::ResponseTimeMs),
+            Some(0.0),
+            "below every level"
+        );
+        assert_eq!(
+            with(None).judged(Metric::ResponseTimeMs),
+            None,
+            "not measured"
+        );
+    }
+
+    #[test]
     fn the_default_rules_are_valid_and_a_broken_rule_names_its_field() {
         AlertSettings::default().validate().unwrap();
         let mut settings = AlertSettings::default();
@@ -475,7 +535,7 @@ mod tests {
             critical: 2.0,
         });
         let error = settings.validate().unwrap_err();
-        assert_eq!(error.field, "rules[6].metric");
+        assert_eq!(error.field, "rules[7].metric");
         assert!(error.rule.contains("not measured by a monitor"), "{error}");
         settings = AlertSettings {
             fire_after: 0,

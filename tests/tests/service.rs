@@ -724,9 +724,10 @@ async fn a_redeployed_service_holding_its_connections_longer_compares_as_regress
     demo.stop().await;
 }
 
-/// A monitor of the demo service reads its pool from its metrics and its server from its
-/// database: a steady load on a 2 + 1 pool with 200 ms holds fires pool utilization and a dry
-/// pool (waiting checkouts) at `critical`, both resolve once the load is over.
+/// A monitor of the demo service reads its pool and its requests from its metrics and its server
+/// from its database: a steady load on a 2 + 1 pool with 200 ms holds fires pool utilization and
+/// a dry pool (waiting checkouts) at `critical` and response time, all resolve once the load is
+/// over.
 #[tokio::test]
 async fn a_monitor_of_a_service_reads_its_pool_from_its_metrics_and_alerts_on_it() {
     use lifeguard_shared::metric::Metric;
@@ -785,6 +786,23 @@ async fn a_monitor_of_a_service_reads_its_pool_from_its_metrics_and_alerts_on_it
             "{metric}: {alerts:#?}"
         );
     }
+    // Its requests from its request-duration histogram: each held 200 ms, so their mean is past
+    // the 200 ms warning while the load lasts; with no request after it, the alert resolved.
+    let history: lifeguard_shared::monitor::MonitorHistory = demo
+        .app
+        .get_json("/api/monitors/demo/samples?from_ms=0")
+        .await
+        .unwrap();
+    let slowest = history
+        .samples
+        .iter()
+        .filter_map(|s| s.requests?.mean_ms)
+        .fold(0.0_f64, f64::max);
+    assert!(slowest >= 200.0, "{:#?}", history.samples);
+    assert!(
+        alerts.iter().any(|a| a.metric == Metric::ResponseTimeMs),
+        "{alerts:#?}"
+    );
     demo.stop().await;
 }
 
@@ -829,6 +847,9 @@ async fn watch_in_a_terminal_reads_a_services_pool_and_its_database() {
         assert!(line.contains("backends "), "the database: {said}");
         assert!(line.contains("pool used 0 of 3"), "the pool: {said}");
     }
+    // Requests are counted between two readings (its own scrapes are not timed): none here.
+    assert!(!lines[0].contains("requests"), "{said}");
+    assert!(lines[1].ends_with("requests 0"), "{said}");
     assert!(!said.contains(&sandbox.password().to_owned()), "{said}");
 
     service.stop();

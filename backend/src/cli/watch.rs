@@ -94,7 +94,7 @@ pub async fn watch(
         for (rule, state) in settings.rules.iter().zip(&mut states) {
             let said = match state.observe(
                 rule,
-                sample.value(rule.metric),
+                sample.judged(rule.metric),
                 settings.fire_after,
                 settings.resolve_after,
             ) {
@@ -153,7 +153,8 @@ fn clock(ms: u64) -> String {
     )
 }
 
-/// One sample on a line: the server's part when there is one, then the service's pool.
+/// One sample on a line: the server's part when there is one, then the service's pool and the
+/// requests it served since the previous line.
 fn line(sample: &MonitorSample) -> String {
     let mut line = clock(sample.at_ms);
     if sample.max_connections > 0 {
@@ -186,6 +187,16 @@ fn line(sample: &MonitorSample) -> String {
             gauge(pool.max),
             gauge(pool.idle),
             gauge(pool.pending)
+        );
+    }
+    if let Some(requests) = &sample.requests {
+        let _infallible = write!(
+            line,
+            "  requests {:.0}{}",
+            requests.count,
+            requests
+                .mean_ms
+                .map_or_else(String::new, |mean| format!(" (mean {mean:.1} ms)"))
         );
     }
     line

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use lifeguard_shared::monitor::{MonitorSample, PoolSample};
+use lifeguard_shared::monitor::{MonitorSample, PoolSample, RequestsSample};
 
 use super::sample::Sampler;
 use crate::pool::connect::timeout_of;
+use crate::scrape::series::Distribution;
 use crate::store::now_ms;
 use crate::targets::Reach;
 use crate::targets::http::MetricsPlan;
@@ -63,6 +64,8 @@ pub struct Reader {
     source: Source,
     interval: Duration,
     sampler: Option<Sampler>,
+    /// The service's request durations as the previous scrape counted them.
+    served: Option<Distribution>,
 }
 
 impl Reader {
@@ -73,6 +76,7 @@ impl Reader {
             source,
             interval,
             sampler: None,
+            served: None,
         }
     }
 
@@ -102,6 +106,8 @@ impl Reader {
                     max: pool.max,
                     idle_max: pool.idle_max,
                 });
+                sample.requests = since(self.served.as_ref(), scrape.response_time.as_ref());
+                self.served = scrape.response_time;
                 Ok(Reading {
                     sample,
                     partly: None,
@@ -143,5 +149,48 @@ impl Reader {
         };
         self.sampler = None;
         Err(outcome)
+    }
+}
+
+/// The requests served between two cumulative readings of a request-duration histogram; `None`
+/// without both, or when the counter went back (the service restarted).
+fn since(before: Option<&Distribution>, now: Option<&Distribution>) -> Option<RequestsSample> {
+    let (before, now) = (before?, now?);
+    let count = now.count - before.count;
+    if count < 0.0 {
+        return None;
+    }
+    Some(RequestsSample {
+        count,
+        mean_ms: (count > 0.0).then(|| (now.sum - before.sum) / count * 1000.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served(count: f64, sum: f64) -> Distribution {
+        Distribution {
+            count,
+            sum,
+            buckets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn requests_between_two_readings_and_their_mean() {
+        let between = since(Some(&served(10.0, 1.0)), Some(&served(14.0, 2.2)));
+        let between = between.unwrap();
+        assert!((between.count - 4.0).abs() < 1e-9);
+        assert!((between.mean_ms.unwrap() - 300.0).abs() < 1e-6);
+        let idle = since(Some(&served(14.0, 2.2)), Some(&served(14.0, 2.2))).unwrap();
+        assert_eq!(idle.mean_ms, None, "no request, no mean");
+        assert_eq!(since(None, Some(&served(1.0, 0.1))), None, "first reading");
+        assert_eq!(
+            since(Some(&served(14.0, 2.2)), Some(&served(3.0, 0.3))),
+            None,
+            "restarted"
+        );
     }
 }

@@ -112,6 +112,7 @@ impl Sampler {
             applications,
             users,
             pool: None,
+            requests: None,
         })
     }
 }

@@ -165,7 +165,7 @@ impl Watch {
     /// Judges `sample` by one rule; records and notifies a change.
     async fn judge(&self, judged: &mut Judged, sample: &MonitorSample) {
         let settings = &self.config.alerts;
-        let value = sample.value(judged.rule.metric);
+        let value = sample.judged(judged.rule.metric);
         let Some(transition) = judged.state.observe(
             &judged.rule,
             value,

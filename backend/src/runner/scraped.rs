@@ -314,6 +314,7 @@ mod tests {
             at: Instant::now(),
             primary,
             secondary: None,
+            response_time: None,
         }
     }
 

@@ -58,6 +58,9 @@ pub struct SeriesNames {
     pub wait_max: Option<String>,
     /// Time to open a connection: a histogram or summary whose count is the connections created.
     pub create_time: Option<String>,
+    /// The service's request duration, all pools together: a histogram or summary, in seconds
+    /// (a selector's labels narrow it to a route: `{http_route="/auth/login"}`).
+    pub response_time: Option<String>,
 }
 
 /// What the reading of one gauge can be found under: alternatives tried in order, each with the
@@ -76,6 +79,7 @@ pub struct Mapping {
     wait_time: Alternatives,
     wait_max: Alternatives,
     create_time: Alternatives,
+    response_time: Alternatives,
 }
 
 fn named(names: &[(&str, f64)]) -> Alternatives {
@@ -123,6 +127,11 @@ impl Mapping {
                     ("db_client_connection_create_time_seconds", 1.0),
                     ("db_client_connections_create_time_milliseconds", 0.001),
                 ]),
+                // The HTTP server conventions, current and older.
+                response_time: named(&[
+                    ("http_server_request_duration_seconds", 1.0),
+                    ("http_server_duration_milliseconds", 0.001),
+                ]),
             },
             Preset::Hikaricp => Self {
                 used: named(&[("hikaricp_connections_active", 1.0)]),
@@ -134,6 +143,8 @@ impl Mapping {
                 wait_time: named(&[("hikaricp_connections_acquire_seconds", 1.0)]),
                 wait_max: named(&[("hikaricp_connections_acquire_seconds_max", 1.0)]),
                 create_time: named(&[("hikaricp_connections_creation_seconds", 1.0)]),
+                // Spring Boot's Micrometer timer of HTTP requests, beside HikariCP's.
+                response_time: named(&[("http_server_requests_seconds", 1.0)]),
             },
             Preset::Pgbouncer => Self {
                 used: named(&[("pgbouncer_pools_client_active_connections", 1.0)]),
@@ -144,7 +155,7 @@ impl Mapping {
             },
             Preset::Custom => Self::default(),
         };
-        let fields: [(&str, &Option<String>, &mut Alternatives); 9] = [
+        let fields: [(&str, &Option<String>, &mut Alternatives); 10] = [
             ("used", &overrides.used, &mut mapping.used),
             ("idle", &overrides.idle, &mut mapping.idle),
             ("pending", &overrides.pending, &mut mapping.pending),
@@ -157,6 +168,11 @@ impl Mapping {
                 "create_time",
                 &overrides.create_time,
                 &mut mapping.create_time,
+            ),
+            (
+                "response_time",
+                &overrides.response_time,
+                &mut mapping.response_time,
             ),
         ];
         for (field, given, slot) in fields {
@@ -180,15 +196,8 @@ impl Mapping {
                 .iter()
                 .find_map(|(selector, factor)| samples.value(selector, pool).map(|v| v * factor))
         };
-        let distribution = |alternatives: &Alternatives| {
-            alternatives.iter().find_map(|(selector, factor)| {
-                samples.distribution(selector, pool).map(|d| Distribution {
-                    sum: d.sum * factor,
-                    buckets: d.buckets.iter().map(|(le, n)| (le * factor, *n)).collect(),
-                    ..d
-                })
-            })
-        };
+        let distribution =
+            |alternatives: &Alternatives| distribution_of(alternatives, samples, pool);
         PoolReading {
             used: value(&self.used),
             idle: value(&self.idle),
@@ -200,6 +209,13 @@ impl Mapping {
             wait_max_s: value(&self.wait_max),
             created: distribution(&self.create_time).map(|d| d.count),
         }
+    }
+
+    /// The service's request duration (cumulative, in seconds), over every series of the
+    /// selector whatever their pool.
+    #[must_use]
+    pub fn response_time(&self, samples: &Samples) -> Option<Distribution> {
+        distribution_of(&self.response_time, samples, &BTreeMap::new())
     }
 
     /// The gauges this mapping can read at all, by name (for the targets page).
@@ -215,12 +231,28 @@ impl Mapping {
             ("acquire wait", &self.wait_time),
             ("longest wait", &self.wait_max),
             ("connections created", &self.create_time),
+            ("response time", &self.response_time),
         ]
         .into_iter()
         .filter(|(_, alternatives)| !alternatives.is_empty())
         .map(|(name, _)| name)
         .collect()
     }
+}
+
+/// The first of `alternatives` found in `samples` (with the `pool` labels), in seconds.
+fn distribution_of(
+    alternatives: &Alternatives,
+    samples: &Samples,
+    pool: &BTreeMap<String, String>,
+) -> Option<Distribution> {
+    alternatives.iter().find_map(|(selector, factor)| {
+        samples.distribution(selector, pool).map(|d| Distribution {
+            sum: d.sum * factor,
+            buckets: d.buckets.iter().map(|(le, n)| (le * factor, *n)).collect(),
+            ..d
+        })
+    })
 }
 
 /// One pool as one scrape saw it; `None` where the service exposes no such series.
@@ -246,6 +278,38 @@ mod tests {
 
     fn pool(key: &str, value: &str) -> BTreeMap<String, String> {
         [(key.to_owned(), value.to_owned())].into()
+    }
+
+    #[test]
+    fn the_response_time_is_every_routes_requests_or_the_one_a_selector_names() {
+        let exposition = Samples::parse(
+            "# TYPE http_server_request_duration_seconds histogram\n\
+             http_server_request_duration_seconds_bucket{http_route=\"/auth/login\",le=\"+Inf\"} 3\n\
+             http_server_request_duration_seconds_sum{http_route=\"/auth/login\"} 0.9\n\
+             http_server_request_duration_seconds_count{http_route=\"/auth/login\"} 3\n\
+             http_server_request_duration_seconds_bucket{http_route=\"/health\",le=\"+Inf\"} 1\n\
+             http_server_request_duration_seconds_sum{http_route=\"/health\"} 0.1\n\
+             http_server_request_duration_seconds_count{http_route=\"/health\"} 1\n",
+        )
+        .unwrap();
+        let all = Mapping::new(Preset::Opentelemetry, &SeriesNames::default()).unwrap();
+        let served = all.response_time(&exposition).unwrap();
+        assert!((served.count - 4.0).abs() < 1e-9, "{served:?}");
+        assert!((served.sum - 1.0).abs() < 1e-9);
+        let login = Mapping::new(
+            Preset::Opentelemetry,
+            &SeriesNames {
+                response_time: Some(
+                    "http_server_request_duration_seconds{http_route=\"/auth/login\"}".into(),
+                ),
+                ..SeriesNames::default()
+            },
+        )
+        .unwrap();
+        let login = login.response_time(&exposition).unwrap();
+        assert!((login.count - 3.0).abs() < 1e-9, "{login:?}");
+        let hikari = Mapping::new(Preset::Hikaricp, &SeriesNames::default()).unwrap();
+        assert_eq!(hikari.response_time(&exposition), None, "not its name");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct Scrape {
     pub at: Instant,
     pub primary: PoolReading,
     pub secondary: Option<PoolReading>,
+    /// The service's request duration, cumulative, in seconds.
+    pub response_time: Option<series::Distribution>,
 }
 
 /// What the scraper hands the collector: a reading, or why there was none.
@@ -91,6 +93,7 @@ pub async fn scrape_once(
         at: Instant::now(),
         primary,
         secondary: plan.secondary.as_ref().map(read),
+        response_time: plan.mapping.response_time(&samples),
     })
 }
 
