@@ -5,12 +5,21 @@
 //! user lookup, touch `last_seen_at`, COMMIT), each with 10 and 20 clients for equal fixed
 //! durations (`LIFEGUARD_BENCH_SECONDS`, default 5). lifeguard runs a closed model with as many
 //! users as pgbench has clients, through its instrumented pool sized to match (no overflow,
-//! pre-warmed), twice with pool events on and twice with them off. Its engine drives a run from one
-//! thread, so the reference is pgbench with one thread (`-j 1`, pgbench's default); pgbench with
-//! two threads is shown beside it. The sides alternate for `LIFEGUARD_BENCH_ROUNDS` rounds
-//! (default 5); ratios are the median of each round's ratio, so a noisy moment on a shared
-//! machine does not decide one. The last lines are the highest instrumentation cost and the lowest
-//! throughput ratio of the cases: `lifeguard/pgbench throughput ratio: X.XX`.
+//! pre-warmed): on one engine thread twice with pool events on and twice with them off, and on two
+//! engine threads with events on. The references are pgbench with one thread (`-j 1`, pgbench's
+//! default) for one engine thread and with two (`-j 2`) for two. The sides alternate for
+//! `LIFEGUARD_BENCH_ROUNDS` rounds (default 5); ratios are the median of each round's ratio, so a
+//! noisy moment on a shared machine does not decide one.
+//!
+//! Then the open model: on the select-only case at 10 clients, arrivals at a quarter, a half,
+//! three quarters and all of the closed model's throughput on one engine thread, each round's lag
+//! of the actual starts behind the schedule and the arrivals dropped.
+//!
+//! The last lines are the highest instrumentation cost and, over the cases, the lowest throughput
+//! ratios and the highest CPU ratio: `lifeguard/pgbench throughput ratio: X.XX` (one engine thread
+//! against `-j 1`), `lifeguard/pgbench -j 2 throughput ratio: X.XX` (two against `-j 2`),
+//! `cpu per transaction ratio: X.XX` (one engine thread's client CPU per transaction against
+//! `-j 1`'s).
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -33,7 +42,7 @@ use lifeguard_shared::workload::AuthFlow;
 use nix::sys::resource::UsageWho;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
-use support::{Figures, closed_suite, cpu, setting};
+use support::{Figures, closed_suite, cpu, median, setting};
 use tokio_postgres::Statement;
 
 const USERS: u32 = 10_000;
@@ -182,7 +191,13 @@ fn per_transaction_latencies(dir: &Path) -> anyhow::Result<Vec<u64>> {
     Ok(latencies)
 }
 
-fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> RunPlan {
+fn plan(
+    sandbox: &Sandbox,
+    clients: u32,
+    seconds: u64,
+    instrumented: bool,
+    engine_threads: u32,
+) -> RunPlan {
     let settings = PoolSettings {
         pool_size: clients,
         max_overflow: 0,
@@ -211,6 +226,7 @@ fn plan(sandbox: &Sandbox, clients: u32, seconds: u64, instrumented: bool) -> Ru
         },
         instrumented,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads,
     }
 }
 
@@ -223,16 +239,29 @@ fn figures(scenario: &ScenarioReport) -> Figures {
     }
 }
 
+/// How lifeguard runs one side: its engine's threads and whether pool events are on.
+#[derive(Debug, Clone, Copy)]
+struct Engine {
+    threads: u32,
+    instrumented: bool,
+}
+
 async fn lifeguard_side<W: Workload>(
     sandbox: &Sandbox,
     workload: impl FnOnce(Pools) -> W + Send + 'static,
     clients: u32,
     seconds: u64,
-    instrumented: bool,
+    engine: Engine,
 ) -> anyhow::Result<Figures> {
     let cpu_before = cpu(UsageWho::RUSAGE_SELF);
     let output = run_with(
-        plan(sandbox, clients, seconds, instrumented),
+        plan(
+            sandbox,
+            clients,
+            seconds,
+            engine.instrumented,
+            engine.threads,
+        ),
         workload,
         None,
         Abort::new(),
@@ -251,8 +280,33 @@ async fn lifeguard_side<W: Workload>(
     })
 }
 
-/// The four sides of one case, `rounds` times: pgbench `-j 1`, lifeguard with events on and off
-/// (twice each), pgbench `-j 2`.
+/// One side of `case` through lifeguard.
+async fn lifeguard_case(
+    sandbox: &Sandbox,
+    case: &str,
+    clients: u32,
+    seconds: u64,
+    engine: Engine,
+) -> anyhow::Result<Figures> {
+    if case == "select-only" {
+        lifeguard_side(sandbox, SelectOnly, clients, seconds, engine).await
+    } else {
+        let knobs = plan(sandbox, clients, seconds, true, 1).workload;
+        let workload = move |pools| AuthFlowWorkload::new(knobs, pools);
+        lifeguard_side(sandbox, workload, clients, seconds, engine).await
+    }
+}
+
+/// The sides of one case, in the order [`measure`] returns them.
+const SIDES: usize = 5;
+const PGBENCH_1: usize = 0;
+const ONE_THREAD: usize = 1;
+const EVENTS_OFF: usize = 2;
+const TWO_THREADS: usize = 3;
+const PGBENCH_2: usize = 4;
+
+/// The sides of one case, `rounds` times: pgbench `-j 1`, lifeguard on one engine thread with
+/// events on and off (twice each), lifeguard on two engine threads, pgbench `-j 2`.
 async fn measure(
     binaries: &ServerBinaries,
     sandbox: &Sandbox,
@@ -261,8 +315,8 @@ async fn measure(
     clients: u32,
     rounds: u64,
     seconds: u64,
-) -> anyhow::Result<[Vec<Figures>; 4]> {
-    let mut sides = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+) -> anyhow::Result<[Vec<Figures>; SIDES]> {
+    let mut sides: [Vec<Figures>; SIDES] = Default::default();
     for round in 0..rounds {
         // Events on and off in an ABBA order (BAAB in odd rounds), each side the mean of its two
         // runs: a load drifting within the round weighs on both alike.
@@ -271,27 +325,72 @@ async fn measure(
         } else {
             [false, true, true, false]
         };
-        sides[0].push(pgbench(binaries, sandbox, script, clients, 1, seconds)?);
+        sides[PGBENCH_1].push(pgbench(binaries, sandbox, script, clients, 1, seconds)?);
         let (mut on, mut off) = (Vec::new(), Vec::new());
         for instrumented in order {
-            let figures = if case == "select-only" {
-                lifeguard_side(sandbox, SelectOnly, clients, seconds, instrumented).await?
-            } else {
-                let knobs = plan(sandbox, clients, seconds, true).workload;
-                let workload = move |pools| AuthFlowWorkload::new(knobs, pools);
-                lifeguard_side(sandbox, workload, clients, seconds, instrumented).await?
+            let engine = Engine {
+                threads: 1,
+                instrumented,
             };
+            let figures = lifeguard_case(sandbox, case, clients, seconds, engine).await?;
             if instrumented {
                 on.push(figures);
             } else {
                 off.push(figures);
             }
         }
-        sides[1].push(Figures::mean(&on));
-        sides[2].push(Figures::mean(&off));
-        sides[3].push(pgbench(binaries, sandbox, script, clients, 2, seconds)?);
+        sides[ONE_THREAD].push(Figures::mean(&on));
+        sides[EVENTS_OFF].push(Figures::mean(&off));
+        let two = Engine {
+            threads: 2,
+            instrumented: true,
+        };
+        sides[TWO_THREADS].push(lifeguard_case(sandbox, case, clients, seconds, two).await?);
+        sides[PGBENCH_2].push(pgbench(binaries, sandbox, script, clients, 2, seconds)?);
     }
     Ok(sides)
+}
+
+/// How the open model kept its schedule at one rate: lag behind it and arrivals dropped.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    dropped: f64,
+    started: f64,
+}
+
+/// The select-only case as an open model at `rate_per_s` for `seconds` on one engine thread.
+async fn open_side(
+    sandbox: &Sandbox,
+    clients: u32,
+    rate_per_s: f64,
+    seconds: u64,
+) -> anyhow::Result<Kept> {
+    let mut plan = plan(sandbox, clients, seconds, true, 1);
+    #[expect(clippy::cast_precision_loss, reason = "a few seconds")]
+    let duration_s = seconds as f64;
+    plan.suite.scenarios[0].load = lifeguard_shared::suite::Load::Open {
+        rate_per_s,
+        duration_s,
+        max_in_flight: 64,
+    };
+    let output = run_with(plan, SelectOnly, None, Abort::new()).await?;
+    let scenario = &output.report.scenarios[0];
+    let schedule = scenario
+        .schedule
+        .as_ref()
+        .context("an open model reports its schedule")?;
+    #[expect(clippy::cast_precision_loss, reason = "counts of requests")]
+    let (dropped, started) = (scenario.outcomes.dropped as f64, schedule.started as f64);
+    Ok(Kept {
+        p50_ms: schedule.lag_p50_ms,
+        p99_ms: schedule.lag_p99_ms,
+        max_ms: schedule.lag_max_ms,
+        dropped,
+        started,
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -313,32 +412,12 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(connection);
         schema::ensure(&client, USERS).await?;
     }
-    println!(
-        "{seconds} s per side, {rounds} rounds; lifeguard: closed model on its one engine thread, \
-         pool = clients, pre-warmed; pgbench -M prepared with one thread (-j 1, the reference) and \
-         with two (-j 2)"
-    );
-    println!(
-        "{:<12} {:>7} | {:>9} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>7} | {:>10} {:>7} | {:>9} | {:>6} {:>10} {:>10}",
-        "case",
-        "clients",
-        "pgbench/s",
-        "p50",
-        "p95",
-        "cpu µs",
-        "lifeguard",
-        "p50",
-        "p95",
-        "cpu µs",
-        "events off",
-        "cpu µs",
-        "-j 2 /s",
-        "ratio",
-        "instr. cpu",
-        "instr. tps"
-    );
+    print_header(seconds, rounds);
     let mut lowest = f64::INFINITY;
+    let mut lowest_two = f64::INFINITY;
+    let mut costliest_cpu = f64::NEG_INFINITY;
     let mut costliest = f64::NEG_INFINITY;
+    let mut select_only_10 = None;
     for (case, script) in [("select-only", SELECT_ONLY), ("auth-flow", AUTH_FLOW)] {
         for clients in [10, 20] {
             let sides =
@@ -346,39 +425,132 @@ async fn main() -> anyhow::Result<()> {
             // Ratios pair sides measured minutes apart at most, within one round: the median of
             // those ratios follows the engine, not the neighbours' load drifting between rounds.
             let paired = |of: &dyn Fn(usize) -> f64| {
-                let mut ratios: Vec<f64> = (0..sides[0].len()).map(of).collect();
+                let mut ratios: Vec<f64> = (0..sides[PGBENCH_1].len()).map(of).collect();
                 ratios.sort_by(f64::total_cmp);
                 ratios[ratios.len() / 2]
             };
-            let ratio = paired(&|r| sides[1][r].per_s / sides[0][r].per_s);
-            let instr_cpu = paired(&|r| sides[1][r].cpu_us / sides[2][r].cpu_us - 1.0) * 100.0;
-            let instr_tps = paired(&|r| 1.0 - sides[1][r].per_s / sides[2][r].per_s) * 100.0;
+            let ratio = paired(&|r| sides[ONE_THREAD][r].per_s / sides[PGBENCH_1][r].per_s);
+            let ratio_two = paired(&|r| sides[TWO_THREADS][r].per_s / sides[PGBENCH_2][r].per_s);
+            let cpu_ratio = paired(&|r| sides[ONE_THREAD][r].cpu_us / sides[PGBENCH_1][r].cpu_us);
+            let instr_cpu =
+                paired(&|r| sides[ONE_THREAD][r].cpu_us / sides[EVENTS_OFF][r].cpu_us - 1.0)
+                    * 100.0;
             lowest = lowest.min(ratio);
+            lowest_two = lowest_two.min(ratio_two);
+            costliest_cpu = costliest_cpu.max(cpu_ratio);
             costliest = costliest.max(instr_cpu);
-            let [reference, on, off, two_threads] = sides.map(|rounds| Figures::median(&rounds));
+            let [j1, one, off, two, j2] = sides.map(|rounds| Figures::median(&rounds));
+            if case == "select-only" && clients == 10 {
+                select_only_10 = Some(one.per_s);
+            }
             println!(
-                "{case:<12} {clients:>7} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>10.0} {:>7.1} | {:>9.0} | {ratio:>6.2} {instr_cpu:>9.1}% {instr_tps:>9.1}%",
-                reference.per_s,
-                reference.p50_ms,
-                reference.p95_ms,
-                reference.cpu_us,
-                on.per_s,
-                on.p50_ms,
-                on.p95_ms,
-                on.cpu_us,
+                "{case:<12} {clients:>3} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {ratio:>5.2} {ratio_two:>5.2} {cpu_ratio:>5.2} {instr_cpu:>5.1}%",
+                j1.per_s,
+                j1.p50_ms,
+                j1.p95_ms,
+                j1.cpu_us,
+                one.per_s,
+                one.p50_ms,
+                one.p95_ms,
+                one.cpu_us,
                 off.per_s,
                 off.cpu_us,
-                two_threads.per_s,
+                two.per_s,
+                two.p50_ms,
+                two.p95_ms,
+                two.cpu_us,
+                j2.per_s,
+                j2.p50_ms,
+                j2.p95_ms,
+                j2.cpu_us,
             );
         }
     }
-    sandbox.stop().await;
     println!("latencies in ms; cpu µs = client CPU (user + system) per transaction");
     println!(
-        "ratio, instr. cpu / tps: medians over the rounds of lifeguard against pgbench -j 1, and of \
-         what pool events cost (client CPU added, throughput lost; events on vs off)"
+        "×j1, ×j2, cpu×: medians over the rounds of one engine thread's throughput against pgbench \
+         -j 1, two's against -j 2, and one's client CPU per transaction against -j 1's; events: \
+         the client CPU pool events add (one thread, on vs off)"
     );
+    // The open model against the closed model's throughput on one engine thread.
+    let closed = select_only_10.context("the select-only case at 10 clients ran")?;
+    open_model(&sandbox, closed, rounds, seconds).await?;
+    sandbox.stop().await;
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");
     println!("lifeguard/pgbench throughput ratio: {lowest:.2}");
+    println!("lifeguard/pgbench -j 2 throughput ratio: {lowest_two:.2}");
+    println!("cpu per transaction ratio: {costliest_cpu:.2}");
     Ok(())
+}
+
+/// The open model on the select-only case at 10 clients, at shares of the closed model's
+/// `closed` throughput: how late requests started, and what was dropped.
+async fn open_model(
+    sandbox: &Sandbox,
+    closed: f64,
+    rounds: u64,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    println!(
+        "open model, select-only, one engine thread, against its closed-model {closed:.0}/s \
+         (lag: actual start behind the intended one, ms; median over the rounds)"
+    );
+    println!(
+        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "share", "rate/s", "started", "dropped", "lag p50", "lag p99", "lag max"
+    );
+    for share in [0.25, 0.5, 0.75, 1.0] {
+        let rate = (closed * share).floor();
+        let mut kept = Vec::new();
+        for _ in 0..rounds {
+            kept.push(open_side(sandbox, 10, rate, seconds).await?);
+        }
+        let of = |key: fn(&Kept) -> f64| median(kept.iter().map(key).collect());
+        println!(
+            "{:>5.0}% {rate:>8.0} {:>8.0} {:>8.0} {:>8.3} {:>8.3} {:>8.3}",
+            share * 100.0,
+            of(|k| k.started),
+            of(|k| k.dropped),
+            of(|k| k.p50_ms),
+            of(|k| k.p99_ms),
+            of(|k| k.max_ms),
+        );
+    }
+    Ok(())
+}
+
+/// What the table below measures, and its columns.
+fn print_header(seconds: u64, rounds: u64) {
+    println!(
+        "{seconds} s per side, {rounds} rounds; lifeguard: closed model, pool = clients, \
+         pre-warmed, on one engine thread (events on, and off) and on two; pgbench -M prepared \
+         with one thread (-j 1, one engine thread's reference) and two (-j 2, two's)"
+    );
+    println!(
+        "{:<12} {:>3} | {:>8} {:>5} {:>5} {:>6} | {:>8} {:>5} {:>5} {:>6} | {:>8} {:>6} | {:>8} {:>5} {:>5} {:>6} | {:>8} {:>5} {:>5} {:>6} | {:>5} {:>5} {:>5} {:>6}",
+        "case",
+        "cl.",
+        "pgb -j1",
+        "p50",
+        "p95",
+        "cpu µs",
+        "lg 1 thr",
+        "p50",
+        "p95",
+        "cpu µs",
+        "evts off",
+        "cpu µs",
+        "lg 2 thr",
+        "p50",
+        "p95",
+        "cpu µs",
+        "pgb -j2",
+        "p50",
+        "p95",
+        "cpu µs",
+        "×j1",
+        "×j2",
+        "cpu×",
+        "events",
+    );
 }

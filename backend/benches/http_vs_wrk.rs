@@ -197,6 +197,7 @@ async fn lifeguard_side(
         },
         instrumented: true,
         max_duration: Duration::from_hours(1),
+        engine_threads: 1,
     };
     let cpu_before = cpu(UsageWho::RUSAGE_SELF);
     let output = run(plan, None, Abort::new()).await?;

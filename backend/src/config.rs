@@ -359,6 +359,10 @@ pub struct TargetConfig {
     pub metrics: Option<MetricsConfig>,
     #[serde(default)]
     pub database: Option<DatabaseConfig>,
+    /// Worker threads of a run's engine against this target (1–64): 1 when absent for a server
+    /// on this machine, one per core for a remote one.
+    #[serde(default)]
+    pub engine_threads: Option<u32>,
 }
 
 /// What a configured target is.
@@ -387,6 +391,7 @@ impl TargetConfig {
             ca_file: None,
             metrics: None,
             database: None,
+            engine_threads: None,
         }
     }
 
@@ -630,6 +635,13 @@ impl Config {
                         target.name
                     ),
                 });
+            }
+            if let Some(threads) = target.engine_threads {
+                lifeguard_shared::run::check_engine_threads("targets.engine_threads", threads)
+                    .map_err(|e| ConfigError::InvalidAt {
+                        field: e.field,
+                        rule: format!("{} (target `{}`)", e.rule, target.name),
+                    })?;
             }
             match target.kind {
                 TargetKind::Postgres => check_postgres(target)?,

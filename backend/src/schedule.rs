@@ -346,6 +346,7 @@ impl Scheduler {
             labels,
             workload: config.workload.clone(),
             adjust: None,
+            engine_threads: None,
         };
         let outcome = match service.submit(request).await {
             Ok(id) => {

@@ -175,6 +175,9 @@ impl RunService {
             .validate()
             .map_err(|e| e.under("workload"))?;
         let target = inner.targets.known(&request.target)?;
+        if let Some(threads) = request.engine_threads {
+            lifeguard_shared::run::check_engine_threads("engine_threads", threads)?;
+        }
         let mut suite = inner.catalog.suite(&request.suite)?;
         let mut profile = inner.catalog.profile(&request.profile)?;
         if let Some(adjust) = &request.adjust {
@@ -225,6 +228,7 @@ impl RunService {
             workload: request.workload,
             instrumented: true,
             max_duration: inner.guard_rails.max_duration(),
+            engine_threads: request.engine_threads.unwrap_or(target.engine_threads),
         };
         let live = Live {
             abort: Abort::new(),

@@ -38,6 +38,7 @@ async fn run_with(sandbox: &Sandbox, suite: &Suite, set: &[&str]) -> RunOutput {
         workload,
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     run(plan, None, Abort::new()).await.unwrap()
 }

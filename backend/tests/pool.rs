@@ -1,4 +1,5 @@
-//! The QueuePool rules, each proven against a real sandbox PostgreSQL.
+//! The QueuePool rules, each proven against a real sandbox PostgreSQL — on a runtime of one
+//! thread and on one of four, as a run's engine may have either.
 
 #![expect(
     clippy::unwrap_used,
@@ -97,7 +98,6 @@ fn closed(kinds: &[EventKind], reason: CloseReason) -> usize {
         .count()
 }
 
-#[tokio::test]
 async fn a_checkout_beyond_size_and_overflow_waits_then_times_out_with_the_queuepool_message() {
     let mut f = fixture(settings(2, 1, 0.5)).await;
     let held = [
@@ -131,7 +131,6 @@ async fn a_checkout_beyond_size_and_overflow_waits_then_times_out_with_the_queue
     drop(held);
 }
 
-#[tokio::test]
 async fn the_overflow_connection_is_closed_when_returned_to_a_full_pool() {
     let mut f = fixture(settings(2, 1, 1.0)).await;
     let held: Vec<PooledConn> = vec![
@@ -155,7 +154,6 @@ async fn the_overflow_connection_is_closed_when_returned_to_a_full_pool() {
     assert_eq!(f.server_backends(None).await, 2);
 }
 
-#[tokio::test]
 async fn a_queued_checkout_gets_the_next_returned_connection() {
     let f = fixture(settings(1, 0, 5.0)).await;
     let first = f.pool.checkout().await.unwrap();
@@ -176,7 +174,6 @@ async fn a_queued_checkout_gets_the_next_returned_connection() {
     assert_eq!(f.pool.stats().counters.created, 1);
 }
 
-#[tokio::test]
 async fn recycle_replaces_connections_older_than_the_limit() {
     let mut f = fixture(PoolSettings {
         pool_recycle_s: Some(0.2),
@@ -200,7 +197,6 @@ async fn recycle_replaces_connections_older_than_the_limit() {
     assert_eq!(f.pool.stats().counters.created, 2);
 }
 
-#[tokio::test]
 async fn pre_ping_recovers_after_the_server_terminates_idle_connections() {
     let mut f = fixture(PoolSettings {
         pre_ping: true,
@@ -225,7 +221,6 @@ async fn pre_ping_recovers_after_the_server_terminates_idle_connections() {
     assert_eq!(f.pool.stats().counters.created, 4);
 }
 
-#[tokio::test]
 async fn without_pre_ping_a_dead_connection_is_handed_out_and_fails() {
     let f = fixture(PoolSettings {
         prewarm: true,
@@ -243,7 +238,6 @@ async fn without_pre_ping_a_dead_connection_is_handed_out_and_fails() {
     conn.client().simple_query("SELECT 1").await.unwrap();
 }
 
-#[tokio::test]
 async fn prewarm_opens_pool_size_verified_connections() {
     let mut f = fixture(PoolSettings {
         prewarm: true,
@@ -265,7 +259,6 @@ async fn prewarm_opens_pool_size_verified_connections() {
     assert_eq!(created, 3);
 }
 
-#[tokio::test]
 async fn lifo_reuses_the_newest_idle_connection_and_fifo_the_oldest() {
     for (reuse, expect_second) in [(Reuse::Lifo, true), (Reuse::Fifo, false)] {
         let f = fixture(PoolSettings {
@@ -283,7 +276,6 @@ async fn lifo_reuses_the_newest_idle_connection_and_fifo_the_oldest() {
     }
 }
 
-#[tokio::test]
 async fn a_server_out_of_connections_refuses_and_is_not_a_pool_timeout() {
     let sandbox = Sandbox::start(&SandboxOptions {
         max_connections: 4,
@@ -318,7 +310,6 @@ async fn a_server_out_of_connections_refuses_and_is_not_a_pool_timeout() {
     )));
 }
 
-#[tokio::test]
 async fn a_leaked_connection_stays_checked_out_and_idle_in_transaction_until_close() {
     let f = fixture(settings(2, 0, 0.3)).await;
     let conn = f.pool.checkout().await.unwrap();
@@ -340,7 +331,6 @@ async fn a_leaked_connection_stays_checked_out_and_idle_in_transaction_until_clo
     assert!(matches!(f.pool.checkout().await, Err(PoolError::Closed)));
 }
 
-#[tokio::test]
 async fn many_concurrent_users_never_exceed_capacity_and_all_return() {
     let f = fixture(settings(3, 2, 10.0)).await;
     let mut users = tokio::task::JoinSet::new();
@@ -366,3 +356,35 @@ async fn many_concurrent_users_never_exceed_capacity_and_all_return() {
     assert!(stats.counters.exhaustion_events > 0);
     assert_eq!(stats.counters.created - stats.counters.closed, 3);
 }
+
+/// Each test as a test on a single-threaded runtime and as one on four worker threads.
+macro_rules! on_one_thread_and_on_four {
+    ($($test:ident),* $(,)?) => {
+        mod one_thread {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test().await;
+            })*
+        }
+        mod four_threads {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                super::$test().await;
+            })*
+        }
+    };
+}
+
+on_one_thread_and_on_four!(
+    a_checkout_beyond_size_and_overflow_waits_then_times_out_with_the_queuepool_message,
+    the_overflow_connection_is_closed_when_returned_to_a_full_pool,
+    a_queued_checkout_gets_the_next_returned_connection,
+    recycle_replaces_connections_older_than_the_limit,
+    pre_ping_recovers_after_the_server_terminates_idle_connections,
+    without_pre_ping_a_dead_connection_is_handed_out_and_fails,
+    prewarm_opens_pool_size_verified_connections,
+    lifo_reuses_the_newest_idle_connection_and_fifo_the_oldest,
+    a_server_out_of_connections_refuses_and_is_not_a_pool_timeout,
+    a_leaked_connection_stays_checked_out_and_idle_in_transaction_until_close,
+    many_concurrent_users_never_exceed_capacity_and_all_return,
+);

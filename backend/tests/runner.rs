@@ -85,6 +85,7 @@ async fn run_on(
         workload,
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     run(plan, None, Abort::new()).await.unwrap().report
 }
@@ -420,6 +421,7 @@ async fn a_target_that_dies_mid_run_ends_the_run_aborted_with_what_was_measured(
         workload: workload(&[]),
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     let running = tokio::spawn(run(plan, None, Abort::new()));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -476,6 +478,7 @@ async fn a_run_nobody_waits_for_stops_and_closes_its_connections() {
         workload: workload(&[]),
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     let abort = Abort::new();
     let waited = tokio::time::timeout(Duration::from_secs(3), run(plan, None, abort.clone())).await;
@@ -508,6 +511,7 @@ async fn an_unreachable_target_is_an_error_before_anything_runs() {
         workload: AuthFlow::default(),
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     let error = run(plan, None, Abort::new()).await.unwrap_err().to_string();
     assert!(
@@ -532,6 +536,7 @@ async fn an_invalid_plan_is_refused_before_any_connection_opens() {
         workload: AuthFlow::default(),
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     let error = run(plan, None, Abort::new()).await.unwrap_err().to_string();
     assert_eq!(

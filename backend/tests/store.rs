@@ -44,6 +44,7 @@ async fn real_run() -> &'static RunOutput {
             },
             instrumented: true,
             max_duration: lifeguard::config::GuardRails::default().max_duration(),
+            engine_threads: 1,
         };
         let output = run(plan, None, Abort::new()).await.unwrap();
         sandbox.stop().await;

@@ -162,6 +162,7 @@ pub fn report_value(report: &RunReport, metric: Metric, scenario: Option<&str>) 
         Metric::ChurnPerS => of_scenario()?.pool.peak_churn_per_s,
         Metric::ExhaustionEvents => of_scenario()?.pool.exhaustion_events as f64,
         Metric::RecoveryS => report.recovery.as_ref()?.seconds?,
+        Metric::ScheduleLagP99Ms => of_scenario()?.schedule.as_ref()?.lag_p99_ms,
         Metric::Leaks => f64::from(report.leaks.as_ref()?.count()),
         Metric::PoolUtilizationPct
         | Metric::OverflowUsagePct

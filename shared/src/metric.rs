@@ -86,6 +86,9 @@ pub enum Metric {
     LongestTransactionS,
     /// Backends waiting on a lock, I/O or another backend (not on their client).
     WaitingBackends,
+    /// How late an open-model scenario's requests started against their schedule (p99): past
+    /// [`crate::report::SATURATION_LAG_MS`] the engine, not the target, limited the load.
+    ScheduleLagP99Ms,
 }
 
 impl Metric {
@@ -118,9 +121,15 @@ impl Metric {
         Self::WaitingBackends,
     ];
 
+    /// What judges the load generator rather than the target.
+    pub const OF_ENGINE: [Self; 1] = [Self::ScheduleLagP99Ms];
+
     /// Every metric.
     pub fn all() -> impl Iterator<Item = Self> {
-        Self::OF_RUNS.into_iter().chain(Self::OF_MONITORS)
+        Self::OF_RUNS
+            .into_iter()
+            .chain(Self::OF_MONITORS)
+            .chain(Self::OF_ENGINE)
     }
 
     /// The metric named `name` on the wire.
@@ -168,6 +177,7 @@ impl Metric {
             Self::IdleInTransactionAgeS => "idle_in_transaction_age_s",
             Self::LongestTransactionS => "longest_transaction_s",
             Self::WaitingBackends => "waiting_backends",
+            Self::ScheduleLagP99Ms => "schedule_lag_p99_ms",
         }
     }
 
@@ -196,6 +206,7 @@ impl Metric {
             Self::IdleInTransactionAgeS => "oldest idle in transaction",
             Self::LongestTransactionS => "longest transaction",
             Self::WaitingBackends => "waiting backends",
+            Self::ScheduleLagP99Ms => "schedule lag p99",
         }
     }
 
@@ -208,7 +219,8 @@ impl Metric {
             | Self::P95LatencyMs
             | Self::P99LatencyMs
             | Self::AcquireWaitP95Ms
-            | Self::ResponseTimeMs => Unit::Milliseconds,
+            | Self::ResponseTimeMs
+            | Self::ScheduleLagP99Ms => Unit::Milliseconds,
             Self::ThroughputRps => Unit::RequestsPerSecond,
             Self::ChurnPerS => Unit::PerSecond,
             Self::ExhaustionEvents

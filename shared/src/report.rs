@@ -157,8 +157,31 @@ pub struct ScenarioReport {
     pub duration_s: f64,
     pub outcomes: OutcomeCounts,
     pub pool: PoolSummary,
+    /// An open-model scenario's schedule, kept or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleReport>,
     pub criteria: Vec<CriterionResult>,
     pub passed: bool,
+}
+
+/// A p99 lag behind the schedule past which the engine, not the target, limited an open-model
+/// scenario's load: its arrivals left late, so the target saw less than the rate asked.
+pub const SATURATION_LAG_MS: f64 = 10.0;
+
+/// How an open-model scenario kept its schedule: each request's lag is its actual start less its
+/// intended one (latencies count from the intended start either way).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleReport {
+    /// The rate asked for.
+    pub rate_per_s: f64,
+    /// Requests started on the schedule (dropped ones — past `max_in_flight` — are not).
+    pub started: u64,
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    /// The p99 lag passed [`SATURATION_LAG_MS`]: the engine, not the target, was the limit, and
+    /// the scenario cannot pass.
+    pub generator_saturated: bool,
 }
 
 /// The exhaustion-and-recovery phase.
@@ -319,6 +342,14 @@ pub struct RunReport {
     /// bursts show their shape (auth-burst's four scenarios all fall in its first second).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buckets: Option<Buckets>,
+    /// Worker threads of the engine that generated the load (reports from before they were
+    /// recorded: 1).
+    #[serde(default = "one_thread")]
+    pub engine_threads: u32,
+}
+
+fn one_thread() -> u32 {
+    1
 }
 
 /// A series of fixed-width buckets: point `t` covers `[t, t + 1) × resolution_ms` of the run.

@@ -126,6 +126,25 @@ pub struct RunRequest {
     /// point); absent, the named suite and profile run as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjust: Option<Adjustment>,
+    /// Worker threads of the run's engine (1–64); absent, the target's (its configuration's, or
+    /// 1 for a server on this machine and one per core for a remote one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_threads: Option<u32>,
+}
+
+/// Most worker threads a run's engine may have.
+pub const MAX_ENGINE_THREADS: u32 = 64;
+
+/// `engine_threads` must be 1 to [`MAX_ENGINE_THREADS`].
+pub fn check_engine_threads(field: &str, threads: u32) -> Result<(), crate::invalid::Invalid> {
+    crate::invalid::at_least(field, threads, 1)?;
+    if threads > MAX_ENGINE_THREADS {
+        return Err(crate::invalid::Invalid::new(
+            field,
+            format!("must be at most {MAX_ENGINE_THREADS}, got {threads}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The suite a request that names none runs (`POST /api/runs`, sizings, schedules).

@@ -586,6 +586,7 @@ impl SizingRequest {
             labels,
             workload: self.workload.clone(),
             adjust: Some(adjust),
+            engine_threads: None,
         }
     }
 }

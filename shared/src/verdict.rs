@@ -4,8 +4,8 @@
 use crate::metric::Metric;
 use crate::pool::{PoolProfile, PoolSettings};
 use crate::report::{
-    CriterionResult, LeakReport, Level, RecoveryReport, ScenarioReport, ServerReport,
-    ThresholdResult,
+    CriterionResult, LeakReport, Level, RecoveryReport, SATURATION_LAG_MS, ScenarioReport,
+    ServerReport, ThresholdResult,
 };
 use crate::suite::{Criteria, Levels, Scenario, Thresholds};
 
@@ -30,7 +30,9 @@ fn below(name: Metric, value: Option<f64>, threshold: f64) -> CriterionResult {
 }
 
 /// A scenario's criteria: success rate at least the scenario's minimum, mean and P95 latency below
-/// the suite's limits. A scenario without requests has no latency and fails.
+/// the suite's limits; for an open-model scenario, its schedule kept (p99 lag below
+/// [`SATURATION_LAG_MS`]: a saturated engine never passes). A scenario without requests has no
+/// latency and fails.
 #[must_use]
 pub fn scenario_criteria(
     report: &ScenarioReport,
@@ -56,6 +58,15 @@ pub fn scenario_criteria(
             criteria.p95_latency_ms,
         ),
     ]
+    .into_iter()
+    .chain(report.schedule.as_ref().map(|schedule| {
+        below(
+            Metric::ScheduleLagP99Ms,
+            Some(schedule.lag_p99_ms),
+            SATURATION_LAG_MS,
+        )
+    }))
+    .collect()
 }
 
 /// Run-level criteria: recovery under the limit, leaks within tolerance. The phases' `passed`
@@ -201,9 +212,39 @@ mod tests {
             duration_s: 1.5,
             outcomes: OutcomeCounts::default(),
             pool: PoolSummary::default(),
+            schedule: None,
             criteria: vec![],
             passed: true,
         }
+    }
+
+    #[test]
+    fn an_open_model_scenario_whose_engine_fell_behind_its_schedule_fails() {
+        let suite = Suite::auth_burst();
+        let mut report = scenario_report(1.0, 12.0, 40.0);
+        let schedule = |lag_p99_ms| crate::report::ScheduleReport {
+            rate_per_s: 1000.0,
+            started: 1000,
+            lag_p50_ms: 0.1,
+            lag_p99_ms,
+            lag_max_ms: lag_p99_ms,
+            generator_saturated: lag_p99_ms >= SATURATION_LAG_MS,
+        };
+        report.schedule = Some(schedule(0.4));
+        let kept = scenario_criteria(&report, &suite.scenarios[0], &suite.criteria);
+        assert!(kept.iter().all(|c| c.passed), "{kept:?}");
+        assert_eq!(kept[3].name, Metric::ScheduleLagP99Ms);
+        report.schedule = Some(schedule(35.0));
+        let behind = scenario_criteria(&report, &suite.scenarios[0], &suite.criteria);
+        let lag = behind
+            .iter()
+            .find(|c| c.name == Metric::ScheduleLagP99Ms)
+            .unwrap();
+        assert!(!lag.passed, "{lag:?}");
+        assert!(
+            behind[..3].iter().all(|c| c.passed),
+            "the target did well: {behind:?}"
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ async fn measure(sandbox: &Sandbox, set: &[&str]) -> anyhow::Result<RunOutput> {
         workload,
         instrumented: true,
         max_duration: lifeguard::config::GuardRails::default().max_duration(),
+        engine_threads: 1,
     };
     Ok(run(plan, None, Abort::new()).await?)
 }

@@ -1,5 +1,5 @@
 //! What `run` and `size` load, spelt the same on both command lines: the target, the suite, the
-//! pool profile and its replicas, workload overrides and labels.
+//! pool profile and its replicas, workload overrides, labels and the engine's threads.
 
 use clap::Args;
 use lifeguard_shared::run::{RunLabels, RunRequest};
@@ -24,6 +24,10 @@ pub struct Subject {
     /// profile's `replicas`, 1 unless it says).
     #[arg(long, value_name = "N")]
     pub replicas: Option<u32>,
+    /// Worker threads of the run's engine, 1–64 (default: the target's: 1 for a server on this
+    /// machine, one per core for a remote one).
+    #[arg(long, value_name = "N")]
+    pub engine_threads: Option<u32>,
     /// Workload override, e.g. `--workload hold_ms=20 --workload sync_fallback=true`.
     #[arg(long = "workload", value_name = "KEY=VALUE")]
     workload: Vec<String>,
@@ -53,6 +57,7 @@ impl Subject {
                 replicas: Some(replicas),
                 ..Adjustment::default()
             }),
+            engine_threads: self.engine_threads,
         })
     }
 

@@ -64,6 +64,19 @@ fn scenario_rows(out: &mut String, report: &RunReport) {
                 c.name.format(c.threshold)
             );
         }
+        if let Some(schedule) = s.schedule.as_ref().filter(|s| s.generator_saturated) {
+            let _ = writeln!(
+                out,
+                "  generator saturated: the engine, not the target, was the limit — requests \
+                 started {:.1} ms late at p99 (max {:.1} ms) against {}/s on {} engine thread{}; \
+                 give it more (--engine-threads) or ask a lower rate",
+                schedule.lag_p99_ms,
+                schedule.lag_max_ms,
+                schedule.rate_per_s,
+                report.engine_threads,
+                if report.engine_threads == 1 { "" } else { "s" }
+            );
+        }
     }
 }
 

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use lifeguard_shared::report::{
-    Buckets, LatencySummary, OutcomeCounts, PoolSummary, SecondSample, ServerReport, WaitSummary,
+    Buckets, LatencySummary, OutcomeCounts, PoolSummary, SATURATION_LAG_MS, ScheduleReport,
+    SecondSample, ServerReport, WaitSummary,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -85,6 +86,9 @@ pub struct Sample {
     pub finished: Instant,
     /// From the request's intended start to its end.
     pub latency: Duration,
+    /// An open-model request's actual start less its intended one (`None` in a closed model,
+    /// where a user starts each request when it is ready).
+    pub lag: Option<Duration>,
     pub result: RequestResult,
 }
 
@@ -93,6 +97,8 @@ pub struct Sample {
 pub struct PhaseAggregate {
     pub latency: Histogram<u64>,
     pub acquire_wait: Histogram<u64>,
+    /// Open-model requests' lags behind their schedule; `None` for a closed-model phase.
+    pub lag: Option<Histogram<u64>>,
     pub outcomes: OutcomeCounts,
     /// Primary pool gauges' peaks.
     pub peak: Gauges,
@@ -185,6 +191,7 @@ impl PhaseAggregate {
         Self {
             latency: histogram::new(),
             acquire_wait: histogram::new(),
+            lag: None,
             outcomes: OutcomeCounts::default(),
             peak: Gauges::default(),
             created: 0,
@@ -279,6 +286,21 @@ impl PhaseAggregate {
             p99: quantile_ms(h, 0.99),
             max: max_ms(h),
         }
+    }
+
+    /// How an open-model phase kept its schedule at `rate_per_s`; `None` for a closed one.
+    #[must_use]
+    pub fn schedule(&self, rate_per_s: f64) -> Option<ScheduleReport> {
+        let lag = self.lag.as_ref()?;
+        let lag_p99_ms = quantile_ms(lag, 0.99);
+        Some(ScheduleReport {
+            rate_per_s,
+            started: lag.len(),
+            lag_p50_ms: quantile_ms(lag, 0.50),
+            lag_p99_ms,
+            lag_max_ms: max_ms(lag),
+            generator_saturated: lag_p99_ms >= SATURATION_LAG_MS,
+        })
     }
 
     /// Acquire-wait summary in milliseconds: lifeguard's own checkouts, or a service's waits as
@@ -638,6 +660,9 @@ impl Collector {
                 record(&mut phase.acquire_wait, sample.result.acquire_wait);
                 phase.add_to_blocks(sample, since_start);
             }
+            if let Some(lag) = sample.lag {
+                record(phase.lag.get_or_insert_with(histogram::new), lag);
+            }
         }
         self.second.add_sample(sample);
         if let Some(fine) = &mut self.buckets {
@@ -857,6 +882,7 @@ mod tests {
             phase,
             finished: now(),
             latency: Duration::from_millis(latency_ms),
+            lag: None,
             result: RequestResult {
                 outcome,
                 acquire_wait: Duration::from_millis(latency_ms / 2),

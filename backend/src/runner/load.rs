@@ -1,5 +1,12 @@
 //! Virtual users: the closed model (users × requests or duration, ramp-up, think time) and the
-//! open model (arrivals at a fixed rate; latency from each request's intended start).
+//! open model (arrivals at a fixed rate; latency from each request's intended start, and how late
+//! it actually started).
+//!
+//! The open model's schedule is kept by a thread of its own ([`Arrivals`]) that sleeps to each
+//! intended start with the operating system's timer and hands the arrival to the engine: the
+//! engine's timer counts whole milliseconds, which alone would start requests up to a
+//! millisecond late. A request's lag — its actual start less its intended one — is measured where
+//! it starts, on the engine, so an engine too busy to pick arrivals up shows as lag.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,21 +45,25 @@ impl<W> Clone for Users<W> {
 }
 
 impl<W: Workload> Users<W> {
-    /// One request intended to start at `intended`; the sample's latency counts from then. Its
-    /// task is aborted with the run (see [`Users::join`]).
+    /// One request intended to start at `intended`; the sample's latency counts from then, and
+    /// a `scheduled` one (open model) says how late it started. Its task is aborted with the run
+    /// (see [`Users::join`]).
     async fn fire(
         &self,
         phase: usize,
         rng: &mut SmallRng,
         hold: Duration,
         intended: Instant,
+        scheduled: bool,
     ) -> RequestResult {
+        let lag = scheduled.then(|| intended.elapsed());
         let result = self.workload.request(rng, hold).await;
         let finished = Instant::now();
         let sample = Sample {
             phase,
             finished,
             latency: finished.saturating_duration_since(intended),
+            lag,
             result,
         };
         let _collector_gone = self.samples.send(sample).await;
@@ -114,7 +125,7 @@ impl<W: Workload> Users<W> {
                             {
                                 return;
                             }
-                            this.fire(phase, &mut rng, hold, now).await;
+                            this.fire(phase, &mut rng, hold, now, false).await;
                             made += 1;
                             if !think.is_zero() && !this.sleep_until(Instant::now() + think).await {
                                 return;
@@ -136,17 +147,21 @@ impl<W: Workload> Users<W> {
                 let arrivals = (rate_per_s * duration_s).floor() as u64;
                 let gap = Duration::from_secs_f64(1.0 / rate_per_s);
                 let mut rng = SmallRng::from_rng(&mut rand::rng());
-                for arrival in 0..arrivals {
-                    let intended = started + gap.mul_f64(arrival as f64);
-                    if !self.sleep_until(intended).await {
-                        break;
-                    }
+                let Some(mut schedule) = Arrivals::start(started, gap, arrivals, &self.abort)
+                else {
+                    return;
+                };
+                while let Some(intended) = tokio::select! {
+                    next = schedule.next() => next,
+                    () = self.abort.aborted() => None,
+                } {
                     while running.try_join_next().is_some() {}
                     if running.len() >= max_in_flight as usize {
                         let dropped = Sample {
                             phase,
                             finished: Instant::now(),
                             latency: Duration::ZERO,
+                            lag: None,
                             result: RequestResult {
                                 outcome: Outcome::Dropped,
                                 acquire_wait: Duration::ZERO,
@@ -159,7 +174,7 @@ impl<W: Workload> Users<W> {
                     let this = self.clone();
                     let mut user_rng = SmallRng::from_rng(&mut rng);
                     running.spawn(async move {
-                        this.fire(phase, &mut user_rng, hold, intended).await;
+                        this.fire(phase, &mut user_rng, hold, intended, true).await;
                     });
                 }
             }
@@ -185,9 +200,53 @@ impl<W: Workload> Users<W> {
     ) -> Option<(RequestResult, Duration)> {
         let started = Instant::now();
         let result = tokio::select! {
-            result = self.fire(phase, rng, hold, started) => result,
+            result = self.fire(phase, rng, hold, started, false) => result,
             () = self.abort.aborted() => return None,
         };
         Some((result, started.elapsed()))
+    }
+}
+
+/// An open model's schedule, kept by a thread of its own: it sleeps to each arrival's intended
+/// start with the operating system's timer (tens of microseconds late, where the engine's counts
+/// whole milliseconds) and hands it over; it stops at the last arrival, when the run is aborted,
+/// or when nobody takes arrivals any more.
+struct Arrivals {
+    intended: mpsc::UnboundedReceiver<Instant>,
+}
+
+impl Arrivals {
+    /// `count` arrivals `gap` apart from `started`; `None` when no thread could be started (the
+    /// run is aborted saying so).
+    fn start(started: Instant, gap: Duration, count: u64, abort: &Abort) -> Option<Self> {
+        let (sender, intended) = mpsc::unbounded_channel();
+        let watched = abort.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lifeguard-arrivals".into())
+            .spawn(move || {
+                for arrival in 0..count {
+                    #[expect(clippy::cast_precision_loss, reason = "an arrival's index")]
+                    let at = started + gap.mul_f64(arrival as f64);
+                    let now = Instant::now();
+                    if at > now {
+                        std::thread::sleep(at - now);
+                    }
+                    if watched.is_aborted() || sender.send(at).is_err() {
+                        return;
+                    }
+                }
+            });
+        match spawned {
+            Ok(_detached) => Some(Self { intended }),
+            Err(error) => {
+                abort.abort(format!("starting the open model's schedule: {error}"));
+                None
+            }
+        }
+    }
+
+    /// The next arrival's intended start, once it is due; `None` after the last.
+    async fn next(&mut self) -> Option<Instant> {
+        self.intended.recv().await
     }
 }

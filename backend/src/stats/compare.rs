@@ -115,7 +115,7 @@ fn scenario_value(metric: Metric) -> (fn(&ScenarioReport) -> f64, Option<BlockVa
         Metric::PeakUtilization => (|s| s.pool.peak_utilization, None),
         Metric::ChurnPerS => (|s| s.pool.peak_churn_per_s, None),
         Metric::ExhaustionEvents => (|s| s.pool.exhaustion_events as f64, None),
-        // Not a scenario's: judged for the run, or a threshold.
+        // Not compared per scenario: judged for the run, a threshold, a monitor's, or the engine's.
         Metric::RecoveryS
         | Metric::Leaks
         | Metric::PoolUtilizationPct
@@ -126,7 +126,8 @@ fn scenario_value(metric: Metric) -> (fn(&ScenarioReport) -> f64, Option<BlockVa
         | Metric::IdleInTransaction
         | Metric::IdleInTransactionAgeS
         | Metric::LongestTransactionS
-        | Metric::WaitingBackends => (|_| f64::NAN, None),
+        | Metric::WaitingBackends
+        | Metric::ScheduleLagP99Ms => (|_| f64::NAN, None),
     }
 }
 

@@ -50,6 +50,37 @@ pub struct Target {
     /// `sandbox`, `postgres` or `http`.
     pub kind: &'static str,
     pub reach: Reach,
+    /// Worker threads of a run's engine against it, unless a run asks for others.
+    pub engine_threads: u32,
+}
+
+/// A run's engine threads when nobody said: one for a target on this machine — the server shares
+/// the cores, and a second engine thread would take them from it (the sandbox, a loopback
+/// address, a Unix socket) —, one per core for a remote target, whose server has cores of its own.
+#[must_use]
+pub fn default_engine_threads(reach: &Reach) -> u32 {
+    let local = match reach {
+        Reach::Postgres(config) => config.get_hosts().iter().all(|host| match host {
+            Host::Tcp(name) => is_loopback(name),
+            Host::Unix(_) => true,
+        }),
+        Reach::Http(service) => service.base_url.host_str().is_none_or(is_loopback),
+    };
+    if local {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+        .min(lifeguard_shared::run::MAX_ENGINE_THREADS)
+}
+
+/// `localhost`, or an address of this machine's loopback interface.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `host:port/database`, without user or password.
@@ -97,6 +128,7 @@ impl Targets {
                     name: "sandbox".into(),
                     kind: "sandbox",
                     reach: sandbox.into(),
+                    engine_threads: 1,
                 },
             );
         }
@@ -138,6 +170,9 @@ impl Targets {
                 Target {
                     name: configured.name.clone(),
                     kind,
+                    engine_threads: configured
+                        .engine_threads
+                        .unwrap_or_else(|| default_engine_threads(&reach)),
                     reach,
                 },
             );

@@ -94,6 +94,7 @@ pub fn build_request(form: &FormValues) -> Result<RunRequest, Invalid> {
         labels,
         workload,
         adjust,
+        engine_threads: None,
     })
 }
 
