@@ -94,13 +94,17 @@ impl MonitorSample {
     /// The sample's value of `metric`, when it measures it.
     #[must_use]
     pub fn value(&self, metric: Metric) -> Option<f64> {
+        // A server that was read says its `max_connections`; a service read only through its
+        // metrics has no server side, and no zeros stand in for it.
+        let server = |value: f64| (self.max_connections > 0).then_some(value);
         match metric {
-            Metric::ConnectionsUsedPct => (self.max_connections > 0)
-                .then(|| f64::from(self.backends) * 100.0 / f64::from(self.max_connections)),
-            Metric::IdleInTransaction => Some(f64::from(self.idle_in_transaction)),
-            Metric::IdleInTransactionAgeS => Some(self.oldest_idle_in_transaction_s),
-            Metric::LongestTransactionS => Some(self.longest_transaction_s),
-            Metric::WaitingBackends => Some(f64::from(self.waiting.values().sum::<u32>())),
+            Metric::ConnectionsUsedPct => {
+                server(f64::from(self.backends) * 100.0 / f64::from(self.max_connections.max(1)))
+            }
+            Metric::IdleInTransaction => server(f64::from(self.idle_in_transaction)),
+            Metric::IdleInTransactionAgeS => server(self.oldest_idle_in_transaction_s),
+            Metric::LongestTransactionS => server(self.longest_transaction_s),
+            Metric::WaitingBackends => server(f64::from(self.waiting.values().sum::<u32>())),
             Metric::ChurnPerS => self.new_backends_per_s,
             Metric::PoolUtilizationPct => self.pool?.utilization_pct(),
             Metric::OverflowUsagePct => self.pool?.overflow_pct(),
@@ -486,6 +490,40 @@ mod tests {
         assert_eq!((used[1].samples, used[1].min, used[1].max), (1, 50.0, 50.0));
         // The first sample of a monitor has no churn: that minute counts what it has.
         assert!(minutes.iter().all(|m| m.metric != Metric::ChurnPerS));
+    }
+
+    #[test]
+    fn a_sample_without_a_server_has_no_server_values() {
+        let pool_only = MonitorSample {
+            pool: Some(PoolSample {
+                used: Some(2.0),
+                max: Some(4.0),
+                ..PoolSample::default()
+            }),
+            ..MonitorSample::default()
+        };
+        for metric in [
+            Metric::ConnectionsUsedPct,
+            Metric::IdleInTransaction,
+            Metric::IdleInTransactionAgeS,
+            Metric::LongestTransactionS,
+            Metric::WaitingBackends,
+            Metric::ChurnPerS,
+        ] {
+            assert_eq!(pool_only.value(metric), None, "{metric}");
+        }
+        assert_eq!(pool_only.value(Metric::PoolUtilizationPct), Some(50.0));
+        let server = MonitorSample {
+            max_connections: 100,
+            backends: 5,
+            ..MonitorSample::default()
+        };
+        assert_eq!(
+            server.value(Metric::IdleInTransaction),
+            Some(0.0),
+            "a real zero"
+        );
+        assert_eq!(server.value(Metric::ConnectionsUsedPct), Some(5.0));
     }
 
     #[test]
