@@ -129,6 +129,20 @@ async fn watch_prints_a_line_per_sample_and_raises_the_monitors_alert() {
         !out.contains(&sandbox.password().to_owned()),
         "no secret in the output"
     );
+    // A target with nothing to watch is refused by name, before anything is read.
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+        .args(["watch", "nowhere", "--count", "1"])
+        .env("LIFEGUARD_CONFIG", &config)
+        .env("LIFEGUARD_DATA_DIR", data.path())
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("`nowhere` is no target of the configuration with something to watch"),
+        "{said}"
+    );
 }
 
 /// `lifeguard deploy mark` records a deployment in the configured store and `deploy compare`

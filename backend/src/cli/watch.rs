@@ -46,8 +46,8 @@ pub async fn watch(
     let Some(source) = targets.get(&args.target).and_then(|t| Source::of(&t.reach)) else {
         bail!(
             "invalid target: `{}` is no target of the configuration with something to watch (a \
-             PostgreSQL server, or a service with `database_url` or `metrics_url`; the sandbox is \
-             started per command and would be empty)",
+             PostgreSQL server, or a service with `database` or `metrics`; the sandbox is started \
+             per command and would be empty)",
             args.target
         );
     };
