@@ -257,13 +257,24 @@ impl Metric {
     }
 
     /// The smallest absolute change a comparison counts by default, in the metric's unit: 5 % of
-    /// the analysis's limits (mean 200 ms, P95 500 ms) for latencies, one point of success rate.
+    /// the analysis's limits (mean 200 ms, P95 500 ms) for latencies and a service's response
+    /// time, one point of success rate; for a monitor's gauges, five points of a percentage, one
+    /// session or backend, one second of a transaction's age (a deployment that moves connections
+    /// used from 0 to 1 % of `max_connections` has not regressed).
     #[must_use]
     pub fn default_floor(self) -> f64 {
         match self {
-            Self::MeanLatencyMs | Self::P50LatencyMs | Self::AcquireWaitP95Ms => 10.0,
+            Self::MeanLatencyMs
+            | Self::P50LatencyMs
+            | Self::AcquireWaitP95Ms
+            | Self::ResponseTimeMs => 10.0,
             Self::P95LatencyMs | Self::P99LatencyMs => 25.0,
             Self::SuccessRate => 0.01,
+            Self::ConnectionsUsedPct | Self::PoolUtilizationPct | Self::OverflowUsagePct => 5.0,
+            Self::IdleInTransaction
+            | Self::WaitingBackends
+            | Self::IdleInTransactionAgeS
+            | Self::LongestTransactionS => 1.0,
             _ => 0.0,
         }
     }

@@ -5,7 +5,8 @@
 //!    signed so that positive means worse for the metric (higher latency, lower success rate…).
 //! 2. A change within both the metric's **practical threshold** (default 10 %, throughput 25 %)
 //!    and its absolute **floor** (5 % of the analysis's limits: 10 ms for mean, median and acquire
-//!    wait, 25 ms for P95/P99; one point of success rate) is `unchanged`. Past only one of them it
+//!    wait, 25 ms for P95/P99; one point of success rate; for a monitor's gauges five points of a
+//!    percentage, one session or backend, one second) is `unchanged`. Past only one of them it
 //!    is `small`: shown with its numbers and which bar it missed, never paged on (nobody should be
 //!    paged for 3 %, or for 0.7 ms on a 4 ms request), and never called `unchanged` (8.6 → 32 ms
 //!    is a change, if one under the 25 ms floor). Metrics without a floor have only the relative
@@ -63,7 +64,8 @@ impl Default for CompareSettings {
         let general = 0.10;
         let metrics = Metric::PER_SCENARIO
             .into_iter()
-            .chain([Metric::RecoveryS, Metric::Leaks]);
+            .chain([Metric::RecoveryS, Metric::Leaks])
+            .chain(MONITORED);
         Self {
             practical_threshold: general,
             per_metric: metrics
@@ -502,6 +504,38 @@ scenarios under 20 s are at most inconclusive; any change in leaks decides.";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A window of `n` samples of a server with `backends` of 100 connections, `idle` of them idle
+    /// in a transaction.
+    fn window(n: u64, backends: u32, idle: u32) -> Vec<MonitorSample> {
+        (0..n)
+            .map(|i| MonitorSample {
+                at_ms: i * 1000,
+                max_connections: 100,
+                backends,
+                idle_in_transaction: idle,
+                ..MonitorSample::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deployment_is_judged_past_the_monitor_gauges_floors_only() {
+        let settings = CompareSettings::default();
+        let (metrics, verdict) = compare_windows(&window(10, 0, 0), &window(10, 2, 2), &settings);
+        let of = |metric| metrics.iter().find(|m| m.metric == metric).unwrap();
+        assert_eq!(of(Metric::IdleInTransaction).verdict, Verdict::Regressed);
+        // 0 → 2 % of max_connections: under the five-point floor.
+        assert_eq!(of(Metric::ConnectionsUsedPct).verdict, Verdict::Small);
+        assert_eq!(verdict, Verdict::Regressed);
+        let (metrics, verdict) = compare_windows(&window(10, 0, 0), &window(10, 10, 0), &settings);
+        let used = metrics
+            .iter()
+            .find(|m| m.metric == Metric::ConnectionsUsedPct)
+            .unwrap();
+        assert_eq!(used.verdict, Verdict::Regressed, "0 → 10 %: {used:?}");
+        assert_eq!(verdict, Verdict::Regressed);
+    }
 
     fn blocks(values: &[f64]) -> Vec<Block> {
         values
