@@ -258,4 +258,33 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("app"), "{shown}");
     }
+
+    #[test]
+    fn an_engine_has_one_thread_beside_a_local_server_and_one_per_core_for_a_remote_one() {
+        let mut config = Config::default();
+        for (name, url) in [
+            ("loopback", "postgres://app:pw@127.0.0.1:5432/auth"),
+            ("localhost", "postgres://app:pw@localhost/auth"),
+            ("v6", "postgres://app:pw@[::1]:5432/auth"),
+            ("socket", "postgresql:///auth?host=/var/run/postgresql"),
+            ("remote", "postgres://app:pw@db.internal:5432/auth"),
+        ] {
+            config
+                .targets
+                .push(TargetConfig::postgres(name, SecretUrl::new(url)));
+        }
+        config.targets.push(TargetConfig {
+            engine_threads: Some(3),
+            ..TargetConfig::postgres("pinned", SecretUrl::new("postgres://app:pw@127.0.0.1/a"))
+        });
+        let targets =
+            Targets::new(&config, Some("postgres://x@127.0.0.1/db".parse().unwrap())).unwrap();
+        let threads = |name: &str| targets.get(name).unwrap().engine_threads;
+        for local in ["sandbox", "loopback", "localhost", "v6", "socket"] {
+            assert_eq!(threads(local), 1, "{local}");
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(usize::try_from(threads("remote")).unwrap(), cores);
+        assert_eq!(threads("pinned"), 3, "the configuration's own");
+    }
 }
