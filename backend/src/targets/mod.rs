@@ -283,7 +283,7 @@ mod tests {
         for local in ["sandbox", "loopback", "localhost", "v6", "socket"] {
             assert_eq!(threads(local), 1, "{local}");
         }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         assert_eq!(usize::try_from(threads("remote")).unwrap(), cores);
         assert_eq!(threads("pinned"), 3, "the configuration's own");
     }
