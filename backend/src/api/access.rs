@@ -223,13 +223,12 @@ impl HostRule {
             return false;
         };
         let name = host_name(host);
-        if name.eq_ignore_ascii_case("localhost")
+        if crate::targets::is_loopback_host(name)
             || name.to_ascii_lowercase().ends_with(".localhost")
         {
             return true;
         }
-        name.parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback() || ip == bound.ip())
+        name.parse::<IpAddr>().is_ok_and(|ip| ip == bound.ip())
     }
 }
 

@@ -61,10 +61,10 @@ pub struct Target {
 pub fn default_engine_threads(reach: &Reach) -> u32 {
     let local = match reach {
         Reach::Postgres(config) => config.get_hosts().iter().all(|host| match host {
-            Host::Tcp(name) => is_loopback(name),
+            Host::Tcp(name) => is_loopback_host(name),
             Host::Unix(_) => true,
         }),
-        Reach::Http(service) => service.base_url.host_str().is_none_or(is_loopback),
+        Reach::Http(service) => service.base_url.host_str().is_none_or(is_loopback_host),
     };
     if local {
         return 1;
@@ -74,8 +74,9 @@ pub fn default_engine_threads(reach: &Reach) -> u32 {
         .min(lifeguard_shared::run::MAX_ENGINE_THREADS)
 }
 
-/// `localhost`, or an address of this machine's loopback interface.
-fn is_loopback(host: &str) -> bool {
+/// `localhost`, or an address of this machine's loopback interface (`[::1]` as URLs write it).
+#[must_use]
+pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host
