@@ -82,12 +82,13 @@ impl Reader {
 
     /// One reading; an error says why nothing could be read.
     pub async fn read(&mut self) -> Result<Reading, String> {
-        let mut sample = match self.source.server.clone() {
-            Some(server) => self.read_server(&server).await?,
-            None => MonitorSample {
+        let mut sample = if self.source.server.is_some() {
+            self.read_server().await?
+        } else {
+            MonitorSample {
                 at_ms: now_ms(),
                 ..MonitorSample::default()
-            },
+            }
         };
         let Some((plan, http)) = &self.source.metrics else {
             return Ok(Reading {
@@ -128,10 +129,10 @@ impl Reader {
 
     /// The server's part of a reading; the connection is dropped when it fails or outlasts the
     /// target's deadline.
-    async fn read_server(
-        &mut self,
-        server: &tokio_postgres::Config,
-    ) -> Result<MonitorSample, String> {
+    async fn read_server(&mut self) -> Result<MonitorSample, String> {
+        let Some(server) = &self.source.server else {
+            return Err("no server to read".into());
+        };
         if self.sampler.as_ref().is_none_or(Sampler::is_closed) {
             let connected = Sampler::connect(&self.target, server)
                 .await
