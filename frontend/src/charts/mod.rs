@@ -102,6 +102,15 @@ fn side_axis(name: &str) -> Axis {
         .name_gap(42)
 }
 
+/// A series that draws nothing itself and carries marks — bands, vertical lines — under a legend
+/// entry of its own, in `colour`.
+fn marks_only(name: &str, colour: &str) -> charming::series::Line {
+    charming::series::Line::new()
+        .name(name)
+        .item_style(charming::element::ItemStyle::new().color(colour))
+        .data(Vec::<Vec<f64>>::new())
+}
+
 /// A thin dashed line, for reference lines and base runs.
 fn dashed() -> LineStyle {
     LineStyle::new().type_(LineStyleType::Dashed)

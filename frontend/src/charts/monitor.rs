@@ -15,7 +15,7 @@ use lifeguard_shared::monitor::{Alert, AlertRule, Deployment, MonitorHistory};
 use lifeguard_shared::report::Level;
 use lifeguard_shared::run::RunSummary;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, frame, round3, side_axis};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, frame, marks_only, round3, side_axis};
 
 /// The deployments' lines.
 pub const DEPLOYMENT_COLOUR: &str = "#8250df";
@@ -150,26 +150,22 @@ fn level_bands(metric: Metric, rule: &AlertRule) -> [Line; 2] {
         let to = to.map_or_else(MarkAreaData::new, |to| {
             MarkAreaData::new().y_axis(round3(to).to_string())
         });
-        Line::new()
-            .name(name)
-            .item_style(ItemStyle::new().color(colour))
-            .data(Vec::<Vec<f64>>::new())
-            .mark_area(
-                MarkArea::new()
-                    .silent(true)
-                    .item_style(ItemStyle::new().color(colour).opacity(0.08))
-                    .label(
-                        Label::new()
-                            .position(LabelPosition::InsideBottomLeft)
-                            .color(colour),
-                    )
-                    .data(vec![(
-                        MarkAreaData::new()
-                            .name(label)
-                            .y_axis(round3(from).to_string()),
-                        to,
-                    )]),
-            )
+        marks_only(name, colour).mark_area(
+            MarkArea::new()
+                .silent(true)
+                .item_style(ItemStyle::new().color(colour).opacity(0.08))
+                .label(
+                    Label::new()
+                        .position(LabelPosition::InsideBottomLeft)
+                        .color(colour),
+                )
+                .data(vec![(
+                    MarkAreaData::new()
+                        .name(label)
+                        .y_axis(round3(from).to_string()),
+                    to,
+                )]),
+        )
     };
     [
         band("warning", WARNING_COLOUR, rule.warning, Some(rule.critical)),
@@ -240,16 +236,12 @@ fn moments(name: &str, colour: &str, moments: impl Iterator<Item = (u64, String)
         })
         .collect();
     (!marks.is_empty()).then(|| {
-        Line::new()
-            .name(name)
-            .item_style(ItemStyle::new().color(colour))
-            .data(Vec::<Vec<f64>>::new())
-            .mark_line(
-                MarkLine::new()
-                    .symbol(vec![Symbol::None, Symbol::None])
-                    .line_style(dashed().color(colour).width(2))
-                    .data(marks),
-            )
+        marks_only(name, colour).mark_line(
+            MarkLine::new()
+                .symbol(vec![Symbol::None, Symbol::None])
+                .line_style(dashed().color(colour).width(2))
+                .data(marks),
+        )
     })
 }
 

@@ -10,7 +10,7 @@ use charming::series::Line;
 use lifeguard_shared::report::SecondSample;
 use lifeguard_shared::suite::Levels;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, level_lines, round3};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, level_lines, marks_only, round3};
 
 /// The name every phase band's legend entry has: one entry shows or hides them all.
 pub const PHASES: &str = "phases";
@@ -92,23 +92,19 @@ impl Timeline<'_> {
                     )
                 })
                 .collect();
-            Line::new()
-                .name(PHASES)
-                .data(Vec::<Vec<f64>>::new())
-                .item_style(ItemStyle::new().color("#57606a"))
-                .mark_area(
-                    MarkArea::new()
-                        .silent(true)
-                        .item_style(ItemStyle::new().color("#57606a").opacity(opacity))
-                        .label(
-                            Label::new()
-                                .position(LabelPosition::InsideBottomLeft)
-                                .offset((0.0, rise))
-                                .font_size(11)
-                                .color("#424a53"),
-                        )
-                        .data(areas),
-                )
+            marks_only(PHASES, "#57606a").mark_area(
+                MarkArea::new()
+                    .silent(true)
+                    .item_style(ItemStyle::new().color("#57606a").opacity(opacity))
+                    .label(
+                        Label::new()
+                            .position(LabelPosition::InsideBottomLeft)
+                            .offset((0.0, rise))
+                            .font_size(11)
+                            .color("#424a53"),
+                    )
+                    .data(areas),
+            )
         })
     }
 }
@@ -175,19 +171,15 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
         .map(|p| f64::from(p.checked_out.max(p.waiters)))
         .fold(0.0, f64::max);
     let band = |name: &str, from: f64, to: f64, colour: &str| {
-        Line::new()
-            .name(name)
-            .data(Vec::<Vec<f64>>::new())
-            .item_style(ItemStyle::new().color(colour))
-            .mark_area(
-                MarkArea::new()
-                    .silent(true)
-                    .item_style(ItemStyle::new().color(colour).opacity(0.12))
-                    .data(vec![(
-                        MarkAreaData::new().y_axis(from.to_string()),
-                        MarkAreaData::new().y_axis(to.to_string()),
-                    )]),
-            )
+        marks_only(name, colour).mark_area(
+            MarkArea::new()
+                .silent(true)
+                .item_style(ItemStyle::new().color(colour).opacity(0.12))
+                .data(vec![(
+                    MarkAreaData::new().y_axis(from.to_string()),
+                    MarkAreaData::new().y_axis(to.to_string()),
+                )]),
+        )
     };
     let limits = level_lines(vec![
         (
