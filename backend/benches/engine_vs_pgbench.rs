@@ -20,6 +20,9 @@
 //! against `-j 1`), `lifeguard/pgbench -j 2 throughput ratio: X.XX` (two against `-j 2`),
 //! `cpu per transaction ratio: X.XX` (one engine thread's client CPU per transaction against
 //! `-j 1`'s).
+//!
+//! `LIFEGUARD_BENCH_CASES` (say `auth-flow:10,select-only:20`) measures only those cases, for a
+//! quick look while working on the engine; the open model runs only with select-only at 10.
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -419,8 +422,15 @@ async fn main() -> anyhow::Result<()> {
     let mut costliest_cpu = f64::NEG_INFINITY;
     let mut costliest = f64::NEG_INFINITY;
     let mut select_only_10 = None;
+    let chosen = std::env::var("LIFEGUARD_BENCH_CASES").ok();
     for (case, script) in [("select-only", SELECT_ONLY), ("auth-flow", AUTH_FLOW)] {
         for clients in [10, 20] {
+            if chosen
+                .as_deref()
+                .is_some_and(|chosen| !chosen.split(',').any(|c| c == format!("{case}:{clients}")))
+            {
+                continue;
+            }
             let sides =
                 measure(&binaries, &sandbox, case, script, clients, rounds, seconds).await?;
             // Ratios pair sides measured minutes apart at most, within one round: the median of
@@ -474,8 +484,9 @@ async fn main() -> anyhow::Result<()> {
          the client CPU pool events add (one thread, on vs off)"
     );
     // The open model against the closed model's throughput on one engine thread.
-    let closed = select_only_10.context("the select-only case at 10 clients ran")?;
-    open_model(&sandbox, closed, rounds, seconds).await?;
+    if let Some(closed) = select_only_10 {
+        open_model(&sandbox, closed, rounds, seconds).await?;
+    }
     sandbox.stop().await;
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");
     println!("lifeguard/pgbench throughput ratio: {lowest:.2}");

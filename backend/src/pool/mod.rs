@@ -13,12 +13,18 @@
 //!
 //! Every change emits a [`PoolEvent`](events::PoolEvent) with the gauges after it. The state sits
 //! behind a `std::sync::Mutex` held only for a few field updates, never across an await.
+//!
+//! A connection's I/O runs on the thread that opened it — its *home* (see [`set_thread_home`]).
+//! With several engine threads a checkout takes, among the idle connections, the first (or
+//! last, per `reuse`) homed on its own thread, and any other only when none is: the same
+//! connections, counts, queue and timeouts, without a thread hop for every statement.
 
 pub mod connect;
 mod error;
 pub mod events;
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +42,23 @@ use events::{CloseReason, EventKind, EventLog, Gauges, PoolEvent, PoolRole};
 
 /// How long a pre-ping may take before the connection counts as dead.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A thread that is not one of a run's engine threads.
+const NO_HOME: usize = usize::MAX;
+
+thread_local! {
+    static HOME: Cell<usize> = const { Cell::new(NO_HOME) };
+}
+
+/// Says that this OS thread is engine thread `index`: connections opened on it are homed here,
+/// and its checkouts prefer them.
+pub fn set_thread_home(index: usize) {
+    HOME.with(|home| home.set(index));
+}
+
+fn thread_home() -> usize {
+    HOME.with(Cell::get)
+}
 
 /// Cumulative counts since the pool was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,6 +113,8 @@ struct Shared {
 struct Conn {
     client: Client,
     created: Instant,
+    /// The engine thread whose runtime drives this connection's I/O.
+    home: usize,
     /// Per-connection data of the workload (its prepared statements).
     extension: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -181,8 +206,14 @@ impl Pool {
         self.lock().log.swap_out(into);
     }
 
-    /// Opens and verifies connections until `pool_size` are open, concurrently.
+    /// Opens and verifies connections until `pool_size` are open, concurrently, on this thread.
     pub async fn prewarm(&self) -> Result<(), PoolError> {
+        self.prewarm_on(&[tokio::runtime::Handle::current()]).await
+    }
+
+    /// [`Pool::prewarm`] with the connections opened in turn on each of `homes` (the engine
+    /// threads' runtimes), so that each thread's users find connections of their own.
+    pub async fn prewarm_on(&self, homes: &[tokio::runtime::Handle]) -> Result<(), PoolError> {
         let wanted = {
             let mut state = self.lock();
             if state.closed {
@@ -193,15 +224,16 @@ impl Pool {
             wanted
         };
         let mut opening = JoinSet::new();
-        for _ in 0..wanted {
+        for (_, home) in (0..wanted).zip(homes.iter().cycle()) {
             let pool = self.clone();
-            opening.spawn(async move {
+            let verified = async move {
                 let conn = pool.connect().await?;
                 match ping(&conn.client).await {
                     Ok(()) => Ok(conn),
                     Err(()) => Err(PoolError::ConnectTimeout(PING_TIMEOUT)),
                 }
-            });
+            };
+            opening.spawn_on(verified, home);
         }
         let mut first_error = None;
         while let Some(joined) = opening.join_next().await {
@@ -229,7 +261,9 @@ impl Pool {
             }
             state.counters.checkouts += 1;
             self.emit_at(&mut state, requested, EventKind::CheckoutRequested);
-            if let Some(conn) = take_idle(&mut state.idle, self.shared.settings.reuse) {
+            if let Some(conn) =
+                take_idle(&mut state.idle, self.shared.settings.reuse, thread_home())
+            {
                 state.checked_out += 1;
                 Ok(Grant::Conn(conn))
             } else if state.open < self.shared.capacity {
@@ -461,6 +495,7 @@ impl Pool {
             Ok(client) => Ok(Conn {
                 client,
                 created: Instant::now(),
+                home: thread_home(),
                 extension: None,
             }),
         };
@@ -568,10 +603,18 @@ impl State {
     }
 }
 
-fn take_idle(idle: &mut VecDeque<Conn>, reuse: Reuse) -> Option<Conn> {
-    match reuse {
-        Reuse::Fifo => idle.pop_front(),
-        Reuse::Lifo => idle.pop_back(),
+/// The idle connection a checkout on engine thread `home` takes: the oldest (FIFO) or newest
+/// (LIFO) homed there, else the oldest or newest of all.
+fn take_idle(idle: &mut VecDeque<Conn>, reuse: Reuse, home: usize) -> Option<Conn> {
+    let own = match reuse {
+        _ if home == NO_HOME => None,
+        Reuse::Fifo => idle.iter().position(|conn| conn.home == home),
+        Reuse::Lifo => idle.iter().rposition(|conn| conn.home == home),
+    };
+    match (own, reuse) {
+        (Some(at), _) => idle.remove(at),
+        (None, Reuse::Fifo) => idle.pop_front(),
+        (None, Reuse::Lifo) => idle.pop_back(),
     }
 }
 

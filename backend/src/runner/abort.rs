@@ -47,3 +47,14 @@ impl Abort {
         self.token.cancelled().await;
     }
 }
+
+/// Aborts a task when whoever waits for it stops waiting (a run's deadline when the run ends, a
+/// request when its phase is aborted).
+#[derive(Debug)]
+pub struct AbortTaskOnDrop<T>(pub tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortTaskOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,7 +1,8 @@
-//! The one place measurements are aggregated: samples from virtual users and server observations
-//! arrive over bounded channels, pool events are swapped out of the pools' buffers every few
+//! The one place measurements are aggregated: server observations arrive over a bounded channel,
+//! virtual users' samples and pool events are swapped out of their buffers every few
 //! milliseconds; per second and per phase they become HdrHistograms, counts and gauge peaks.
-//! Users only send compact samples; all bookkeeping happens here.
+//! Users only leave compact samples; all bookkeeping happens here, on the run's own thread, never
+//! on the engine threads that make the requests.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::stats::histogram::{
 };
 use crate::workload::{Outcome, RequestResult};
 
-/// How often pool events are taken from the pools' buffers.
+/// How often samples and pool events are taken from their buffers.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
 /// When each phase began, so events and seconds are attributed by their own time however late the
@@ -90,6 +91,30 @@ pub struct Sample {
     /// where a user starts each request when it is ready).
     pub lag: Option<Duration>,
     pub result: RequestResult,
+}
+
+/// Where virtual users leave their samples: a buffer the collector swaps out every
+/// [`DRAIN_EVERY`] — a lock held for a push per request, and no wake-up of the collector (a
+/// channel would wake it, across threads, for every request).
+#[derive(Debug, Clone, Default)]
+pub struct Samples(Arc<Mutex<Vec<Sample>>>);
+
+impl Samples {
+    pub fn push(&self, sample: Sample) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sample);
+    }
+
+    /// Moves the samples left since the last call into `into` (which is cleared first).
+    fn swap_out(&self, into: &mut Vec<Sample>) {
+        into.clear();
+        std::mem::swap(
+            &mut *self.0.lock().unwrap_or_else(PoisonError::into_inner),
+            into,
+        );
+    }
 }
 
 /// Everything measured in one phase.
@@ -493,6 +518,8 @@ pub struct Collector {
     primaries: Gauges,
     /// Reused allocation for drained events.
     drained: Vec<PoolEvent>,
+    /// Reused allocation for drained samples.
+    drained_samples: Vec<Sample>,
     phases: Vec<PhaseAggregate>,
     second: Second,
     last_gauges: Gauges,
@@ -536,6 +563,7 @@ impl Collector {
             primaries: Gauges::default(),
             pools,
             drained: Vec::new(),
+            drained_samples: Vec::new(),
             second: Second::new(0),
             last_gauges: Gauges::default(),
             last_observation: None,
@@ -554,7 +582,7 @@ impl Collector {
     /// Runs until `finish` is cancelled, then drains what is queued and returns the aggregates.
     pub async fn run(
         mut self,
-        mut samples: mpsc::Receiver<Sample>,
+        samples: Samples,
         mut observations: mpsc::Receiver<Observation>,
         mut scrapes: Option<mpsc::Receiver<Scraped>>,
         finish: CancellationToken,
@@ -576,7 +604,6 @@ impl Collector {
         loop {
             tokio::select! {
                 biased;
-                Some(sample) = samples.recv() => self.on_sample(&sample),
                 observation = observations.recv(), if observing => match observation {
                     Some(observation) => self.on_observation(observation),
                     None => observing = false,
@@ -586,19 +613,16 @@ impl Collector {
                     None => scrapes = None,
                 },
                 _ = seconds.tick() => {
-                    self.drain_pools();
+                    self.drain(&samples);
                     self.close_second();
                 }
                 _ = buckets.tick(), if self.buckets.is_some() => {
-                    self.drain_pools();
+                    self.drain(&samples);
                     self.close_bucket();
                 }
-                _ = drains.tick() => self.drain_pools(),
+                _ = drains.tick() => self.drain(&samples),
                 () = finish.cancelled() => break,
             }
-        }
-        while let Ok(sample) = samples.try_recv() {
-            self.on_sample(&sample);
         }
         while let Ok(observation) = observations.try_recv() {
             self.on_observation(observation);
@@ -606,7 +630,7 @@ impl Collector {
         while let Some(Ok(scraped)) = scrapes.as_mut().map(mpsc::Receiver::try_recv) {
             self.on_scrape(scraped);
         }
-        self.drain_pools();
+        self.drain(&samples);
         self.into_collected()
     }
 
@@ -625,6 +649,17 @@ impl Collector {
             server: self.server,
             scraped: self.scraped,
         }
+    }
+
+    /// Takes in the samples and pool events left since the last drain.
+    fn drain(&mut self, samples: &Samples) {
+        let mut drained = std::mem::take(&mut self.drained_samples);
+        samples.swap_out(&mut drained);
+        for sample in &drained {
+            self.on_sample(sample);
+        }
+        self.drained_samples = drained;
+        self.drain_pools();
     }
 
     fn drain_pools(&mut self) {

@@ -2,13 +2,17 @@
 //! open model (arrivals at a fixed rate; latency from each request's intended start, and how late
 //! it actually started).
 //!
+//! Users run on the engine threads ([`Runtimes`]): a closed model's users are dealt to them in
+//! turn; an open model's arrivals too, each thread starting its own.
+//!
 //! The open model's schedule is kept by a thread of its own ([`Arrivals`]) that sleeps to each
-//! intended start with the operating system's timer and hands the arrival to the engine: the
-//! engine's timer counts whole milliseconds, which alone would start requests up to a
+//! intended start with the operating system's timer and hands the arrival to an engine thread:
+//! the engine's timer counts whole milliseconds, which alone would start requests up to a
 //! millisecond late. A request's lag — its actual start less its intended one — is measured where
 //! it starts, on the engine, so an engine too busy to pick arrivals up shows as lag.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lifeguard_shared::suite::Load;
@@ -17,15 +21,18 @@ use rand::rngs::SmallRng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::abort::Abort;
-use super::collector::Sample;
+use super::abort::{Abort, AbortTaskOnDrop};
+use super::collector::{Sample, Samples};
+use super::engine::Runtimes;
 use crate::workload::{Outcome, RequestResult, Workload};
 
 /// Everything a user needs to make requests and report them.
 pub struct Users<W> {
     pub workload: Arc<W>,
-    pub samples: mpsc::Sender<Sample>,
+    pub samples: Samples,
     pub abort: Abort,
+    /// The engine threads the users run on.
+    pub runtimes: Runtimes,
 }
 
 impl<W> std::fmt::Debug for Users<W> {
@@ -40,6 +47,7 @@ impl<W> Clone for Users<W> {
             workload: self.workload.clone(),
             samples: self.samples.clone(),
             abort: self.abort.clone(),
+            runtimes: self.runtimes.clone(),
         }
     }
 }
@@ -66,7 +74,7 @@ impl<W: Workload> Users<W> {
             lag,
             result,
         };
-        let _collector_gone = self.samples.send(sample).await;
+        self.samples.push(sample);
         result
     }
 
@@ -111,27 +119,33 @@ impl<W: Workload> Users<W> {
                     let offset =
                         Duration::from_secs_f64(ramp_up_s * f64::from(user) / f64::from(users));
                     let this = self.clone();
-                    running.spawn(async move {
-                        let mut rng = SmallRng::from_rng(&mut rand::rng());
-                        if !this.sleep_until(started + offset).await {
-                            return;
-                        }
-                        let mut made = 0;
-                        loop {
-                            let now = Instant::now();
-                            if this.abort.is_aborted()
-                                || requests_per_user.is_some_and(|n| made >= n)
-                                || deadline.is_some_and(|d| now >= d)
-                            {
+                    let home = self.runtimes.of(user as usize);
+                    running.spawn_on(
+                        async move {
+                            let mut rng = SmallRng::from_rng(&mut rand::rng());
+                            if !this.sleep_until(started + offset).await {
                                 return;
                             }
-                            this.fire(phase, &mut rng, hold, now, false).await;
-                            made += 1;
-                            if !think.is_zero() && !this.sleep_until(Instant::now() + think).await {
-                                return;
+                            let mut made = 0;
+                            loop {
+                                let now = Instant::now();
+                                if this.abort.is_aborted()
+                                    || requests_per_user.is_some_and(|n| made >= n)
+                                    || deadline.is_some_and(|d| now >= d)
+                                {
+                                    return;
+                                }
+                                this.fire(phase, &mut rng, hold, now, false).await;
+                                made += 1;
+                                if !think.is_zero()
+                                    && !this.sleep_until(Instant::now() + think).await
+                                {
+                                    return;
+                                }
                             }
-                        }
-                    });
+                        },
+                        home,
+                    );
                 }
             }
             Load::Open {
@@ -146,36 +160,29 @@ impl<W: Workload> Users<W> {
                 )]
                 let arrivals = (rate_per_s * duration_s).floor() as u64;
                 let gap = Duration::from_secs_f64(1.0 / rate_per_s);
-                let mut rng = SmallRng::from_rng(&mut rand::rng());
-                let Some(mut schedule) = Arrivals::start(started, gap, arrivals, &self.abort)
-                else {
+                let (queues, arriving): (Vec<_>, Vec<_>) = self
+                    .runtimes
+                    .all()
+                    .iter()
+                    .map(|_| mpsc::unbounded_channel())
+                    .unzip();
+                if !Arrivals::start(started, gap, arrivals, queues, &self.abort) {
                     return;
-                };
-                while let Some(intended) = tokio::select! {
-                    next = schedule.next() => next,
-                    () = self.abort.aborted() => None,
-                } {
-                    while running.try_join_next().is_some() {}
-                    if running.len() >= max_in_flight as usize {
-                        let dropped = Sample {
-                            phase,
-                            finished: Instant::now(),
-                            latency: Duration::ZERO,
-                            lag: None,
-                            result: RequestResult {
-                                outcome: Outcome::Dropped,
-                                acquire_wait: Duration::ZERO,
-                                pool: None,
-                            },
-                        };
-                        let _collector_gone = self.samples.send(dropped).await;
-                        continue;
-                    }
-                    let this = self.clone();
-                    let mut user_rng = SmallRng::from_rng(&mut rng);
-                    running.spawn(async move {
-                        this.fire(phase, &mut user_rng, hold, intended, true).await;
-                    });
+                }
+                let in_flight = Arc::new(AtomicUsize::new(0));
+                let mut seeds = SmallRng::from_rng(&mut rand::rng());
+                for (thread, arriving) in arriving.into_iter().enumerate() {
+                    let dispatcher = Dispatcher {
+                        phase,
+                        hold,
+                        in_flight: in_flight.clone(),
+                        max_in_flight: max_in_flight as usize,
+                        rng: SmallRng::from_rng(&mut seeds),
+                    };
+                    running.spawn_on(
+                        dispatcher.start(self.clone(), arriving),
+                        self.runtimes.of(thread),
+                    );
                 }
             }
         }
@@ -198,55 +205,121 @@ impl<W: Workload> Users<W> {
         rng: &mut SmallRng,
         hold: Duration,
     ) -> Option<(RequestResult, Duration)> {
-        let started = Instant::now();
-        let result = tokio::select! {
-            result = self.fire(phase, rng, hold, started, false) => result,
-            () = self.abort.aborted() => return None,
-        };
-        Some((result, started.elapsed()))
+        let this = self.clone();
+        let mut rng = SmallRng::from_rng(rng);
+        let mut request = AbortTaskOnDrop(self.runtimes.next().spawn(async move {
+            let started = Instant::now();
+            let result = this.fire(phase, &mut rng, hold, started, false).await;
+            (result, started.elapsed())
+        }));
+        tokio::select! {
+            done = &mut request.0 => done.ok(),
+            () = self.abort.aborted() => None,
+        }
+    }
+}
+
+/// One engine thread's share of an open model's arrivals.
+struct Dispatcher {
+    phase: usize,
+    hold: Duration,
+    /// Requests running on every engine thread, against `max_in_flight`.
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
+    rng: SmallRng,
+}
+
+impl Dispatcher {
+    /// Starts a request for each arrival, on this thread, unless `max_in_flight` requests are
+    /// already running over all threads: then the arrival is dropped (and counted so).
+    async fn start<W: Workload>(
+        mut self,
+        users: Users<W>,
+        mut arriving: mpsc::UnboundedReceiver<Instant>,
+    ) {
+        let mut running = JoinSet::new();
+        while let Some(intended) = tokio::select! {
+            next = arriving.recv() => next,
+            () = users.abort.aborted() => None,
+        } {
+            while running.try_join_next().is_some() {}
+            let room = self
+                .in_flight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < self.max_in_flight).then_some(n + 1)
+                });
+            if room.is_err() {
+                users.samples.push(Sample {
+                    phase: self.phase,
+                    finished: Instant::now(),
+                    latency: Duration::ZERO,
+                    lag: None,
+                    result: RequestResult {
+                        outcome: Outcome::Dropped,
+                        acquire_wait: Duration::ZERO,
+                        pool: None,
+                    },
+                });
+                continue;
+            }
+            let landed = InFlight(self.in_flight.clone());
+            let this = users.clone();
+            let mut rng = SmallRng::from_rng(&mut self.rng);
+            let (phase, hold) = (self.phase, self.hold);
+            running.spawn(async move {
+                let _landed = landed;
+                this.fire(phase, &mut rng, hold, intended, true).await;
+            });
+        }
+        users.join(&mut running).await;
+    }
+}
+
+/// One request counted in flight until it ends, however it ends.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// An open model's schedule, kept by a thread of its own: it sleeps to each arrival's intended
 /// start with the operating system's timer (tens of microseconds late, where the engine's counts
-/// whole milliseconds) and hands it over; it stops at the last arrival, when the run is aborted,
-/// or when nobody takes arrivals any more.
-struct Arrivals {
-    intended: mpsc::UnboundedReceiver<Instant>,
-}
+/// whole milliseconds) and hands it to the engine threads in turn; it stops at the last arrival,
+/// when the run is aborted, or when nobody takes arrivals any more.
+struct Arrivals;
 
 impl Arrivals {
-    /// `count` arrivals `gap` apart from `started`; `None` when no thread could be started (the
-    /// run is aborted saying so).
-    fn start(started: Instant, gap: Duration, count: u64, abort: &Abort) -> Option<Self> {
-        let (sender, intended) = mpsc::unbounded_channel();
+    /// `count` arrivals `gap` apart from `started`, dealt to `queues` in turn; `false` when no
+    /// thread could be started (the run is aborted saying so).
+    fn start(
+        started: Instant,
+        gap: Duration,
+        count: u64,
+        queues: Vec<mpsc::UnboundedSender<Instant>>,
+        abort: &Abort,
+    ) -> bool {
         let watched = abort.clone();
         let spawned = std::thread::Builder::new()
             .name("lifeguard-arrivals".into())
             .spawn(move || {
-                for arrival in 0..count {
+                for (arrival, queue) in (0..count).zip(queues.iter().cycle()) {
                     #[expect(clippy::cast_precision_loss, reason = "an arrival's index")]
                     let at = started + gap.mul_f64(arrival as f64);
                     let now = Instant::now();
                     if at > now {
                         std::thread::sleep(at - now);
                     }
-                    if watched.is_aborted() || sender.send(at).is_err() {
+                    if watched.is_aborted() || queue.send(at).is_err() {
                         return;
                     }
                 }
             });
-        match spawned {
-            Ok(_detached) => Some(Self { intended }),
-            Err(error) => {
-                abort.abort(format!("starting the open model's schedule: {error}"));
-                None
-            }
+        if let Err(error) = spawned {
+            abort.abort(format!("starting the open model's schedule: {error}"));
+            return false;
         }
-    }
-
-    /// The next arrival's intended start, once it is due; `None` after the last.
-    async fn next(&mut self) -> Option<Instant> {
-        self.intended.recv().await
+        true
     }
 }

@@ -3,11 +3,13 @@
 //! a collector aggregating everything; an observer watching the server; a report judged by the
 //! suite's criteria and thresholds.
 //!
-//! Layout: [`load`] (virtual users), [`collector`] (aggregation), [`observer`] (the server side),
-//! [`phases`] (recovery, leak check), [`abort`] (stopping early with a reason).
+//! Layout: [`engine`] (the threads requests are made on), [`load`] (virtual users),
+//! [`collector`] (aggregation), [`observer`] (the server side), [`phases`] (recovery, leak
+//! check), [`abort`] (stopping early with a reason).
 
 pub mod abort;
 pub mod collector;
+pub mod engine;
 pub mod load;
 pub mod observer;
 pub mod phases;
@@ -30,8 +32,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use abort::Abort;
+use abort::AbortTaskOnDrop;
 pub use collector::Progress;
-use collector::{Collected, Collector, PhaseClock};
+use collector::{Collected, Collector, PhaseClock, Samples};
+use engine::{EngineThreads, Runtimes};
 use load::Users;
 use observer::{Backends, Observer};
 use pools::PoolWatch;
@@ -45,10 +49,6 @@ use crate::targets::{HttpService, Reach};
 use crate::workload::auth_flow::AuthFlowWorkload;
 use crate::workload::http_auth::{self, HttpAuthFlow};
 use crate::workload::{Pools, Replica, Workload, schema};
-
-/// Bounded sample channel: large enough that a second of load never waits, small enough to bound
-/// memory when the collector falls behind.
-const SAMPLE_CHANNEL: usize = 16_384;
 
 /// What to run, where, and how.
 #[derive(Debug, Clone)]
@@ -216,13 +216,10 @@ struct Engine<W> {
     service: Option<Arc<HttpService>>,
 }
 
-/// Runs `engine` on a runtime of its own: with one engine thread, a single-threaded runtime on a
-/// thread of its own — its virtual users, their connections' I/O tasks and the collector then
-/// wake each other without crossing threads, which costs less CPU per request than a
-/// work-stealing runtime (a sixth less in `engine_vs_pgbench`); with more, a work-stealing
-/// runtime of that many workers, for a target that can serve more than one thread can ask. Either
-/// way the console's own work never shares the run's scheduler. If the caller stops waiting, the
-/// run is aborted rather than left running unseen.
+/// Runs `engine` on threads of its own: the run's thread (its phases, collector, observer) and
+/// `engine_threads` engine threads that make the requests (see [`engine`]), so the console's own
+/// work never shares the run's schedulers and the run's bookkeeping never delays a request. If
+/// the caller stops waiting, the run is aborted rather than left running unseen.
 async fn on_engine_thread<W: Workload>(
     plan: RunPlan,
     engine: Engine<W>,
@@ -234,25 +231,23 @@ async fn on_engine_thread<W: Workload>(
     std::thread::Builder::new()
         .name(format!("lifeguard-run-{}", plan.run_id))
         .spawn(move || {
-            let threads = plan.engine_threads;
-            let mut builder = if threads > 1 {
-                let mut workers = tokio::runtime::Builder::new_multi_thread();
-                workers
-                    .worker_threads(threads as usize)
-                    .thread_name(format!("lifeguard-engine-{}", plan.run_id));
-                workers
-            } else {
-                tokio::runtime::Builder::new_current_thread()
-            };
-            let runtime = match builder.enable_all().build() {
-                Ok(runtime) => runtime,
+            let started = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .and_then(|runtime| {
+                    let threads = EngineThreads::start(plan.engine_threads as usize, &plan.run_id)?;
+                    Ok((runtime, threads))
+                });
+            let (runtime, threads) = match started {
+                Ok(started) => started,
                 Err(error) => {
                     let _caller_gone = answer.send(Err(RunError::Engine(error.to_string())));
                     return;
                 }
             };
+            let runtimes = threads.runtimes();
             let output = runtime.block_on(async {
-                let output = run_here(plan, engine, progress, engine_abort).await;
+                let output = run_here(plan, engine, runtimes, progress, engine_abort).await;
                 // Closed pools' connections say goodbye to the server on their I/O tasks: let
                 // those run before the runtime (and with it any unfinished task) is dropped.
                 for _ in 0..3 {
@@ -260,6 +255,7 @@ async fn on_engine_thread<W: Workload>(
                 }
                 output
             });
+            drop(threads);
             let _caller_gone = answer.send(output);
         })
         .map_err(|error| RunError::Engine(error.to_string()))?;
@@ -290,10 +286,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The run itself, on the runtime of the calling thread.
+/// The run itself, on the runtime of the calling thread, its users on `runtimes`.
 async fn run_here<W: Workload>(
     plan: RunPlan,
     engine: Engine<W>,
+    runtimes: Runtimes,
     progress: Option<mpsc::UnboundedSender<Progress>>,
     abort: Abort,
 ) -> Result<RunOutput, RunError> {
@@ -317,7 +314,7 @@ async fn run_here<W: Workload>(
     } = engine;
     let phases = Phases::of(&plan.suite);
     let clock = Arc::new(PhaseClock::default());
-    let (sample_tx, sample_rx) = mpsc::channel(SAMPLE_CHANNEL);
+    let samples = Samples::default();
     let (observation_tx, observation_rx) = mpsc::channel(64);
     let finish = CancellationToken::new();
     let own_pools: Vec<Pool> = pools.iter().flat_map(Pools::all).cloned().collect();
@@ -332,7 +329,7 @@ async fn run_here<W: Workload>(
     let stop_watching = CancellationToken::new();
     let (watched, scrapes) = watch_pools(pools.as_ref(), service.as_deref(), &stop_watching)?;
     let collecting =
-        tokio::spawn(collector.run(sample_rx, observation_rx, scrapes, finish.clone()));
+        tokio::spawn(collector.run(samples.clone(), observation_rx, scrapes, finish.clone()));
     let (latest_tx, latest) = watch::channel(None);
     let observing = observer.map(|observer| {
         tokio::spawn(observer.watch(
@@ -346,8 +343,9 @@ async fn run_here<W: Workload>(
     let closer = close_when_aborted(&abort, pools.clone());
     let users = Users {
         workload: Arc::new(workload),
-        samples: sample_tx,
+        samples,
         abort: abort.clone(),
+        runtimes,
     };
     let finished = run_phases(
         &plan,
@@ -493,7 +491,7 @@ fn close_when_aborted(abort: &Abort, pools: Option<Pools>) -> tokio::task::JoinH
 }
 
 /// Aborts the run `limit` after now, whatever it is doing; the deadline ends with the run.
-fn deadline(abort: &Abort, limit: Duration) -> AbortTaskOnDrop {
+fn deadline(abort: &Abort, limit: Duration) -> AbortTaskOnDrop<()> {
     let abort = abort.clone();
     AbortTaskOnDrop(tokio::spawn(async move {
         tokio::time::sleep(limit).await;
@@ -502,15 +500,6 @@ fn deadline(abort: &Abort, limit: Duration) -> AbortTaskOnDrop {
             crate::pool::connect::seconds(limit)
         ));
     }))
-}
-
-/// Aborts a helper task (the deadline) when the run it belongs to ends.
-struct AbortTaskOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortTaskOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// For a service target: the service's database watched from the server side, when the target
@@ -630,7 +619,7 @@ async fn run_phases<W: Workload>(
     enter(phases.prewarm);
     for pool in pools.local().into_iter().flat_map(Pools::all) {
         if pool.settings().prewarm
-            && let Err(error) = pool.prewarm().await
+            && let Err(error) = pool.prewarm_on(users.runtimes.all()).await
         {
             abort.abort(format!(
                 "pre-warming the {} pool: {error}",

@@ -1,0 +1,139 @@
+//! A run's engine threads: each a single-threaded runtime of its own that drives the virtual
+//! users it is given and the I/O of the connections they open, as each of pgbench's threads owns
+//! its clients. A request's task, its connection's I/O task and the timers they wait on then wake
+//! each other without crossing threads; what threads share — the pools, the samples buffer — is
+//! behind locks held for a few instructions. The run's own thread (phases, collector, observer)
+//! hands users out and never makes requests itself, so its bookkeeping never delays one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+/// The engine threads of one run; dropping them stops and joins the threads (tasks still on them
+/// are dropped, after the connections closed meanwhile have said goodbye to the server).
+#[derive(Debug)]
+pub struct EngineThreads {
+    runtimes: Runtimes,
+    stop: CancellationToken,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Handles to the engine threads' runtimes, to spawn work on them; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Runtimes {
+    handles: Arc<[Handle]>,
+    /// Where the next [`Runtimes::next`] goes.
+    turn: Arc<AtomicUsize>,
+}
+
+impl Runtimes {
+    /// Every engine thread's runtime, in order.
+    #[must_use]
+    pub fn all(&self) -> &[Handle] {
+        &self.handles
+    }
+
+    /// Engine thread `index` (modulo their count): user `n` lives on thread `n % threads`.
+    #[must_use]
+    pub fn of(&self, index: usize) -> &Handle {
+        &self.handles[index % self.handles.len()]
+    }
+
+    /// The engine threads in turn, for work that comes one piece at a time.
+    #[must_use]
+    pub fn next(&self) -> &Handle {
+        self.of(self.turn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The runtime of the calling thread alone (a test or benchmark that drives users itself).
+    #[must_use]
+    pub fn here() -> Self {
+        Self {
+            handles: Arc::new([Handle::current()]),
+            turn: Arc::default(),
+        }
+    }
+}
+
+impl EngineThreads {
+    /// Starts `count` engine threads named `lifeguard-engine-<run>-<n>`.
+    pub fn start(count: usize, run_id: &str) -> std::io::Result<Self> {
+        let stop = CancellationToken::new();
+        let mut threads = Vec::with_capacity(count);
+        let mut handles = Vec::with_capacity(count);
+        for index in 0..count {
+            let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
+            let stopped = stop.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("lifeguard-engine-{run_id}-{index}"))
+                .spawn(move || {
+                    crate::pool::set_thread_home(index);
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            let _caller_gone = handle_tx.send(Err(error));
+                            return;
+                        }
+                    };
+                    let _caller_gone = handle_tx.send(Ok(runtime.handle().clone()));
+                    runtime.block_on(async {
+                        stopped.cancelled().await;
+                        // Connections closed meanwhile say goodbye to the server on their I/O
+                        // tasks here: let those run before the runtime drops what is left.
+                        for _ in 0..3 {
+                            tokio::task::yield_now().await;
+                        }
+                    });
+                });
+            let started = spawned.and_then(|thread| {
+                threads.push(thread);
+                handle_rx
+                    .recv()
+                    .map_err(|_| std::io::Error::other("an engine thread ended while starting"))?
+            });
+            match started {
+                Ok(handle) => handles.push(handle),
+                Err(error) => {
+                    // The threads started so far stop with `stop`.
+                    drop(Self {
+                        runtimes: Runtimes {
+                            handles: handles.into(),
+                            turn: Arc::default(),
+                        },
+                        stop,
+                        threads,
+                    });
+                    return Err(error);
+                }
+            }
+        }
+        Ok(Self {
+            runtimes: Runtimes {
+                handles: handles.into(),
+                turn: Arc::default(),
+            },
+            stop,
+            threads,
+        })
+    }
+
+    /// Where to spawn the run's users and their connections.
+    #[must_use]
+    pub fn runtimes(&self) -> Runtimes {
+        self.runtimes.clone()
+    }
+}
+
+impl Drop for EngineThreads {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        for thread in self.threads.drain(..) {
+            let _panicked = thread.join();
+        }
+    }
+}
