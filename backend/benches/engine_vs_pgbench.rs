@@ -97,7 +97,7 @@ impl Workload for SelectOnly {
         }
         let token = seeded_token(rng.random_range(1..=USERS));
         let outcome = match conn.extension::<Statement>() {
-            Some(statement) => match conn.client().query_opt(statement, &[&token]).await {
+            Some(statement) => match conn.client().query_opt(statement, &[&token.as_str()]).await {
                 Ok(_) => Outcome::Ok,
                 Err(_) => Outcome::DbError,
             },

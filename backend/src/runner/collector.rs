@@ -24,7 +24,7 @@ use crate::pool::events::{EventKind, Gauges, PoolEvent, PoolRole};
 use crate::scrape::Scraped;
 use crate::stats::blocks::{self, Block, RawRequest};
 use crate::stats::histogram::{
-    self, SecondHistograms, compress, max_ms, mean_ms, quantile_ms, record,
+    self, SecondHistograms, compress, max_ms, mean_ms, merge, quantile_ms, record,
 };
 use crate::workload::{Outcome, RequestResult};
 
@@ -120,6 +120,7 @@ impl Samples {
 /// Everything measured in one phase.
 #[derive(Debug)]
 pub struct PhaseAggregate {
+    /// Every request's latency and acquire wait: the phase's closed seconds, added up.
     pub latency: Histogram<u64>,
     pub acquire_wait: Histogram<u64>,
     /// Open-model requests' lags behind their schedule; `None` for a closed-model phase.
@@ -278,6 +279,10 @@ impl PhaseAggregate {
         }
         let open = self.open_second.take()?;
         self.second_blocks.push(open.block());
+        // The phase's histograms are the sum of its seconds': one addition a second, not two
+        // more records a request.
+        merge(&mut self.latency, &open.latency);
+        merge(&mut self.acquire_wait, &open.acquire_wait);
         Some((
             u32::try_from(open.t).unwrap_or(u32::MAX),
             compress(&open.latency),
@@ -691,8 +696,6 @@ impl Collector {
         if let Some(phase) = self.phases.get_mut(sample.phase) {
             count(&mut phase.outcomes, sample.result.outcome);
             if sample.result.outcome != Outcome::Dropped {
-                record(&mut phase.latency, sample.latency);
-                record(&mut phase.acquire_wait, sample.result.acquire_wait);
                 phase.add_to_blocks(sample, since_start);
             }
             if let Some(lag) = sample.lag {

@@ -38,6 +38,18 @@ pub fn record(histogram: &mut Histogram<u64>, duration: Duration) {
     histogram.saturating_record(micros.clamp(1, MAX_MICROS));
 }
 
+/// Adds `from`'s counts to `into` (both made by [`new`]).
+///
+/// # Panics
+/// Never: histograms of the same bounds always add up.
+pub fn merge(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    #[expect(
+        clippy::expect_used,
+        reason = "histograms of the same bounds always add up"
+    )]
+    into.add(from).expect("histograms of the same bounds");
+}
+
 /// Microseconds as milliseconds.
 #[must_use]
 pub fn ms(micros: u64) -> f64 {

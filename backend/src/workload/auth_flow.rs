@@ -15,7 +15,7 @@ use rand::Rng as _;
 use rand::rngs::SmallRng;
 use tokio_postgres::Statement;
 
-use super::schema::{seeded_email, seeded_token};
+use super::schema::{InlineText, new_token, seeded_email, seeded_token};
 use super::{Outcome, Pools, RequestResult, Workload};
 use crate::pool::{Pool, PooledConn};
 
@@ -214,7 +214,7 @@ impl AuthFlowWorkload {
 struct Attempt {
     user: u32,
     /// A login's new session token; `None` for a validation.
-    new_token: Option<String>,
+    new_token: Option<InlineText>,
     fail: bool,
 }
 
@@ -235,13 +235,7 @@ impl Workload for AuthFlowWorkload {
                 pool: None,
             };
         }
-        let new_token = login.then(|| {
-            format!(
-                "lg-{:016x}{:016x}",
-                rng.random::<u64>(),
-                rng.random::<u64>()
-            )
-        });
+        let new_token = login.then(|| new_token(rng.random(), rng.random()));
         let mut what = Attempt {
             user,
             new_token,
