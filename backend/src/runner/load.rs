@@ -304,6 +304,11 @@ impl Arrivals {
         let spawned = std::thread::Builder::new()
             .name("lifeguard-arrivals".into())
             .spawn(move || {
+                // Linux lets a sleep end up to 50 µs late by default, to batch wake-ups: this
+                // thread's wake-ups are the schedule, so none of that slack.
+                if let Err(error) = nix::sys::prctl::set_timerslack(1) {
+                    tracing::debug!(%error, "the schedule thread keeps the default timer slack");
+                }
                 for (arrival, queue) in (0..count).zip(queues.iter().cycle()) {
                     #[expect(clippy::cast_precision_loss, reason = "an arrival's index")]
                     let at = started + gap.mul_f64(arrival as f64);
