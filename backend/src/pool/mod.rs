@@ -56,7 +56,9 @@ pub fn set_thread_home(index: usize) {
     HOME.with(|home| home.set(index));
 }
 
-fn thread_home() -> usize {
+/// The engine thread this OS thread is, if it is one.
+#[must_use]
+pub fn thread_home() -> usize {
     HOME.with(Cell::get)
 }
 
@@ -265,6 +267,22 @@ impl Pool {
                 take_idle(&mut state.idle, self.shared.settings.reuse, thread_home())
             {
                 state.checked_out += 1;
+                if !self.shared.settings.pre_ping && self.replacement(&state, &conn).is_none() {
+                    // Ready as it is: checked out under this same lock, with no wait.
+                    self.emit_at(
+                        &mut state,
+                        requested,
+                        EventKind::CheckedOut {
+                            wait: Duration::ZERO,
+                        },
+                    );
+                    return Ok(PooledConn {
+                        conn: Some(conn),
+                        pool: self.clone(),
+                        checked_out_at: requested,
+                        broken: false,
+                    });
+                }
                 Ok(Grant::Conn(conn))
             } else if state.open < self.shared.capacity {
                 state.open += 1;
@@ -428,23 +446,7 @@ impl Pool {
             Grant::Slot => return self.connect_in_slot().await,
             Grant::Conn(conn) => conn,
         };
-        let replace = {
-            let state = self.lock();
-            if self
-                .shared
-                .recycle
-                .is_some_and(|age| conn.created.elapsed() >= age)
-            {
-                Some(CloseReason::Recycle)
-            } else if state
-                .invalidated_before
-                .is_some_and(|before| conn.created < before)
-            {
-                Some(CloseReason::Invalidated)
-            } else {
-                None
-            }
-        };
+        let replace = self.replacement(&self.lock(), &conn);
         if let Some(reason) = replace {
             self.discard(conn, reason);
             return self.connect_in_slot().await;
@@ -459,6 +461,24 @@ impl Pool {
             return self.connect_in_slot().await;
         }
         Ok(conn)
+    }
+
+    /// Why `conn` must be replaced before use (`pool_recycle`, an invalidation), if it must.
+    fn replacement(&self, state: &State, conn: &Conn) -> Option<CloseReason> {
+        if self
+            .shared
+            .recycle
+            .is_some_and(|age| conn.created.elapsed() >= age)
+        {
+            Some(CloseReason::Recycle)
+        } else if state
+            .invalidated_before
+            .is_some_and(|before| conn.created < before)
+        {
+            Some(CloseReason::Invalidated)
+        } else {
+            None
+        }
     }
 
     /// Closes `conn` but keeps its slot for a replacement.

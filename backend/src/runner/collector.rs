@@ -93,15 +93,26 @@ pub struct Sample {
     pub result: RequestResult,
 }
 
-/// Where virtual users leave their samples: a buffer the collector swaps out every
-/// [`DRAIN_EVERY`] — a lock held for a push per request, and no wake-up of the collector (a
-/// channel would wake it, across threads, for every request).
-#[derive(Debug, Clone, Default)]
-pub struct Samples(Arc<Mutex<Vec<Sample>>>);
+/// Where virtual users leave their samples: a buffer per engine thread that the collector swaps
+/// out every [`DRAIN_EVERY`] — a lock no other engine thread takes, held for a push per request,
+/// and no wake-up of the collector (a channel would wake it, across threads, for every request).
+#[derive(Debug, Clone)]
+pub struct Samples(Arc<[Mutex<Vec<Sample>>]>);
 
 impl Samples {
+    /// Buffers for `engine_threads` threads (at least one).
+    #[must_use]
+    pub fn new(engine_threads: usize) -> Self {
+        Self(
+            (0..engine_threads.max(1))
+                .map(|_| Mutex::new(Vec::new()))
+                .collect(),
+        )
+    }
+
     pub fn push(&self, sample: Sample) {
-        self.0
+        let buffer = &self.0[crate::pool::thread_home() % self.0.len()];
+        buffer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(sample);
@@ -110,10 +121,9 @@ impl Samples {
     /// Moves the samples left since the last call into `into` (which is cleared first).
     fn swap_out(&self, into: &mut Vec<Sample>) {
         into.clear();
-        std::mem::swap(
-            &mut *self.0.lock().unwrap_or_else(PoisonError::into_inner),
-            into,
-        );
+        for buffer in self.0.iter() {
+            into.append(&mut buffer.lock().unwrap_or_else(PoisonError::into_inner));
+        }
     }
 }
 
@@ -660,6 +670,9 @@ impl Collector {
     fn drain(&mut self, samples: &Samples) {
         let mut drained = std::mem::take(&mut self.drained_samples);
         samples.swap_out(&mut drained);
+        // Each engine thread's buffer is in order; together, in order of finishing, so that a
+        // phase's seconds close one after the other.
+        drained.sort_unstable_by_key(|sample| sample.finished);
         for sample in &drained {
             self.on_sample(sample);
         }

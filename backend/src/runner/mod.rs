@@ -314,7 +314,7 @@ async fn run_here<W: Workload>(
     } = engine;
     let phases = Phases::of(&plan.suite);
     let clock = Arc::new(PhaseClock::default());
-    let samples = Samples::default();
+    let samples = Samples::new(runtimes.all().len());
     let (observation_tx, observation_rx) = mpsc::channel(64);
     let finish = CancellationToken::new();
     let own_pools: Vec<Pool> = pools.iter().flat_map(Pools::all).cloned().collect();
