@@ -5,14 +5,16 @@
 //! Users run on the engine threads ([`Runtimes`]): a closed model's users are dealt to them in
 //! turn; an open model's arrivals too, each thread starting its own.
 //!
-//! The open model's schedule is kept by a thread of its own ([`Arrivals`]) that sleeps to each
-//! intended start with the operating system's timer and hands the arrival to an engine thread:
-//! the engine's timer counts whole milliseconds, which alone would start requests up to a
-//! millisecond late. A request's lag — its actual start less its intended one — is measured where
-//! it starts, on the engine, so an engine too busy to pick arrivals up shows as lag.
+//! The open model's schedule ([`Schedule`]) is kept by a thread of its own ([`Arrivals`]) that
+//! sleeps to each intended start with the operating system's timer and hands the arrival to an
+//! engine thread — the engine's timer counts whole milliseconds, which alone would start requests
+//! up to a millisecond late — and by the engine threads themselves, which claim what is due each
+//! time a request ends. A request's lag — its actual start less its intended one — is measured
+//! where it starts, on the engine, so an engine too busy to pick arrivals up shows as lag.
 
+use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lifeguard_shared::suite::Load;
@@ -159,22 +161,26 @@ impl<W: Workload> Users<W> {
                     reason = "rate and duration are validated positive and bounded by guard rails"
                 )]
                 let arrivals = (rate_per_s * duration_s).floor() as u64;
-                let gap = Duration::from_secs_f64(1.0 / rate_per_s);
+                let schedule = Arc::new(Schedule {
+                    started,
+                    gap: Duration::from_secs_f64(1.0 / rate_per_s),
+                    count: arrivals,
+                    next: AtomicU64::new(0),
+                });
                 let (queues, arriving): (Vec<_>, Vec<_>) = self
                     .runtimes
                     .all()
                     .iter()
                     .map(|_| mpsc::unbounded_channel())
                     .unzip();
-                if !Arrivals::start(started, gap, arrivals, queues, &self.abort) {
-                    return;
-                }
                 let in_flight = Arc::new(AtomicUsize::new(0));
                 let mut seeds = SmallRng::from_rng(&mut rand::rng());
-                for (thread, arriving) in arriving.into_iter().enumerate() {
+                for (thread, (arriving, own)) in arriving.into_iter().zip(&queues).enumerate() {
                     let dispatcher = Dispatcher {
                         phase,
                         hold,
+                        schedule: schedule.clone(),
+                        own: own.downgrade(),
                         in_flight: in_flight.clone(),
                         max_in_flight: max_in_flight as usize,
                         rng: SmallRng::from_rng(&mut seeds),
@@ -183,6 +189,9 @@ impl<W: Workload> Users<W> {
                         dispatcher.start(self.clone(), arriving),
                         self.runtimes.of(thread),
                     );
+                }
+                if !Arrivals::start(schedule, queues, &self.abort) {
+                    return;
                 }
             }
         }
@@ -219,10 +228,54 @@ impl<W: Workload> Users<W> {
     }
 }
 
+/// An open model's arrivals: `count` of them, `gap` apart from `started`, each claimed exactly
+/// once — by the schedule thread when it wakes at the next one, or by an engine thread that has
+/// just finished a request when some are already due. A busy engine so starts what is due
+/// without waiting for the schedule thread, which the operating system may wake late on cores
+/// the target's server shares.
+#[derive(Debug)]
+struct Schedule {
+    started: Instant,
+    gap: Duration,
+    count: u64,
+    /// The first arrival not claimed yet.
+    next: AtomicU64,
+}
+
+impl Schedule {
+    /// Arrival `index`'s intended start.
+    fn at(&self, index: u64) -> Instant {
+        #[expect(clippy::cast_precision_loss, reason = "an arrival's index")]
+        let offset = self.gap.mul_f64(index as f64);
+        self.started + offset
+    }
+
+    /// Claims every arrival due by `now` that nobody claimed yet.
+    fn claim_due(&self, now: Instant) -> Range<u64> {
+        let Some(elapsed) = now.checked_duration_since(self.started) else {
+            return 0..0;
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a non-negative count of gaps, at most the run's arrivals"
+        )]
+        let due = ((elapsed.as_secs_f64() / self.gap.as_secs_f64()).floor() as u64)
+            .saturating_add(1)
+            .min(self.count);
+        let from = self.next.fetch_max(due, Ordering::AcqRel);
+        from..due.max(from)
+    }
+}
+
 /// One engine thread's share of an open model's arrivals.
 struct Dispatcher {
     phase: usize,
     hold: Duration,
+    schedule: Arc<Schedule>,
+    /// This dispatcher's own queue: a request that ends hands what it claimed back here. Weak:
+    /// the schedule thread and running requests hold it open, so it closes after the last.
+    own: mpsc::WeakUnboundedSender<Range<u64>>,
     /// Requests running on every engine thread, against `max_in_flight`.
     in_flight: Arc<AtomicUsize>,
     max_in_flight: usize,
@@ -230,48 +283,67 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts a request for each arrival, on this thread, unless `max_in_flight` requests are
-    /// already running over all threads: then the arrival is dropped (and counted so).
+    /// Starts a request for each arrival claimed, on this thread, unless `max_in_flight`
+    /// requests are already running over all threads: then the arrival is dropped (and counted
+    /// so). Ends when the schedule thread and every request it started are done.
     async fn start<W: Workload>(
         mut self,
         users: Users<W>,
-        mut arriving: mpsc::UnboundedReceiver<Instant>,
+        mut arriving: mpsc::UnboundedReceiver<Range<u64>>,
     ) {
         let mut running = JoinSet::new();
-        while let Some(intended) = tokio::select! {
+        while let Some(claimed) = tokio::select! {
             next = arriving.recv() => next,
             () = users.abort.aborted() => None,
         } {
             while running.try_join_next().is_some() {}
-            let room = self
-                .in_flight
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    (n < self.max_in_flight).then_some(n + 1)
-                });
-            if room.is_err() {
-                users.samples.push(Sample {
-                    phase: self.phase,
-                    finished: Instant::now(),
-                    latency: Duration::ZERO,
-                    lag: None,
-                    result: RequestResult {
-                        outcome: Outcome::Dropped,
-                        acquire_wait: Duration::ZERO,
-                        pool: None,
-                    },
-                });
-                continue;
+            for arrival in claimed {
+                self.dispatch(&users, &mut running, self.schedule.at(arrival));
             }
-            let landed = InFlight(self.in_flight.clone());
-            let this = users.clone();
-            let mut rng = SmallRng::from_rng(&mut self.rng);
-            let (phase, hold) = (self.phase, self.hold);
-            running.spawn(async move {
-                let _landed = landed;
-                this.fire(phase, &mut rng, hold, intended, true).await;
-            });
         }
         users.join(&mut running).await;
+    }
+
+    fn dispatch<W: Workload>(
+        &mut self,
+        users: &Users<W>,
+        running: &mut JoinSet<()>,
+        intended: Instant,
+    ) {
+        let room = self
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.max_in_flight).then_some(n + 1)
+            });
+        if room.is_err() {
+            users.samples.push(Sample {
+                phase: self.phase,
+                finished: Instant::now(),
+                latency: Duration::ZERO,
+                lag: None,
+                result: RequestResult {
+                    outcome: Outcome::Dropped,
+                    acquire_wait: Duration::ZERO,
+                    pool: None,
+                },
+            });
+            return;
+        }
+        let landed = InFlight(self.in_flight.clone());
+        let this = users.clone();
+        let mut rng = SmallRng::from_rng(&mut self.rng);
+        let (phase, hold) = (self.phase, self.hold);
+        let (schedule, own) = (self.schedule.clone(), self.own.upgrade());
+        running.spawn(async move {
+            let _landed = landed;
+            this.fire(phase, &mut rng, hold, intended, true).await;
+            if let Some(own) = own {
+                let due = schedule.claim_due(Instant::now());
+                if !due.is_empty() {
+                    let _dispatcher_gone = own.send(due);
+                }
+            }
+        });
     }
 }
 
@@ -284,20 +356,18 @@ impl Drop for InFlight {
     }
 }
 
-/// An open model's schedule, kept by a thread of its own: it sleeps to each arrival's intended
-/// start with the operating system's timer (tens of microseconds late, where the engine's counts
-/// whole milliseconds) and hands it to the engine threads in turn; it stops at the last arrival,
-/// when the run is aborted, or when nobody takes arrivals any more.
+/// An open model's schedule thread: it sleeps to the next unclaimed arrival's intended start
+/// with the operating system's timer (tens of microseconds late, where the engine's counts whole
+/// milliseconds), claims what is due and hands it to the engine threads in turn; it stops after
+/// the last arrival, when the run is aborted, or when nobody takes arrivals any more.
 struct Arrivals;
 
 impl Arrivals {
-    /// `count` arrivals `gap` apart from `started`, dealt to `queues` in turn; `false` when no
-    /// thread could be started (the run is aborted saying so).
+    /// Keeps `schedule`, dealing what it claims to `queues` in turn; `false` when no thread
+    /// could be started (the run is aborted saying so).
     fn start(
-        started: Instant,
-        gap: Duration,
-        count: u64,
-        queues: Vec<mpsc::UnboundedSender<Instant>>,
+        schedule: Arc<Schedule>,
+        queues: Vec<mpsc::UnboundedSender<Range<u64>>>,
         abort: &Abort,
     ) -> bool {
         let watched = abort.clone();
@@ -309,14 +379,21 @@ impl Arrivals {
                 if let Err(error) = nix::sys::prctl::set_timerslack(1) {
                     tracing::debug!(%error, "the schedule thread keeps the default timer slack");
                 }
-                for (arrival, queue) in (0..count).zip(queues.iter().cycle()) {
-                    #[expect(clippy::cast_precision_loss, reason = "an arrival's index")]
-                    let at = started + gap.mul_f64(arrival as f64);
+                let mut turn = queues.iter().cycle();
+                loop {
+                    let next = schedule.next.load(Ordering::Acquire);
+                    if next >= schedule.count || watched.is_aborted() {
+                        return;
+                    }
+                    let at = schedule.at(next);
                     let now = Instant::now();
                     if at > now {
                         std::thread::sleep(at - now);
                     }
-                    if watched.is_aborted() || queue.send(at).is_err() {
+                    let claimed = schedule.claim_due(Instant::now());
+                    if !claimed.is_empty()
+                        && turn.next().is_none_or(|queue| queue.send(claimed).is_err())
+                    {
                         return;
                     }
                 }
@@ -326,5 +403,43 @@ impl Arrivals {
             return false;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_arrival_is_claimed_once_when_due_and_never_past_the_last() {
+        let started = Instant::now();
+        let schedule = Schedule {
+            started,
+            gap: Duration::from_millis(10),
+            count: 5,
+            next: AtomicU64::new(0),
+        };
+        let at = |ms| started + Duration::from_millis(ms);
+        assert_eq!(
+            schedule.claim_due(at(0)),
+            0..1,
+            "the first is due at the start"
+        );
+        assert!(
+            schedule.claim_due(at(5)).is_empty(),
+            "nothing new before 10 ms"
+        );
+        assert_eq!(
+            schedule.claim_due(at(25)),
+            1..3,
+            "a late look claims all that is due"
+        );
+        assert!(
+            schedule.claim_due(at(21)).is_empty(),
+            "a claim by another thread that looked earlier finds nothing"
+        );
+        assert_eq!(schedule.claim_due(at(1_000)), 3..5, "never past the last");
+        assert!(schedule.claim_due(at(2_000)).is_empty());
+        assert_eq!(schedule.at(4), at(40));
     }
 }
