@@ -46,15 +46,6 @@ impl Runtimes {
     pub fn next(&self) -> &Handle {
         self.of(self.turn.fetch_add(1, Ordering::Relaxed))
     }
-
-    /// The runtime of the calling thread alone (a test or benchmark that drives users itself).
-    #[must_use]
-    pub fn here() -> Self {
-        Self {
-            handles: Arc::new([Handle::current()]),
-            turn: Arc::default(),
-        }
-    }
 }
 
 impl EngineThreads {
