@@ -276,12 +276,7 @@ impl Pool {
                             wait: Duration::ZERO,
                         },
                     );
-                    return Ok(PooledConn {
-                        conn: Some(conn),
-                        pool: self.clone(),
-                        checked_out_at: requested,
-                        broken: false,
-                    });
+                    return Ok(PooledConn::new(conn, self.clone(), requested));
                 }
                 Ok(Grant::Conn(conn))
             } else if state.open < self.shared.capacity {
@@ -313,12 +308,7 @@ impl Pool {
                 },
             );
         }
-        Ok(PooledConn {
-            conn: Some(conn),
-            pool: self.clone(),
-            checked_out_at,
-            broken: false,
-        })
+        Ok(PooledConn::new(conn, self.clone(), checked_out_at))
     }
 
     /// Closes the pool: idle and leaked connections now, checked-out ones when they come back;
@@ -699,6 +689,15 @@ impl fmt::Debug for PooledConn {
 }
 
 impl PooledConn {
+    fn new(conn: Conn, pool: Pool, checked_out_at: Instant) -> Self {
+        Self {
+            conn: Some(conn),
+            pool,
+            checked_out_at,
+            broken: false,
+        }
+    }
+
     fn conn(&self) -> &Conn {
         #[expect(clippy::expect_used, reason = "conn is None only after drop or leak")]
         self.conn

@@ -21,7 +21,7 @@ pub struct EngineThreads {
 }
 
 /// Handles to the engine threads' runtimes, to spawn work on them; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Runtimes {
     handles: Arc<[Handle]>,
     /// Where the next [`Runtimes::next`] goes.
@@ -49,15 +49,19 @@ impl Runtimes {
 }
 
 impl EngineThreads {
-    /// Starts `count` engine threads named `lifeguard-engine-<run>-<n>`.
+    /// Starts `count` engine threads named `lifeguard-engine-<run>-<n>`. On an error the threads
+    /// started so far are stopped and joined (by dropping what was built).
     pub fn start(count: usize, run_id: &str) -> std::io::Result<Self> {
-        let stop = CancellationToken::new();
-        let mut threads = Vec::with_capacity(count);
+        let mut engine = Self {
+            runtimes: Runtimes::default(),
+            stop: CancellationToken::new(),
+            threads: Vec::with_capacity(count),
+        };
         let mut handles = Vec::with_capacity(count);
         for index in 0..count {
             let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
-            let stopped = stop.clone();
-            let spawned = std::thread::Builder::new()
+            let stopped = engine.stop.clone();
+            let thread = std::thread::Builder::new()
                 .name(format!("lifeguard-engine-{run_id}-{index}"))
                 .spawn(move || {
                     crate::pool::set_thread_home(index);
@@ -84,37 +88,18 @@ impl EngineThreads {
                             tokio::task::yield_now().await;
                         }
                     });
-                });
-            let started = spawned.and_then(|thread| {
-                threads.push(thread);
-                handle_rx
-                    .recv()
-                    .map_err(|_| std::io::Error::other("an engine thread ended while starting"))?
-            });
-            match started {
-                Ok(handle) => handles.push(handle),
-                Err(error) => {
-                    // The threads started so far stop with `stop`.
-                    drop(Self {
-                        runtimes: Runtimes {
-                            handles: handles.into(),
-                            turn: Arc::default(),
-                        },
-                        stop,
-                        threads,
-                    });
-                    return Err(error);
-                }
-            }
+                })?;
+            engine.threads.push(thread);
+            let handle = handle_rx
+                .recv()
+                .map_err(|_| std::io::Error::other("an engine thread ended while starting"))??;
+            handles.push(handle);
         }
-        Ok(Self {
-            runtimes: Runtimes {
-                handles: handles.into(),
-                turn: Arc::default(),
-            },
-            stop,
-            threads,
-        })
+        engine.runtimes = Runtimes {
+            handles: handles.into(),
+            turn: Arc::default(),
+        };
+        Ok(engine)
     }
 
     /// Where to spawn the run's users and their connections.
