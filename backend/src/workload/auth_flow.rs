@@ -19,9 +19,14 @@ use super::schema::{InlineText, new_token, seeded_email, seeded_token};
 use super::{Outcome, Pools, RequestResult, Workload};
 use crate::pool::{Pool, PooledConn};
 
-/// Statements prepared once on each connection.
+/// Statements prepared once on each connection. `BEGIN` and `COMMIT` too: a simple query is
+/// parsed and planned by the server each time, a prepared one is not — and pgbench `-M
+/// prepared`, the engine's reference, prepares them. Either is one round trip holding the
+/// connection, which is what the pool sees.
 #[derive(Debug)]
 struct Statements {
+    begin: Statement,
+    commit: Statement,
     session: Statement,
     user: Statement,
     touch: Statement,
@@ -65,7 +70,9 @@ impl AuthFlowWorkload {
             return Ok(());
         }
         let client = conn.client();
-        let (session, user, touch, user_by_email, insert_session) = tokio::try_join!(
+        let (begin, commit, session, user, touch, user_by_email, insert_session) = tokio::try_join!(
+            client.prepare("BEGIN"),
+            client.prepare("COMMIT"),
             client.prepare(
                 "SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1"
             ),
@@ -78,6 +85,8 @@ impl AuthFlowWorkload {
             ),
         )?;
         conn.set_extension(Statements {
+            begin,
+            commit,
             session,
             user,
             touch,
@@ -95,7 +104,7 @@ impl AuthFlowWorkload {
         hold: Duration,
     ) -> Result<(), Stop> {
         let client = conn.client();
-        client.batch_execute("BEGIN").await?;
+        client.execute(&statements.begin, &[]).await?;
         let session = client.query_opt(&statements.session, &[&token]).await?;
         if fail {
             return Err(Stop::AppError);
@@ -106,7 +115,7 @@ impl AuthFlowWorkload {
             client.execute(&statements.touch, &[&token]).await?;
         }
         hold_for(hold).await;
-        client.batch_execute("COMMIT").await?;
+        client.execute(&statements.commit, &[]).await?;
         Ok(())
     }
 
@@ -119,7 +128,7 @@ impl AuthFlowWorkload {
         hold: Duration,
     ) -> Result<(), Stop> {
         let client = conn.client();
-        client.batch_execute("BEGIN").await?;
+        client.execute(&statements.begin, &[]).await?;
         let user = client
             .query_opt(&statements.user_by_email, &[&email])
             .await?;
@@ -133,7 +142,7 @@ impl AuthFlowWorkload {
                 .await?;
         }
         hold_for(hold).await;
-        client.batch_execute("COMMIT").await?;
+        client.execute(&statements.commit, &[]).await?;
         Ok(())
     }
 }
