@@ -13,7 +13,8 @@
 //!
 //! Then the open model: on the select-only case at 10 clients, arrivals at a quarter, a half,
 //! three quarters and all of the closed model's throughput on one engine thread, each round's lag
-//! of the actual starts behind the schedule and the arrivals dropped.
+//! of the actual starts behind the schedule and the arrivals dropped; beside it, pgbench's own
+//! schedule lag at the same rates (`--rate`, one thread): what this machine allows a generator.
 //!
 //! The last lines are the highest instrumentation cost and, over the cases, the lowest throughput
 //! ratios and the highest CPU ratio: `lifeguard/pgbench throughput ratio: X.XX` (one engine thread
@@ -119,12 +120,50 @@ fn pgbench(
     threads: u32,
     seconds: u64,
 ) -> anyhow::Result<Figures> {
-    let dir = tempfile::tempdir()?;
-    let script_path = dir.path().join("script.sql");
+    let ran = run_pgbench(binaries, sandbox, script, clients, threads, seconds, &[])?;
+    let tps = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<f64>().ok())
+        .with_context(|| format!("no tps in pgbench's output: {}", ran.stdout))?;
+    let mut latencies = per_transaction_column(ran.logs.path(), LATENCY_COLUMN)?;
+    latencies.sort_unstable();
+    let at = |permille: usize| latencies[(latencies.len() - 1) * permille / 1000] as f64 / 1000.0;
+    Ok(Figures {
+        per_s: tps,
+        p50_ms: at(500),
+        p95_ms: at(950),
+        cpu_us: ran.cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
+    })
+}
+
+/// What one pgbench invocation printed, the directory of its per-transaction logs, and the
+/// client CPU it used.
+struct PgbenchRun {
+    stdout: String,
+    logs: tempfile::TempDir,
+    cpu: Duration,
+}
+
+/// pgbench `-M prepared` with `clients` clients on `threads` threads for `seconds`, logging every
+/// transaction, with `extra` arguments (say `--rate`).
+fn run_pgbench(
+    binaries: &ServerBinaries,
+    sandbox: &Sandbox,
+    script: &str,
+    clients: u32,
+    threads: u32,
+    seconds: u64,
+    extra: &[&str],
+) -> anyhow::Result<PgbenchRun> {
+    let logs = tempfile::tempdir()?;
+    let script_path = logs.path().join("script.sql");
     std::fs::write(&script_path, script)?;
     let cpu_before = cpu(UsageWho::RUSAGE_CHILDREN);
     let output = Command::new(binaries.pgbench())
-        .current_dir(dir.path())
+        .current_dir(logs.path())
         .env("PGPASSWORD", sandbox.password())
         .args([
             "-h",
@@ -144,38 +183,30 @@ fn pgbench(
             "-T",
             &seconds.to_string(),
         ])
+        .args(extra)
         .args(["-l", "--log-prefix=tx", "-f"])
         .arg(&script_path)
         .arg("postgres")
         .output()
         .context("running pgbench")?;
-    let cpu_used = cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(cpu_before);
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let cpu = cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(cpu_before);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     anyhow::ensure!(
         output.status.success(),
         "pgbench failed: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let tps = stdout
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse::<f64>().ok())
-        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
-    let mut latencies = per_transaction_latencies(dir.path())?;
-    latencies.sort_unstable();
-    let at = |permille: usize| latencies[(latencies.len() - 1) * permille / 1000] as f64 / 1000.0;
-    Ok(Figures {
-        per_s: tps,
-        p50_ms: at(500),
-        p95_ms: at(950),
-        cpu_us: cpu_used.as_secs_f64() * 1e6 / latencies.len() as f64,
-    })
+    Ok(PgbenchRun { stdout, logs, cpu })
 }
 
-/// Latencies in microseconds from pgbench's per-transaction logs (third column).
-fn per_transaction_latencies(dir: &Path) -> anyhow::Result<Vec<u64>> {
-    let mut latencies = Vec::new();
+/// A transaction's latency in pgbench's per-transaction log, in microseconds.
+const LATENCY_COLUMN: usize = 2;
+/// Under `--rate`, how late the transaction started against its schedule, in microseconds.
+const SCHEDULE_LAG_COLUMN: usize = 6;
+
+/// One column of pgbench's per-transaction logs, every transaction's value.
+fn per_transaction_column(dir: &Path, column: usize) -> anyhow::Result<Vec<u64>> {
+    let mut values = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path
@@ -184,14 +215,18 @@ fn per_transaction_latencies(dir: &Path) -> anyhow::Result<Vec<u64>> {
             .is_some_and(|n| n.starts_with("tx."))
         {
             for line in std::fs::read_to_string(&path)?.lines() {
-                if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse().ok()) {
-                    latencies.push(us);
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(column)
+                    .and_then(|v| v.parse().ok())
+                {
+                    values.push(us);
                 }
             }
         }
     }
-    anyhow::ensure!(!latencies.is_empty(), "pgbench logged no transactions");
-    Ok(latencies)
+    anyhow::ensure!(!values.is_empty(), "pgbench logged no transactions");
+    Ok(values)
 }
 
 fn plan(
@@ -485,7 +520,7 @@ async fn main() -> anyhow::Result<()> {
     );
     // The open model against the closed model's throughput on one engine thread.
     if let Some(closed) = select_only_10 {
-        open_model(&sandbox, closed, rounds, seconds).await?;
+        open_model(&binaries, &sandbox, closed, rounds, seconds).await?;
     }
     sandbox.stop().await;
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");
@@ -496,39 +531,82 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The open model on the select-only case at 10 clients, at shares of the closed model's
-/// `closed` throughput: how late requests started, and what was dropped.
+/// `closed` throughput: how late requests started, and what was dropped; beside it pgbench's own
+/// schedule lag at the same rate (`--rate`, one thread) on the same server and machine.
 async fn open_model(
+    binaries: &ServerBinaries,
     sandbox: &Sandbox,
     closed: f64,
     rounds: u64,
     seconds: u64,
 ) -> anyhow::Result<()> {
     println!(
-        "open model, select-only, one engine thread, against its closed-model {closed:.0}/s \
-         (lag: actual start behind the intended one, ms; median over the rounds)"
+        "open model, select-only, 10 clients, one engine thread, against its closed-model \
+         {closed:.0}/s (lag: actual start behind the intended one, ms; median over the rounds); \
+         pgbench: --rate, -j 1"
     );
     println!(
-        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "share", "rate/s", "started", "dropped", "lag p50", "lag p99", "lag max"
+        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8}",
+        "share",
+        "rate/s",
+        "started",
+        "dropped",
+        "lag p50",
+        "lag p99",
+        "lag max",
+        "pgb p50",
+        "pgb p99",
+        "pgb max"
     );
     for share in [0.25, 0.5, 0.75, 1.0] {
         let rate = (closed * share).floor();
         let mut kept = Vec::new();
+        let mut reference = Vec::new();
         for _ in 0..rounds {
             kept.push(open_side(sandbox, 10, rate, seconds).await?);
+            reference.push(pgbench_lag(binaries, sandbox, rate, seconds)?);
         }
         let of = |key: fn(&Kept) -> f64| median(kept.iter().map(key).collect());
+        let pgb = |at: usize| median(reference.iter().map(|r| r[at]).collect());
         println!(
-            "{:>5.0}% {rate:>8.0} {:>8.0} {:>8.0} {:>8.3} {:>8.3} {:>8.3}",
+            "{:>5.0}% {rate:>8.0} {:>8.0} {:>8.0} {:>8.3} {:>8.3} {:>8.3} | {:>8.3} {:>8.3} {:>8.3}",
             share * 100.0,
             of(|k| k.started),
             of(|k| k.dropped),
             of(|k| k.p50_ms),
             of(|k| k.p99_ms),
             of(|k| k.max_ms),
+            pgb(0),
+            pgb(1),
+            pgb(2),
         );
     }
     Ok(())
+}
+
+/// pgbench's schedule lag on the select-only script at `rate` per second with 10 clients on one
+/// thread: p50, p99 and max, in ms.
+fn pgbench_lag(
+    binaries: &ServerBinaries,
+    sandbox: &Sandbox,
+    rate: f64,
+    seconds: u64,
+) -> anyhow::Result<[f64; 3]> {
+    let rate = format!("{rate:.0}");
+    let ran = run_pgbench(
+        binaries,
+        sandbox,
+        SELECT_ONLY,
+        10,
+        1,
+        seconds,
+        &["--rate", &rate],
+    )?;
+    let mut lags = per_transaction_column(ran.logs.path(), SCHEDULE_LAG_COLUMN)?;
+    lags.sort_unstable();
+    #[expect(clippy::cast_precision_loss, reason = "microseconds")]
+    let at = |permille: usize| lags[(lags.len() - 1) * permille / 1000] as f64 / 1000.0;
+    Ok([at(500), at(990), at(1000)])
 }
 
 /// What the table below measures, and its columns.
