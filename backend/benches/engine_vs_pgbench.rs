@@ -16,6 +16,12 @@
 //! of the actual starts behind the schedule and the arrivals dropped; beside it, pgbench's own
 //! schedule lag at the same rates (`--rate`, one thread): what this machine allows a generator.
 //!
+//! Then pool events measured alone: a million check-outs and check-ins of a pre-warmed pool's
+//! idle connection, events on and off, collected on a thread of their own as in a run — the CPU
+//! they add per request, against the cheapest case's CPU per transaction (the table's on/off
+//! columns measure the same through the network, where a side's CPU per transaction moves a few
+//! percent with the server's pace).
+//!
 //! The last lines are the highest instrumentation cost and, over the cases, the lowest throughput
 //! ratios and the highest CPU ratio: `lifeguard/pgbench throughput ratio: X.XX` (one engine thread
 //! against `-j 1`), `lifeguard/pgbench -j 2 throughput ratio: X.XX` (two against `-j 2`),
@@ -31,23 +37,27 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use lifeguard::pool::Pool;
 use lifeguard::pool::events::PoolRole;
+use lifeguard::runner::collector::{Collector, PhaseClock, Samples};
 use lifeguard::runner::{Abort, RunPlan, new_run_id, run_with};
 use lifeguard::sandbox::{Sandbox, SandboxOptions, ServerBinaries};
 use lifeguard::workload::auth_flow::AuthFlowWorkload;
 use lifeguard::workload::schema::{self, seeded_token};
 use lifeguard::workload::{Outcome, Pools, RequestResult, Workload};
 use lifeguard_shared::pool::{PoolProfile, PoolSettings, Reuse};
-use lifeguard_shared::report::ScenarioReport;
+use lifeguard_shared::report::{ScenarioReport, ServerReport};
 use lifeguard_shared::workload::AuthFlow;
 use nix::sys::resource::UsageWho;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
 use support::{Figures, closed_suite, cpu, median, setting};
 use tokio_postgres::Statement;
+use tokio_util::sync::CancellationToken;
 
 const USERS: u32 = 10_000;
 
@@ -457,6 +467,9 @@ async fn main() -> anyhow::Result<()> {
     let mut costliest_cpu = f64::NEG_INFINITY;
     let mut costliest = f64::NEG_INFINITY;
     let mut select_only_10 = None;
+    // The CPU per transaction with events off, the cheapest case first: what events add is
+    // largest against it.
+    let mut cheapest_off = f64::INFINITY;
     let chosen = std::env::var("LIFEGUARD_BENCH_CASES").ok();
     for (case, script) in [("select-only", SELECT_ONLY), ("auth-flow", AUTH_FLOW)] {
         for clients in [10, 20] {
@@ -489,6 +502,7 @@ async fn main() -> anyhow::Result<()> {
             if case == "select-only" && clients == 10 {
                 select_only_10 = Some(one.per_s);
             }
+            cheapest_off = cheapest_off.min(off.cpu_us);
             println!(
                 "{case:<12} {clients:>3} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {ratio:>5.2} {ratio_two:>5.2} {cpu_ratio:>5.2} {instr_cpu:>5.1}%",
                 j1.per_s,
@@ -522,6 +536,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(closed) = select_only_10 {
         open_model(&binaries, &sandbox, closed, rounds, seconds).await?;
     }
+    let events_us = events_cost_us(&sandbox).await?;
+    println!(
+        "pool events measured alone (1M check-outs of an idle connection, on vs off, collected): \
+         {:.3} µs per request, {:.1}% of the cheapest case's {cheapest_off:.1} µs per transaction",
+        events_us,
+        events_us / cheapest_off * 100.0
+    );
     sandbox.stop().await;
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");
     println!("lifeguard/pgbench throughput ratio: {lowest:.2}");
@@ -607,6 +628,76 @@ fn pgbench_lag(
     #[expect(clippy::cast_precision_loss, reason = "microseconds")]
     let at = |permille: usize| lags[(lags.len() - 1) * permille / 1000] as f64 / 1000.0;
     Ok([at(500), at(990), at(1000)])
+}
+
+/// Pool events' own cost, away from the network's noise: `CHECKOUTS` check-outs and check-ins of
+/// the one idle connection of a pre-warmed pool, with events on and off, while a collector on a
+/// thread of its own drains and folds them as in a run. The client CPU the events add per
+/// request, in µs (a request emits the same events, whatever its statements). The on/off sides
+/// of the table measure the same through the network, where a 5 s side's CPU per transaction
+/// moves by a few percent with the server's pace.
+async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
+    const CHECKOUTS: u32 = 1_000_000;
+    // Below a buffer's capacity per drain (3 events a request): none is dropped, all are paid.
+    const BATCH: u32 = 5_000;
+    let mut cpu_per_request = [0.0; 2];
+    for (side, instrumented) in [(0, true), (1, false), (0, true), (1, false)] {
+        let settings = PoolSettings {
+            pool_size: 1,
+            ..plan(sandbox, 1, 1, instrumented, 1).profile.primary
+        };
+        let pool = Pool::new(
+            PoolRole::Primary,
+            settings,
+            sandbox.connect_config(),
+            instrumented,
+        );
+        pool.prewarm().await?;
+        let finish = CancellationToken::new();
+        let collecting = {
+            let collector = Collector::new(
+                std::time::Instant::now(),
+                vec!["events".into()],
+                Arc::new(PhaseClock::default()),
+                vec![pool.clone()],
+                ServerReport::default(),
+                None,
+            );
+            let (_observing, observations) = tokio::sync::mpsc::channel(1);
+            let finish = finish.clone();
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|runtime| {
+                        runtime.block_on(collector.run(Samples::new(1), observations, None, finish))
+                    })
+            })
+        };
+        let before = cpu(UsageWho::RUSAGE_SELF);
+        for done in 1..=CHECKOUTS {
+            drop(pool.checkout().await?);
+            if done % BATCH == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        finish.cancel();
+        let collected = collecting
+            .join()
+            .map_err(|_| anyhow::anyhow!("the collector panicked"))??;
+        let used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(before);
+        anyhow::ensure!(
+            pool.stats().dropped_events == 0,
+            "events were dropped: the measure would understate their cost"
+        );
+        anyhow::ensure!(
+            !instrumented || collected.phases[0].peak.checked_out == 1,
+            "the collector saw the check-outs"
+        );
+        pool.close();
+        cpu_per_request[side] += used.as_secs_f64() * 1e6 / f64::from(CHECKOUTS) / 2.0;
+    }
+    Ok(cpu_per_request[0] - cpu_per_request[1])
 }
 
 /// What the table below measures, and its columns.
