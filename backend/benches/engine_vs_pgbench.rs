@@ -138,9 +138,8 @@ fn pgbench(
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse::<f64>().ok())
         .with_context(|| format!("no tps in pgbench's output: {}", ran.stdout))?;
-    let mut latencies = per_transaction_column(ran.logs.path(), LATENCY_COLUMN)?;
-    latencies.sort_unstable();
-    let at = |permille: usize| latencies[(latencies.len() - 1) * permille / 1000] as f64 / 1000.0;
+    let latencies = per_transaction_column(ran.logs.path(), LATENCY_COLUMN)?;
+    let at = |permille| permille_ms(&latencies, permille);
     Ok(Figures {
         per_s: tps,
         p50_ms: at(500),
@@ -209,12 +208,19 @@ fn run_pgbench(
     Ok(PgbenchRun { stdout, logs, cpu })
 }
 
+/// The value at `permille` of microseconds `sorted`, in ms.
+fn permille_ms(sorted: &[u64], permille: usize) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "microseconds")]
+    let value = sorted[(sorted.len() - 1) * permille / 1000] as f64;
+    value / 1000.0
+}
+
 /// A transaction's latency in pgbench's per-transaction log, in microseconds.
 const LATENCY_COLUMN: usize = 2;
 /// Under `--rate`, how late the transaction started against its schedule, in microseconds.
 const SCHEDULE_LAG_COLUMN: usize = 6;
 
-/// One column of pgbench's per-transaction logs, every transaction's value.
+/// One column of pgbench's per-transaction logs, every transaction's value, sorted.
 fn per_transaction_column(dir: &Path, column: usize) -> anyhow::Result<Vec<u64>> {
     let mut values = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -236,6 +242,7 @@ fn per_transaction_column(dir: &Path, column: usize) -> anyhow::Result<Vec<u64>>
         }
     }
     anyhow::ensure!(!values.is_empty(), "pgbench logged no transactions");
+    values.sort_unstable();
     Ok(values)
 }
 
@@ -623,10 +630,8 @@ fn pgbench_lag(
         seconds,
         &["--rate", &rate],
     )?;
-    let mut lags = per_transaction_column(ran.logs.path(), SCHEDULE_LAG_COLUMN)?;
-    lags.sort_unstable();
-    #[expect(clippy::cast_precision_loss, reason = "microseconds")]
-    let at = |permille: usize| lags[(lags.len() - 1) * permille / 1000] as f64 / 1000.0;
+    let lags = per_transaction_column(ran.logs.path(), SCHEDULE_LAG_COLUMN)?;
+    let at = |permille| permille_ms(&lags, permille);
     Ok([at(500), at(990), at(1000)])
 }
 
