@@ -474,8 +474,8 @@ async fn main() -> anyhow::Result<()> {
     let mut costliest_cpu = f64::NEG_INFINITY;
     let mut costliest = f64::NEG_INFINITY;
     let mut select_only_10 = None;
-    // The CPU per transaction with events off, the cheapest case first: what events add is
-    // largest against it.
+    // The cheapest case's CPU per transaction with events off: what events add weighs most
+    // against it.
     let mut cheapest_off = f64::INFINITY;
     let chosen = std::env::var("LIFEGUARD_BENCH_CASES").ok();
     for (case, script) in [("select-only", SELECT_ONLY), ("auth-flow", AUTH_FLOW)] {
@@ -643,7 +643,8 @@ fn pgbench_lag(
 /// moves by a few percent with the server's pace.
 async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
     const CHECKOUTS: u32 = 1_000_000;
-    // Below a buffer's capacity per drain (3 events a request): none is dropped, all are paid.
+    // A pause every `BATCH` keeps each pool buffer under its capacity between two drains (3
+    // events a request), so every event is paid for; the side fails if one was dropped.
     const BATCH: u32 = 5_000;
     let mut cpu_per_request = [0.0; 2];
     for (side, instrumented) in [(0, true), (1, false), (0, true), (1, false)] {
@@ -697,7 +698,7 @@ async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
         );
         anyhow::ensure!(
             !instrumented || collected.phases[0].peak.checked_out == 1,
-            "the collector saw the check-outs"
+            "the collector saw no check-out"
         );
         pool.close();
         cpu_per_request[side] += used.as_secs_f64() * 1e6 / f64::from(CHECKOUTS) / 2.0;
