@@ -16,7 +16,7 @@ use lifeguard::sandbox::demo::{DemoService, installed_in};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use lifeguard_shared::report::RunReport;
 use lifeguard_shared::run::{RunDetail, TargetInfo};
-use lifeguard_shared::suite::{LeakCheck, Load, RecoveryPhase, Scenario, Suite};
+use lifeguard_shared::suite::{Criteria, LeakCheck, Load, RecoveryPhase, Scenario, Suite};
 use lifeguard_tests::{Browser, TestApp, spawn_app_with};
 use serde_json::{Value, json};
 
@@ -101,9 +101,19 @@ fn report(detail: &RunDetail) -> &RunReport {
 }
 
 /// auth-burst's four scenarios with a short leak check: the analysis's load, through the service.
+/// Its latency rules are twice the analysis's: the service answers on one Python event loop, on
+/// a two-core machine that also runs its server and lifeguard, and opens its overflow connections
+/// during the peak, so its peak mean sits near the analysis's 200 ms (200.4 ms in one CI run).
+/// These tests are about what lifeguard reads from the service — its pool, its server, its
+/// leaks and timeouts — not about how fast this machine runs Python.
 fn burst(name: &str) -> Suite {
     Suite {
         name: name.into(),
+        criteria: Criteria {
+            mean_latency_ms: 400.0,
+            p95_latency_ms: 1000.0,
+            ..Criteria::default()
+        },
         // A pool that never recovers fails after 15 s instead of a minute.
         recovery: Some(RecoveryPhase {
             max_wait_s: 15.0,
