@@ -122,38 +122,33 @@ impl Workload for SelectOnly {
     }
 }
 
-fn pgbench(
-    binaries: &ServerBinaries,
-    sandbox: &Sandbox,
-    script: &str,
-    clients: u32,
-    threads: u32,
-    seconds: u64,
-) -> anyhow::Result<Figures> {
-    let ran = run_pgbench(binaries, sandbox, script, clients, threads, seconds, &[])?;
-    let tps = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .and_then(|v| v.parse::<f64>().ok())
-        .with_context(|| format!("no tps in pgbench's output: {}", ran.stdout))?;
-    let latencies = per_transaction_column(ran.logs.path(), LATENCY_COLUMN)?;
-    let at = |permille| permille_ms(&latencies, permille);
-    Ok(Figures {
-        per_s: tps,
-        p50_ms: at(500),
-        p95_ms: at(950),
-        cpu_us: ran.cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
-    })
-}
-
 /// What one pgbench invocation printed, the directory of its per-transaction logs, and the
 /// client CPU it used.
 struct PgbenchRun {
     stdout: String,
     logs: tempfile::TempDir,
     cpu: Duration,
+}
+
+impl PgbenchRun {
+    /// Throughput, p50/p95 and client CPU per transaction, from the output and the logs.
+    fn figures(&self) -> anyhow::Result<Figures> {
+        let tps = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("tps = "))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|v| v.parse::<f64>().ok())
+            .with_context(|| format!("no tps in pgbench's output: {}", self.stdout))?;
+        let latencies = per_transaction_column(self.logs.path(), LATENCY_COLUMN)?;
+        let at = |permille| permille_ms(&latencies, permille);
+        Ok(Figures {
+            per_s: tps,
+            p50_ms: at(500),
+            p95_ms: at(950),
+            cpu_us: self.cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
+        })
+    }
 }
 
 /// pgbench `-M prepared` with `clients` clients on `threads` threads for `seconds`, logging every
@@ -246,14 +241,9 @@ fn per_transaction_column(dir: &Path, column: usize) -> anyhow::Result<Vec<u64>>
     Ok(values)
 }
 
-fn plan(
-    sandbox: &Sandbox,
-    clients: u32,
-    seconds: u64,
-    instrumented: bool,
-    engine_threads: u32,
-) -> RunPlan {
-    let settings = PoolSettings {
+/// lifeguard's pool on every side: one connection per client, pre-warmed, no overflow.
+fn pool_settings(clients: u32) -> PoolSettings {
+    PoolSettings {
         pool_size: clients,
         max_overflow: 0,
         pool_timeout_s: 30.0,
@@ -261,7 +251,17 @@ fn plan(
         pre_ping: false,
         prewarm: true,
         reuse: Reuse::Fifo,
-    };
+    }
+}
+
+fn plan(
+    sandbox: &Sandbox,
+    clients: u32,
+    seconds: u64,
+    instrumented: bool,
+    engine_threads: u32,
+) -> RunPlan {
+    let settings = pool_settings(clients);
     RunPlan {
         run_id: new_run_id(),
         target_name: "sandbox".into(),
@@ -380,7 +380,8 @@ async fn measure(
         } else {
             [false, true, true, false]
         };
-        sides[PGBENCH_1].push(pgbench(binaries, sandbox, script, clients, 1, seconds)?);
+        sides[PGBENCH_1]
+            .push(run_pgbench(binaries, sandbox, script, clients, 1, seconds, &[])?.figures()?);
         let (mut on, mut off) = (Vec::new(), Vec::new());
         for instrumented in order {
             let engine = Engine {
@@ -401,7 +402,8 @@ async fn measure(
             instrumented: true,
         };
         sides[TWO_THREADS].push(lifeguard_case(sandbox, case, clients, seconds, two).await?);
-        sides[PGBENCH_2].push(pgbench(binaries, sandbox, script, clients, 2, seconds)?);
+        sides[PGBENCH_2]
+            .push(run_pgbench(binaries, sandbox, script, clients, 2, seconds, &[])?.figures()?);
     }
     Ok(sides)
 }
@@ -648,13 +650,9 @@ async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
     const BATCH: u32 = 5_000;
     let mut cpu_per_request = [0.0; 2];
     for (side, instrumented) in [(0, true), (1, false), (0, true), (1, false)] {
-        let settings = PoolSettings {
-            pool_size: 1,
-            ..plan(sandbox, 1, 1, instrumented, 1).profile.primary
-        };
         let pool = Pool::new(
             PoolRole::Primary,
-            settings,
+            pool_settings(1),
             sandbox.connect_config(),
             instrumented,
         );
