@@ -10,6 +10,8 @@
 //! default) for one engine thread and with two (`-j 2`) for two. The sides alternate for
 //! `LIFEGUARD_BENCH_ROUNDS` rounds (default 5); ratios are the median of each round's ratio, so a
 //! noisy moment on a shared machine does not decide one.
+//! Under each case's row, the whole machine's CPU per transaction (client, server and kernel)
+//! beside the client's: once two threads fill the cores, throughput follows the machine's.
 //!
 //! Then the open model: on the select-only case at 10 clients, arrivals at a quarter, a half,
 //! three quarters and all of the closed model's throughput on one engine thread, each round's lag
@@ -55,7 +57,7 @@ use lifeguard_shared::workload::AuthFlow;
 use nix::sys::resource::UsageWho;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
-use support::{Figures, closed_suite, cpu, median, setting};
+use support::{Figures, closed_suite, cpu, machine_cpu, median, setting};
 use tokio_postgres::Statement;
 use tokio_util::sync::CancellationToken;
 
@@ -122,12 +124,13 @@ impl Workload for SelectOnly {
     }
 }
 
-/// What one pgbench invocation printed, the directory of its per-transaction logs, and the
-/// client CPU it used.
+/// What one pgbench invocation printed, the directory of its per-transaction logs, the client
+/// CPU it used and the machine's while it ran.
 struct PgbenchRun {
     stdout: String,
     logs: tempfile::TempDir,
     cpu: Duration,
+    machine: Duration,
 }
 
 impl PgbenchRun {
@@ -147,6 +150,7 @@ impl PgbenchRun {
             p50_ms: at(500),
             p95_ms: at(950),
             cpu_us: self.cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
+            machine_us: self.machine.as_secs_f64() * 1e6 / latencies.len() as f64,
         })
     }
 }
@@ -165,7 +169,7 @@ fn run_pgbench(
     let logs = tempfile::tempdir()?;
     let script_path = logs.path().join("script.sql");
     std::fs::write(&script_path, script)?;
-    let cpu_before = cpu(UsageWho::RUSAGE_CHILDREN);
+    let (cpu_before, machine_before) = (cpu(UsageWho::RUSAGE_CHILDREN), machine_cpu());
     let output = Command::new(binaries.pgbench())
         .current_dir(logs.path())
         .env("PGPASSWORD", sandbox.password())
@@ -194,13 +198,19 @@ fn run_pgbench(
         .output()
         .context("running pgbench")?;
     let cpu = cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(cpu_before);
+    let machine = machine_cpu().saturating_sub(machine_before);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     anyhow::ensure!(
         output.status.success(),
         "pgbench failed: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(PgbenchRun { stdout, logs, cpu })
+    Ok(PgbenchRun {
+        stdout,
+        logs,
+        cpu,
+        machine,
+    })
 }
 
 /// The value at `permille` of microseconds `sorted`, in ms.
@@ -291,6 +301,7 @@ fn figures(scenario: &ScenarioReport) -> Figures {
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
         cpu_us: 0.0,
+        machine_us: 0.0,
     }
 }
 
@@ -308,7 +319,7 @@ async fn lifeguard_side<W: Workload>(
     seconds: u64,
     engine: Engine,
 ) -> anyhow::Result<Figures> {
-    let cpu_before = cpu(UsageWho::RUSAGE_SELF);
+    let (cpu_before, machine_before) = (cpu(UsageWho::RUSAGE_SELF), machine_cpu());
     let output = run_with(
         plan(
             sandbox,
@@ -329,8 +340,10 @@ async fn lifeguard_side<W: Workload>(
         scenario.outcomes
     );
     let cpu_used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before);
+    let machine_used = machine_cpu().saturating_sub(machine_before);
     Ok(Figures {
         cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
+        machine_us: machine_used.as_secs_f64() * 1e6 / scenario.requests as f64,
         ..figures(scenario)
     })
 }
@@ -512,26 +525,11 @@ async fn main() -> anyhow::Result<()> {
                 select_only_10 = Some(one.per_s);
             }
             cheapest_off = cheapest_off.min(off.cpu_us);
-            println!(
-                "{case:<12} {clients:>3} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {ratio:>5.2} {ratio_two:>5.2} {cpu_ratio:>5.2} {instr_cpu:>5.1}%",
-                j1.per_s,
-                j1.p50_ms,
-                j1.p95_ms,
-                j1.cpu_us,
-                one.per_s,
-                one.p50_ms,
-                one.p95_ms,
-                one.cpu_us,
-                off.per_s,
-                off.cpu_us,
-                two.per_s,
-                two.p50_ms,
-                two.p95_ms,
-                two.cpu_us,
-                j2.per_s,
-                j2.p50_ms,
-                j2.p95_ms,
-                j2.cpu_us,
+            print_case(
+                case,
+                clients,
+                &[j1, one, off, two, j2],
+                [ratio, ratio_two, cpu_ratio, instr_cpu],
             );
         }
     }
@@ -702,6 +700,54 @@ async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
         cpu_per_request[side] += used.as_secs_f64() * 1e6 / f64::from(CHECKOUTS) / 2.0;
     }
     Ok(cpu_per_request[0] - cpu_per_request[1])
+}
+
+/// A case's row of the table, medians over the rounds, and under it the machine's CPU.
+fn print_case(case: &str, clients: u32, sides: &[Figures; SIDES], ratios: [f64; 4]) {
+    let [j1, one, off, two, j2] = sides;
+    let [ratio, ratio_two, cpu_ratio, instr_cpu] = ratios;
+    println!(
+        "{case:<12} {clients:>3} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {:>8.0} {:>5.2} {:>5.2} {:>6.1} | {ratio:>5.2} {ratio_two:>5.2} {cpu_ratio:>5.2} {instr_cpu:>5.1}%",
+        j1.per_s,
+        j1.p50_ms,
+        j1.p95_ms,
+        j1.cpu_us,
+        one.per_s,
+        one.p50_ms,
+        one.p95_ms,
+        one.cpu_us,
+        off.per_s,
+        off.cpu_us,
+        two.per_s,
+        two.p50_ms,
+        two.p95_ms,
+        two.cpu_us,
+        j2.per_s,
+        j2.p50_ms,
+        j2.p95_ms,
+        j2.cpu_us,
+    );
+    print_machine(sides);
+}
+
+/// Under a case's row, the whole machine's CPU per transaction on each side, with the client's
+/// share of it: two threads fill this machine's two cores, and throughput then follows what
+/// the machine spends per transaction, client and server together.
+fn print_machine(sides: &[Figures; SIDES]) {
+    let side = |index: usize| {
+        format!(
+            "{:.1} (client {:.1})",
+            sides[index].machine_us, sides[index].cpu_us
+        )
+    };
+    println!(
+        "{:<16} | machine µs per tx: 1 thread {} vs -j 1 {}; 2 threads {} vs -j 2 {}",
+        "",
+        side(ONE_THREAD),
+        side(PGBENCH_1),
+        side(TWO_THREADS),
+        side(PGBENCH_2),
+    );
 }
 
 /// What the table below measures, and its columns.

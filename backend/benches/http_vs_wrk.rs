@@ -34,7 +34,7 @@ use lifeguard::targets::http::{Body, HttpService, MetricsPlan, RequestSpec, Test
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::workload::AuthFlow;
 use nix::sys::resource::UsageWho;
-use support::{Figures, closed_suite, cpu, median, setting};
+use support::{Figures, closed_suite, cpu, machine_cpu, median, setting};
 
 const TOKEN: &str = "bench-token";
 
@@ -103,8 +103,11 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("figures.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
-    let (endpoint_before, wrk_before) =
-        (cpu(UsageWho::RUSAGE_SELF), cpu(UsageWho::RUSAGE_CHILDREN));
+    let (endpoint_before, wrk_before, machine_before) = (
+        cpu(UsageWho::RUSAGE_SELF),
+        cpu(UsageWho::RUSAGE_CHILDREN),
+        machine_cpu(),
+    );
     let output = Command::new("wrk")
         .args(["-t1", "-c", &connections.to_string(), "-d"])
         .arg(format!("{seconds}s"))
@@ -133,6 +136,7 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
         p50_ms: numbers[1],
         p95_ms: numbers[2],
         cpu_us: used.as_secs_f64() * 1e6 / requests,
+        machine_us: machine_cpu().saturating_sub(machine_before).as_secs_f64() * 1e6 / requests,
     })
 }
 
@@ -199,7 +203,7 @@ async fn lifeguard_side(
         max_duration: Duration::from_hours(1),
         engine_threads: 1,
     };
-    let cpu_before = cpu(UsageWho::RUSAGE_SELF);
+    let (cpu_before, machine_before) = (cpu(UsageWho::RUSAGE_SELF), machine_cpu());
     let output = run(plan, None, Abort::new()).await?;
     // This process also serves the endpoint: its CPU counts too, alike on every lifeguard side.
     let cpu_used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before);
@@ -214,6 +218,8 @@ async fn lifeguard_side(
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
         cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
+        machine_us: machine_cpu().saturating_sub(machine_before).as_secs_f64() * 1e6
+            / scenario.requests as f64,
     })
 }
 
@@ -227,16 +233,18 @@ async fn main() -> anyhow::Result<()> {
          lifeguard's one engine thread with as many virtual users as wrk has connections"
     );
     println!(
-        "{:<12} | {:>9} {:>6} {:>6} {:>7} | {:>9} {:>6} {:>6} {:>7} | {:>11} {:>7} | {:>6} {:>12}",
+        "{:<12} | {:>9} {:>6} {:>6} {:>7} {:>7} | {:>9} {:>6} {:>6} {:>7} {:>7} | {:>11} {:>7} | {:>6} {:>12}",
         "connections",
         "wrk/s",
         "p50",
         "p95",
         "cpu µs",
+        "machine",
         "lifeguard",
         "p50",
         "p95",
         "cpu µs",
+        "machine",
         "+scrape 250",
         "cpu µs",
         "ratio",
@@ -279,15 +287,17 @@ async fn main() -> anyhow::Result<()> {
         lowest = lowest.min(ratio);
         costliest = costliest.max(cost);
         println!(
-            "{connections:<12} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} | {:>11.0} {:>7.1} | {:>6.2} {:>11.1}%",
+            "{connections:<12} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} {:>7.1} | {:>9.0} {:>6.2} {:>6.2} {:>7.1} {:>7.1} | {:>11.0} {:>7.1} | {:>6.2} {:>11.1}%",
             reference.per_s,
             reference.p50_ms,
             reference.p95_ms,
             reference.cpu_us,
+            reference.machine_us,
             plain.per_s,
             plain.p50_ms,
             plain.p95_ms,
             plain.cpu_us,
+            plain.machine_us,
             scraping.per_s,
             scraping.cpu_us,
             ratio,
@@ -296,7 +306,8 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "latencies in ms; ratio and scrape cost: medians over the rounds (scrape cost: CPU per \
-         request added by scraping every 250 ms; this process's CPU, the endpoint's included)"
+         request added by scraping every 250 ms; this process's CPU, the endpoint's included); \
+         machine: the whole machine's CPU per request, the kernel's included"
     );
     println!(
         "scraping at 250 ms costs (the highest case): {:.1}%",
