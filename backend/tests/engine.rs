@@ -114,8 +114,9 @@ async fn a_run_on_four_engine_threads_counts_every_request_and_pool_event_once()
     sandbox.stop().await;
 }
 
-/// An open model at 100 requests a second for 3 s on a free engine: all 300 started on the
-/// schedule, none dropped, the engine not saturated, the schedule criterion passed.
+/// An open model at 100 requests a second for 3 s on a free engine, of one thread and of four
+/// that share the schedule: all 300 started on the schedule exactly once, none dropped, the
+/// engine not saturated, the schedule criterion passed.
 #[tokio::test]
 async fn an_open_model_on_a_free_engine_keeps_its_schedule() {
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
@@ -124,24 +125,34 @@ async fn an_open_model_on_a_free_engine_keeps_its_schedule() {
         duration_s: 3.0,
         max_in_flight: 50,
     };
-    let report = run(plan(&sandbox, load, 5, 1), None, Abort::new())
-        .await
-        .unwrap()
-        .report;
-    let scenario = &report.scenarios[0];
-    let schedule = scenario.schedule.as_ref().unwrap();
-    assert_eq!(
-        (schedule.started, scenario.outcomes.dropped),
-        (300, 0),
-        "{schedule:?}"
-    );
-    assert!(!schedule.generator_saturated, "{schedule:?}");
-    assert!(
-        schedule.lag_p50_ms <= schedule.lag_p99_ms && schedule.lag_p99_ms <= schedule.lag_max_ms,
-        "{schedule:?}"
-    );
-    assert!(criterion(scenario, Metric::ScheduleLagP99Ms));
-    assert_eq!(report.state, RunState::Passed);
+    for threads in [1, 4] {
+        let report = run(plan(&sandbox, load.clone(), 5, threads), None, Abort::new())
+            .await
+            .unwrap()
+            .report;
+        let scenario = &report.scenarios[0];
+        let schedule = scenario.schedule.as_ref().unwrap();
+        assert_eq!(
+            (
+                schedule.started,
+                scenario.requests,
+                scenario.outcomes.dropped
+            ),
+            (300, 300, 0),
+            "{threads} threads: {schedule:?}"
+        );
+        assert!(
+            !schedule.generator_saturated,
+            "{threads} threads: {schedule:?}"
+        );
+        assert!(
+            schedule.lag_p50_ms <= schedule.lag_p99_ms
+                && schedule.lag_p99_ms <= schedule.lag_max_ms,
+            "{schedule:?}"
+        );
+        assert!(criterion(scenario, Metric::ScheduleLagP99Ms));
+        assert_eq!(report.state, RunState::Passed, "{threads} threads");
+    }
     sandbox.stop().await;
 }
 

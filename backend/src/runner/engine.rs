@@ -65,9 +65,9 @@ impl EngineThreads {
                 .name(format!("lifeguard-engine-{run_id}-{index}"))
                 .spawn(move || {
                     crate::pool::set_thread_home(index);
-                    // Arrivals and checkouts handed over by other threads wait in the runtime's
-                    // shared queue: look there every 8 tasks rather than 31, so an open model's
-                    // request starts on time on a busy engine.
+                    // Checkouts handed over by other threads wait in the runtime's shared
+                    // queue: look there every 8 tasks rather than 31, so a request granted a
+                    // connection by another thread goes on promptly on a busy engine.
                     let runtime = match tokio::runtime::Builder::new_current_thread()
                         .global_queue_interval(8)
                         .enable_all()

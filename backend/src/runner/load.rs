@@ -5,12 +5,12 @@
 //! Users run on the engine threads ([`Runtimes`]): a closed model's users are dealt to them in
 //! turn; an open model's arrivals too, each thread starting its own.
 //!
-//! The open model's schedule ([`Schedule`]) is kept by a thread of its own ([`Arrivals`]) that
-//! sleeps to each intended start with the operating system's timer and hands the arrival to an
-//! engine thread — the engine's timer counts whole milliseconds, which alone would start requests
-//! up to a millisecond late — and by the engine threads themselves, which claim what is due each
-//! time a request ends. A request's lag — its actual start less its intended one — is measured
-//! where it starts, on the engine, so an engine too busy to pick arrivals up shows as lag.
+//! The open model's schedule ([`Schedule`]) is kept by the engine threads themselves: each
+//! sleeps to its turns among the intended starts on a [`PreciseTimer`] of its own — the engine's
+//! tokio timer counts whole milliseconds, which alone would start requests up to a millisecond
+//! late — and claims what is due then and each time one of its requests ends. A request's lag —
+//! its actual start less its intended one — is measured where it starts, on the engine, so an
+//! engine too busy to pick arrivals up shows as lag.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use super::abort::{Abort, AbortTaskOnDrop};
 use super::collector::{Sample, Samples};
 use super::engine::Runtimes;
+use super::timer::PreciseTimer;
 use crate::workload::{Outcome, RequestResult, Workload};
 
 /// Everything a user needs to make requests and report them.
@@ -167,31 +168,21 @@ impl<W: Workload> Users<W> {
                     count: arrivals,
                     next: AtomicU64::new(0),
                 });
-                let (queues, arriving): (Vec<_>, Vec<_>) = self
-                    .runtimes
-                    .all()
-                    .iter()
-                    .map(|_| mpsc::unbounded_channel())
-                    .unzip();
                 let in_flight = Arc::new(AtomicUsize::new(0));
                 let mut seeds = SmallRng::from_rng(&mut rand::rng());
-                for (thread, (arriving, own)) in arriving.into_iter().zip(&queues).enumerate() {
+                let threads = self.runtimes.all().len();
+                for thread in 0..threads {
                     let dispatcher = Dispatcher {
                         phase,
                         hold,
                         schedule: schedule.clone(),
-                        own: own.downgrade(),
+                        turn: thread as u64,
+                        threads: threads as u64,
                         in_flight: in_flight.clone(),
                         max_in_flight: max_in_flight as usize,
                         rng: SmallRng::from_rng(&mut seeds),
                     };
-                    running.spawn_on(
-                        dispatcher.start(self.clone(), arriving),
-                        self.runtimes.of(thread),
-                    );
-                }
-                if !Arrivals::start(schedule, queues, &self.abort) {
-                    return;
+                    running.spawn_on(dispatcher.start(self.clone()), self.runtimes.of(thread));
                 }
             }
         }
@@ -229,10 +220,9 @@ impl<W: Workload> Users<W> {
 }
 
 /// An open model's arrivals: `count` of them, `gap` apart from `started`, each claimed exactly
-/// once — by the schedule thread when it wakes at the next one, or by an engine thread that has
-/// just finished a request when some are already due. A busy engine so starts what is due
-/// without waiting for the schedule thread, which the operating system may wake late on cores
-/// the target's server shares.
+/// once — by an engine thread when its timer wakes it at its turn, or when one of its requests
+/// has just ended and some are already due. A busy engine so starts what is due without waiting
+/// for its timer, which the operating system may wake late on cores the target's server shares.
 #[derive(Debug)]
 struct Schedule {
     started: Instant,
@@ -248,6 +238,14 @@ impl Schedule {
         #[expect(clippy::cast_precision_loss, reason = "an arrival's index")]
         let offset = self.gap.mul_f64(index as f64);
         self.started + offset
+    }
+
+    /// The first arrival from `from` on that is engine thread `turn`'s of `threads` to wake for
+    /// (they take every `threads`-th in turn), or the last one: every thread stays awake for
+    /// what its requests claim until all are claimed.
+    fn turn_from(&self, from: u64, turn: u64, threads: u64) -> u64 {
+        let ahead = (turn + threads - from % threads) % threads;
+        (from + ahead).min(self.count.saturating_sub(1))
     }
 
     /// Claims every arrival due by `now` that nobody claimed yet.
@@ -273,9 +271,9 @@ struct Dispatcher {
     phase: usize,
     hold: Duration,
     schedule: Arc<Schedule>,
-    /// This dispatcher's own queue: a request that ends hands what it claimed back here. Weak:
-    /// the schedule thread and running requests hold it open, so it closes after the last.
-    own: mpsc::WeakUnboundedSender<Range<u64>>,
+    /// This thread wakes for every `threads`-th arrival from the `turn`-th.
+    turn: u64,
+    threads: u64,
     /// Requests running on every engine thread, against `max_in_flight`.
     in_flight: Arc<AtomicUsize>,
     max_in_flight: usize,
@@ -283,31 +281,72 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts a request for each arrival claimed, on this thread, unless `max_in_flight`
-    /// requests are already running over all threads: then the arrival is dropped (and counted
-    /// so). Ends when the schedule thread and every request it started are done.
-    async fn start<W: Workload>(
-        mut self,
-        users: Users<W>,
-        mut arriving: mpsc::UnboundedReceiver<Range<u64>>,
-    ) {
+    /// Sleeps to this thread's turns and starts a request for each arrival claimed then or by
+    /// its requests as they end, on this thread, unless `max_in_flight` requests are already
+    /// running over all threads: then the arrival is dropped (and counted so). Ends when every
+    /// arrival is claimed and every request it started is done.
+    async fn start<W: Workload>(mut self, users: Users<W>) {
+        let mut timer = match PreciseTimer::new() {
+            Ok(timer) => timer,
+            Err(error) => {
+                users
+                    .abort
+                    .abort(format!("starting the open model's timer: {error}"));
+                return;
+            }
+        };
+        // Requests that end hand what they claimed back here: they run on this thread, so what
+        // they claimed is sent before this loop looks again.
+        let (own, mut ended) = mpsc::unbounded_channel::<Range<u64>>();
         let mut running = JoinSet::new();
-        while let Some(claimed) = tokio::select! {
-            next = arriving.recv() => next,
-            () = users.abort.aborted() => None,
-        } {
+        loop {
             while running.try_join_next().is_some() {}
-            for arrival in claimed {
-                self.dispatch(&users, &mut running, self.schedule.at(arrival));
+            while let Ok(claimed) = ended.try_recv() {
+                self.dispatch(&users, &mut running, &own, claimed);
+            }
+            let next = self.schedule.next.load(Ordering::Acquire);
+            if next >= self.schedule.count || users.abort.is_aborted() {
+                break;
+            }
+            let wake = self
+                .schedule
+                .at(self.schedule.turn_from(next, self.turn, self.threads));
+            tokio::select! {
+                slept = timer.wake_by(wake) => {
+                    if let Err(error) = slept {
+                        users.abort.abort(format!("the open model's timer failed: {error}"));
+                        break;
+                    }
+                    let claimed = self.schedule.claim_due(Instant::now());
+                    self.dispatch(&users, &mut running, &own, claimed);
+                }
+                Some(claimed) = ended.recv() => {
+                    self.dispatch(&users, &mut running, &own, claimed);
+                }
+                () = users.abort.aborted() => break,
             }
         }
         users.join(&mut running).await;
     }
 
+    /// Starts the `claimed` arrivals.
     fn dispatch<W: Workload>(
         &mut self,
         users: &Users<W>,
         running: &mut JoinSet<()>,
+        own: &mpsc::UnboundedSender<Range<u64>>,
+        claimed: Range<u64>,
+    ) {
+        for arrival in claimed {
+            self.start_one(users, running, own, self.schedule.at(arrival));
+        }
+    }
+
+    fn start_one<W: Workload>(
+        &mut self,
+        users: &Users<W>,
+        running: &mut JoinSet<()>,
+        own: &mpsc::UnboundedSender<Range<u64>>,
         intended: Instant,
     ) {
         let room = self
@@ -333,15 +372,13 @@ impl Dispatcher {
         let this = users.clone();
         let mut rng = SmallRng::from_rng(&mut self.rng);
         let (phase, hold) = (self.phase, self.hold);
-        let (schedule, own) = (self.schedule.clone(), self.own.upgrade());
+        let (schedule, own) = (self.schedule.clone(), own.clone());
         running.spawn(async move {
             let _landed = landed;
             this.fire(phase, &mut rng, hold, intended, true).await;
-            if let Some(own) = own {
-                let due = schedule.claim_due(Instant::now());
-                if !due.is_empty() {
-                    let _dispatcher_gone = own.send(due);
-                }
+            let due = schedule.claim_due(Instant::now());
+            if !due.is_empty() {
+                let _dispatcher_gone = own.send(due);
             }
         });
     }
@@ -353,56 +390,6 @@ struct InFlight(Arc<AtomicUsize>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// An open model's schedule thread: it sleeps to the next unclaimed arrival's intended start
-/// with the operating system's timer (tens of microseconds late, where the engine's counts whole
-/// milliseconds), claims what is due and hands it to the engine threads in turn; it stops after
-/// the last arrival, when the run is aborted, or when nobody takes arrivals any more.
-struct Arrivals;
-
-impl Arrivals {
-    /// Keeps `schedule`, dealing what it claims to `queues` in turn; `false` when no thread
-    /// could be started (the run is aborted saying so).
-    fn start(
-        schedule: Arc<Schedule>,
-        queues: Vec<mpsc::UnboundedSender<Range<u64>>>,
-        abort: &Abort,
-    ) -> bool {
-        let watched = abort.clone();
-        let spawned = std::thread::Builder::new()
-            .name("lifeguard-arrivals".into())
-            .spawn(move || {
-                // Linux lets a sleep end up to 50 µs late by default, to batch wake-ups: this
-                // thread's wake-ups are the schedule, so none of that slack.
-                if let Err(error) = nix::sys::prctl::set_timerslack(1) {
-                    tracing::debug!(%error, "the schedule thread keeps the default timer slack");
-                }
-                let mut turn = queues.iter().cycle();
-                loop {
-                    let next = schedule.next.load(Ordering::Acquire);
-                    if next >= schedule.count || watched.is_aborted() {
-                        return;
-                    }
-                    let at = schedule.at(next);
-                    let now = Instant::now();
-                    if at > now {
-                        std::thread::sleep(at - now);
-                    }
-                    let claimed = schedule.claim_due(Instant::now());
-                    if !claimed.is_empty()
-                        && turn.next().is_none_or(|queue| queue.send(claimed).is_err())
-                    {
-                        return;
-                    }
-                }
-            });
-        if let Err(error) = spawned {
-            abort.abort(format!("starting the open model's schedule: {error}"));
-            return false;
-        }
-        true
     }
 }
 
@@ -441,5 +428,30 @@ mod tests {
         assert_eq!(schedule.claim_due(at(1_000)), 3..5, "never past the last");
         assert!(schedule.claim_due(at(2_000)).is_empty());
         assert_eq!(schedule.at(4), at(40));
+    }
+
+    #[test]
+    fn each_engine_thread_wakes_for_its_turns_and_all_for_the_last() {
+        let schedule = Schedule {
+            started: Instant::now(),
+            gap: Duration::from_millis(1),
+            count: 10,
+            next: AtomicU64::new(0),
+        };
+        // Two threads: thread 0 wakes for the even arrivals, thread 1 for the odd.
+        assert_eq!(schedule.turn_from(0, 0, 2), 0);
+        assert_eq!(schedule.turn_from(0, 1, 2), 1);
+        assert_eq!(schedule.turn_from(3, 0, 2), 4);
+        assert_eq!(schedule.turn_from(3, 1, 2), 3);
+        // Three threads from arrival 7: 9, 7, 8.
+        assert_eq!(
+            [0, 1, 2].map(|turn| schedule.turn_from(7, turn, 3)),
+            [9, 7, 8]
+        );
+        // Past the last arrival's turn, a thread still wakes for the last one.
+        assert_eq!(schedule.turn_from(9, 0, 2), 9);
+        assert_eq!(schedule.turn_from(9, 1, 2), 9);
+        // One thread wakes for every arrival.
+        assert_eq!(schedule.turn_from(5, 0, 1), 5);
     }
 }

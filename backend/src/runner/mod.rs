@@ -15,6 +15,7 @@ pub mod observer;
 pub mod phases;
 pub mod pools;
 pub mod scraped;
+pub mod timer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
