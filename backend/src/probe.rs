@@ -7,6 +7,7 @@ use lifeguard_shared::health::ProbeReport;
 use tokio_postgres::Client;
 
 use crate::pool::connect::{self, ConnectError, seconds, timeout_of};
+use crate::targets::{Reach, Target};
 
 /// How many fresh connections are timed.
 const CONNECTS: usize = 5;
@@ -16,6 +17,9 @@ const ROUND_TRIPS: usize = 20;
 /// The target could not be measured.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// The probe measures PostgreSQL servers; an HTTP service has none to measure directly.
+    #[error("target `{target}` is an HTTP service; the probe measures PostgreSQL servers")]
+    NotPostgres { target: String },
     #[error("connecting to target `{target}`: {source}")]
     Connect {
         target: String,
@@ -37,6 +41,16 @@ pub enum ProbeError {
         what: &'static str,
         value: String,
     },
+}
+
+/// Measures `target`, which must be a PostgreSQL server (see [`probe`]).
+pub async fn probe_target(target: &Target) -> Result<ProbeReport, ProbeError> {
+    match &target.reach {
+        Reach::Postgres(config) => probe(&target.name, config).await,
+        Reach::Http(_) => Err(ProbeError::NotPostgres {
+            target: target.name.clone(),
+        }),
+    }
 }
 
 /// Opens [`CONNECTS`] fresh connections one after another, then times [`ROUND_TRIPS`] round trips

@@ -158,6 +158,13 @@ async fn the_healthy_service_passes_auth_burst_with_its_pool_read_from_its_metri
     );
     let leaks = report.leaks.as_ref().unwrap();
     assert!(leaks.passed, "{leaks:?}");
+    // The probe measures PostgreSQL servers: asked for the service, it says so, as invalid input.
+    let (status, body) = demo.app.get("/api/probe?target=demo").await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("target `demo` is an HTTP service; the probe measures PostgreSQL servers"),
+        "{body}"
+    );
     shown_in_the_console(&demo.app, &id).await;
     demo.stop().await;
 }

@@ -43,7 +43,7 @@ pub enum ApiError {
     #[error("the request's address is longer than the {0} bytes allowed")]
     UriTooLong(usize),
     #[error(transparent)]
-    TargetUnreachable(#[from] ProbeError),
+    TargetUnreachable(ProbeError),
     #[error("the results store failed: {0}")]
     Store(#[from] StoreError),
 }
@@ -65,6 +65,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(message) => Self::Conflict(message),
             ServiceError::QueueFull(_) => Self::Busy(error.to_string()),
             ServiceError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ProbeError> for ApiError {
+    fn from(error: ProbeError) -> Self {
+        match error {
+            ProbeError::NotPostgres { .. } => Self::Invalid(error.to_string()),
+            unreachable => Self::TargetUnreachable(unreachable),
         }
     }
 }

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::access::Caller;
 use super::extract::ApiQuery;
 use super::{ApiError, AppState};
-use crate::targets::Reach;
 
 /// The console is up.
 pub async fn health() -> Json<Health> {
@@ -39,10 +38,5 @@ pub async fn probe(
     let target = targets
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no target `{name}`")))?;
-    match &target.reach {
-        Reach::Postgres(config) => Ok(Json(crate::probe::probe(&target.name, config).await?)),
-        Reach::Http(_) => Err(ApiError::Invalid(format!(
-            "`target` `{name}` is an HTTP service; the probe measures PostgreSQL servers"
-        ))),
-    }
+    Ok(Json(crate::probe::probe_target(target).await?))
 }

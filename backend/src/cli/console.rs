@@ -19,7 +19,6 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::app::Services;
 use crate::config::Config;
 use crate::service::BaseRef;
-use crate::targets::Reach;
 
 /// A console server to talk to instead of running here.
 #[derive(Debug, Clone, clap::Args)]
@@ -137,12 +136,7 @@ impl Console {
                 let found = targets
                     .get(target)
                     .with_context(|| format!("the console has no target `{target}`"))?;
-                match &found.reach {
-                    Reach::Postgres(config) => Ok(crate::probe::probe(target, config).await?),
-                    Reach::Http(_) => bail!(
-                        "target `{target}` is an HTTP service; the probe measures PostgreSQL servers"
-                    ),
-                }
+                Ok(crate::probe::probe_target(found).await?)
             }
             Self::Remote(remote) => {
                 remote
