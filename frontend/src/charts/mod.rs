@@ -111,6 +111,45 @@ fn marks_only(name: &str, colour: &str) -> charming::series::Line {
         .data(Vec::<Vec<f64>>::new())
 }
 
+/// Areas of the plot `(from, to)` shaded in `colour` at `opacity`, each labelled by its name as
+/// `label` places it (unlabelled without one). Silent: a click goes through to the data under it.
+fn shaded(
+    colour: &str,
+    opacity: f64,
+    label: Option<charming::element::Label>,
+    areas: Vec<(
+        charming::element::MarkAreaData,
+        charming::element::MarkAreaData,
+    )>,
+) -> charming::element::MarkArea {
+    let area = charming::element::MarkArea::new()
+        .silent(true)
+        .item_style(
+            charming::element::ItemStyle::new()
+                .color(colour)
+                .opacity(opacity),
+        )
+        .data(areas);
+    match label {
+        Some(label) => area.label(label),
+        None => area,
+    }
+}
+
+/// [`shaded`] areas under a legend entry `name` of their own.
+fn bands(
+    name: &str,
+    colour: &str,
+    opacity: f64,
+    label: Option<charming::element::Label>,
+    areas: Vec<(
+        charming::element::MarkAreaData,
+        charming::element::MarkAreaData,
+    )>,
+) -> charming::series::Line {
+    marks_only(name, colour).mark_area(shaded(colour, opacity, label, areas))
+}
+
 /// A thin dashed line, for reference lines and base runs.
 fn dashed() -> LineStyle {
     LineStyle::new().type_(LineStyleType::Dashed)

@@ -6,8 +6,7 @@ use charming::Chart;
 use charming::component::Axis;
 use charming::element::mark_line::MarkLineVariant;
 use charming::element::{
-    AxisType, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData, MarkLine, MarkLineData,
-    Symbol,
+    AxisType, Label, LabelPosition, MarkArea, MarkAreaData, MarkLine, MarkLineData, Symbol,
 };
 use charming::series::Line;
 use lifeguard_shared::metric::Metric;
@@ -15,7 +14,9 @@ use lifeguard_shared::monitor::{Alert, AlertRule, Deployment, MonitorHistory};
 use lifeguard_shared::report::Level;
 use lifeguard_shared::run::RunSummary;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, dashed, frame, marks_only, round3, side_axis};
+use super::{
+    CRITICAL_COLOUR, WARNING_COLOUR, bands, dashed, frame, marks_only, round3, shaded, side_axis,
+};
 
 /// The deployments' lines.
 pub const DEPLOYMENT_COLOUR: &str = "#8250df";
@@ -150,22 +151,16 @@ fn level_bands(metric: Metric, rule: &AlertRule) -> [Line; 2] {
         let to = to.map_or_else(MarkAreaData::new, |to| {
             MarkAreaData::new().y_axis(round3(to).to_string())
         });
-        marks_only(name, colour).mark_area(
-            MarkArea::new()
-                .silent(true)
-                .item_style(ItemStyle::new().color(colour).opacity(0.08))
-                .label(
-                    Label::new()
-                        .position(LabelPosition::InsideBottomLeft)
-                        .color(colour),
-                )
-                .data(vec![(
-                    MarkAreaData::new()
-                        .name(label)
-                        .y_axis(round3(from).to_string()),
-                    to,
-                )]),
-        )
+        let placed = Label::new()
+            .position(LabelPosition::InsideBottomLeft)
+            .color(colour);
+        let area = (
+            MarkAreaData::new()
+                .name(label)
+                .y_axis(round3(from).to_string()),
+            to,
+        );
+        bands(name, colour, 0.08, Some(placed), vec![area])
     };
     [
         band("warning", WARNING_COLOUR, rule.warning, Some(rule.critical)),
@@ -195,28 +190,18 @@ fn alert_spans(metric: Metric, history: &MonitorHistory, alerts: &[Alert]) -> Op
     if spans.is_empty() {
         return None;
     }
-    {
-        let worst = alerts
-            .iter()
-            .filter(|a| a.metric == metric)
-            .map(|a| a.level)
-            .max()
-            .unwrap_or(Level::Warning);
-        Some(
-            MarkArea::new()
-                .silent(true)
-                .item_style(
-                    ItemStyle::new()
-                        .color(if worst == Level::Critical {
-                            CRITICAL_COLOUR
-                        } else {
-                            WARNING_COLOUR
-                        })
-                        .opacity(0.15),
-                )
-                .data(spans),
-        )
-    }
+    let worst = alerts
+        .iter()
+        .filter(|a| a.metric == metric)
+        .map(|a| a.level)
+        .max()
+        .unwrap_or(Level::Warning);
+    let colour = if worst == Level::Critical {
+        CRITICAL_COLOUR
+    } else {
+        WARNING_COLOUR
+    };
+    Some(shaded(colour, 0.15, None, spans))
 }
 
 /// Moments — deployments, validation runs — as a series of labelled vertical lines named

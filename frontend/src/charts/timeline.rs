@@ -5,12 +5,12 @@
 
 use charming::Chart;
 use charming::component::Axis;
-use charming::element::{AxisType, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData};
+use charming::element::{AxisType, Label, LabelPosition, MarkAreaData};
 use charming::series::Line;
 use lifeguard_shared::report::SecondSample;
 use lifeguard_shared::suite::Levels;
 
-use super::{CRITICAL_COLOUR, WARNING_COLOUR, level_lines, marks_only, round3};
+use super::{CRITICAL_COLOUR, WARNING_COLOUR, bands, level_lines, round3};
 
 /// The name every phase band's legend entry has: one entry shows or hides them all.
 pub const PHASES: &str = "phases";
@@ -92,19 +92,12 @@ impl Timeline<'_> {
                     )
                 })
                 .collect();
-            marks_only(PHASES, "#57606a").mark_area(
-                MarkArea::new()
-                    .silent(true)
-                    .item_style(ItemStyle::new().color("#57606a").opacity(opacity))
-                    .label(
-                        Label::new()
-                            .position(LabelPosition::InsideBottomLeft)
-                            .offset((0.0, rise))
-                            .font_size(11)
-                            .color("#424a53"),
-                    )
-                    .data(areas),
-            )
+            let label = Label::new()
+                .position(LabelPosition::InsideBottomLeft)
+                .offset((0.0, rise))
+                .font_size(11)
+                .color("#424a53");
+            bands(PHASES, "#57606a", opacity, Some(label), areas)
         })
     }
 }
@@ -171,15 +164,11 @@ pub fn pool(timeline: &Timeline<'_>, capacity: u32, utilization_pct: Levels) -> 
         .map(|p| f64::from(p.checked_out.max(p.waiters)))
         .fold(0.0, f64::max);
     let band = |name: &str, from: f64, to: f64, colour: &str| {
-        marks_only(name, colour).mark_area(
-            MarkArea::new()
-                .silent(true)
-                .item_style(ItemStyle::new().color(colour).opacity(0.12))
-                .data(vec![(
-                    MarkAreaData::new().y_axis(from.to_string()),
-                    MarkAreaData::new().y_axis(to.to_string()),
-                )]),
-        )
+        let area = (
+            MarkAreaData::new().y_axis(from.to_string()),
+            MarkAreaData::new().y_axis(to.to_string()),
+        );
+        bands(name, colour, 0.12, None, vec![area])
     };
     let limits = level_lines(vec![
         (
