@@ -111,16 +111,19 @@ fn marks_only(name: &str, colour: &str) -> charming::series::Line {
         .data(Vec::<Vec<f64>>::new())
 }
 
-/// Areas of the plot `(from, to)` shaded in `colour` at `opacity`, each labelled by its name as
+/// Areas of a plot, each from one corner `(from, to)` to the other.
+type Areas = Vec<(
+    charming::element::MarkAreaData,
+    charming::element::MarkAreaData,
+)>;
+
+/// Areas of the plot shaded in `colour` at `opacity`, each labelled by its name as
 /// `label` places it (unlabelled without one). Silent: a click goes through to the data under it.
 fn shaded(
     colour: &str,
     opacity: f64,
     label: Option<charming::element::Label>,
-    areas: Vec<(
-        charming::element::MarkAreaData,
-        charming::element::MarkAreaData,
-    )>,
+    areas: Areas,
 ) -> charming::element::MarkArea {
     let area = charming::element::MarkArea::new()
         .silent(true)
@@ -142,10 +145,7 @@ fn bands(
     colour: &str,
     opacity: f64,
     label: Option<charming::element::Label>,
-    areas: Vec<(
-        charming::element::MarkAreaData,
-        charming::element::MarkAreaData,
-    )>,
+    areas: Areas,
 ) -> charming::series::Line {
     marks_only(name, colour).mark_area(shaded(colour, opacity, label, areas))
 }
