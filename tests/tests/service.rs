@@ -320,8 +320,12 @@ async fn the_sync_fallback_shows_the_sync_pool_and_more_backends_and_churn() {
         head.server.peak_run_backends,
         base.server.peak_run_backends
     );
+    // Server-side churn is read once a second from `pg_stat_activity`: a backend that comes and
+    // goes between two looks is never seen, so two runs' counts do not order reliably (CI of
+    // 310dd87: 23 new backends seen with the fallback against 29 without, while its pools opened
+    // 39 against 29). The fallback run's churn shows; the comparison is the pools' own count.
     assert!(
-        new_backends(&head_series) > new_backends(&base_series),
+        new_backends(&head_series) > 0,
         "server-side churn {} vs {}",
         new_backends(&head_series),
         new_backends(&base_series)
