@@ -128,6 +128,10 @@ async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let suite = burst();
+    // Warm first, as above: a cold base's heavy blocks are slower by the cold server (CI of
+    // 79288ff: its first seven blocks 30–40 ms against 7–16 ms after), which shrank the
+    // difference under the 10 ms floor.
+    run_with(&sandbox, &suite, &[]).await;
     let base = run_with(&sandbox, &suite, &[]).await;
     let head = run_with(&sandbox, &suite, &["hold_ms=20"]).await;
     let comparison = compared(&base, &head);
@@ -149,12 +153,16 @@ async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
             assert_eq!(m.verdict, Verdict::Regressed, "{scenario}: {m:?}");
         }
     }
-    // In heavy, connections opening mid-burst spread the base's blocks (+70 % is sometimes short
-    // of support): never unchanged, never improved.
+    // In heavy, connections opening mid-burst spread the blocks (+70 % is sometimes short of
+    // support, +35 % of a 21 ms mean under the floor): always slower, never unchanged or improved.
     for name in ["mean_latency_ms", "p50_latency_ms"] {
         let m = metric("heavy", name);
+        assert!(m.delta.unwrap() > 0.0, "heavy: {m:?}");
         assert!(
-            matches!(m.verdict, Verdict::Regressed | Verdict::Inconclusive),
+            matches!(
+                m.verdict,
+                Verdict::Regressed | Verdict::Inconclusive | Verdict::Small
+            ),
             "heavy: {m:?}"
         );
     }
