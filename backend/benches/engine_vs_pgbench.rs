@@ -54,10 +54,9 @@ use lifeguard::workload::{Outcome, Pools, RequestResult, Workload};
 use lifeguard_shared::pool::{PoolProfile, PoolSettings, Reuse};
 use lifeguard_shared::report::{ScenarioReport, ServerReport};
 use lifeguard_shared::workload::AuthFlow;
-use nix::sys::resource::UsageWho;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
-use support::{Figures, closed_suite, cpu, machine_cpu, median, setting};
+use support::{Figures, Usage, closed_suite, median, per_request_us, setting};
 use tokio_postgres::Statement;
 use tokio_util::sync::CancellationToken;
 
@@ -169,7 +168,7 @@ fn run_pgbench(
     let logs = tempfile::tempdir()?;
     let script_path = logs.path().join("script.sql");
     std::fs::write(&script_path, script)?;
-    let (cpu_before, machine_before) = (cpu(UsageWho::RUSAGE_CHILDREN), machine_cpu());
+    let before = Usage::now();
     let output = Command::new(binaries.pgbench())
         .current_dir(logs.path())
         .env("PGPASSWORD", sandbox.password())
@@ -197,8 +196,7 @@ fn run_pgbench(
         .arg("postgres")
         .output()
         .context("running pgbench")?;
-    let cpu = cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(cpu_before);
-    let machine = machine_cpu().saturating_sub(machine_before);
+    let spent = before.spent();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     anyhow::ensure!(
         output.status.success(),
@@ -208,8 +206,8 @@ fn run_pgbench(
     Ok(PgbenchRun {
         stdout,
         logs,
-        cpu,
-        machine,
+        cpu: spent.children,
+        machine: spent.machine,
     })
 }
 
@@ -319,7 +317,7 @@ async fn lifeguard_side<W: Workload>(
     seconds: u64,
     engine: Engine,
 ) -> anyhow::Result<Figures> {
-    let (cpu_before, machine_before) = (cpu(UsageWho::RUSAGE_SELF), machine_cpu());
+    let before = Usage::now();
     let output = run_with(
         plan(
             sandbox,
@@ -339,11 +337,10 @@ async fn lifeguard_side<W: Workload>(
         "lifeguard's requests failed: {:?}",
         scenario.outcomes
     );
-    let cpu_used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before);
-    let machine_used = machine_cpu().saturating_sub(machine_before);
+    let spent = before.spent();
     Ok(Figures {
-        cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
-        machine_us: machine_used.as_secs_f64() * 1e6 / scenario.requests as f64,
+        cpu_us: per_request_us(spent.own, scenario.requests as f64),
+        machine_us: per_request_us(spent.machine, scenario.requests as f64),
         ..figures(scenario)
     })
 }
@@ -676,7 +673,7 @@ async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
                     })
             })
         };
-        let before = cpu(UsageWho::RUSAGE_SELF);
+        let before = Usage::now();
         for done in 1..=CHECKOUTS {
             drop(pool.checkout().await?);
             if done % BATCH == 0 {
@@ -687,7 +684,7 @@ async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
         let collected = collecting
             .join()
             .map_err(|_| anyhow::anyhow!("the collector panicked"))??;
-        let used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(before);
+        let used = before.spent().own;
         anyhow::ensure!(
             pool.stats().dropped_events == 0,
             "events were dropped: the measure would understate their cost"

@@ -33,8 +33,7 @@ use lifeguard::targets::Reach;
 use lifeguard::targets::http::{Body, HttpService, MetricsPlan, RequestSpec, TestUser};
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::workload::AuthFlow;
-use nix::sys::resource::UsageWho;
-use support::{Figures, closed_suite, cpu, machine_cpu, median, setting};
+use support::{Figures, Usage, closed_suite, median, per_request_us, setting};
 
 const TOKEN: &str = "bench-token";
 
@@ -103,11 +102,7 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("figures.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
-    let (endpoint_before, wrk_before, machine_before) = (
-        cpu(UsageWho::RUSAGE_SELF),
-        cpu(UsageWho::RUSAGE_CHILDREN),
-        machine_cpu(),
-    );
+    let before = Usage::now();
     let output = Command::new("wrk")
         .args(["-t1", "-c", &connections.to_string(), "-d"])
         .arg(format!("{seconds}s"))
@@ -128,15 +123,14 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
         .collect();
     anyhow::ensure!(numbers.len() == 3, "wrk said {line}");
     // Like lifeguard's sides: the client's CPU (wrk's, a child) and the endpoint's (this process).
-    let used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(endpoint_before)
-        + cpu(UsageWho::RUSAGE_CHILDREN).saturating_sub(wrk_before);
+    let spent = before.spent();
     let requests = numbers[0] * seconds as f64;
     Ok(Figures {
         per_s: numbers[0],
         p50_ms: numbers[1],
         p95_ms: numbers[2],
-        cpu_us: used.as_secs_f64() * 1e6 / requests,
-        machine_us: machine_cpu().saturating_sub(machine_before).as_secs_f64() * 1e6 / requests,
+        cpu_us: per_request_us(spent.own + spent.children, requests),
+        machine_us: per_request_us(spent.machine, requests),
     })
 }
 
@@ -203,10 +197,10 @@ async fn lifeguard_side(
         max_duration: Duration::from_hours(1),
         engine_threads: 1,
     };
-    let (cpu_before, machine_before) = (cpu(UsageWho::RUSAGE_SELF), machine_cpu());
+    let before = Usage::now();
     let output = run(plan, None, Abort::new()).await?;
     // This process also serves the endpoint: its CPU counts too, alike on every lifeguard side.
-    let cpu_used = cpu(UsageWho::RUSAGE_SELF).saturating_sub(cpu_before);
+    let spent = before.spent();
     let scenario = &output.report.scenarios[0];
     anyhow::ensure!(
         scenario.outcomes.ok == scenario.requests,
@@ -217,9 +211,8 @@ async fn lifeguard_side(
         per_s: scenario.throughput_rps,
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
-        cpu_us: cpu_used.as_secs_f64() * 1e6 / scenario.requests as f64,
-        machine_us: machine_cpu().saturating_sub(machine_before).as_secs_f64() * 1e6
-            / scenario.requests as f64,
+        cpu_us: per_request_us(spent.own, scenario.requests as f64),
+        machine_us: per_request_us(spent.machine, scenario.requests as f64),
     })
 }
 

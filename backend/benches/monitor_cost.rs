@@ -13,6 +13,8 @@
     reason = "a benchmark reports figures on stdout"
 )]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -22,24 +24,11 @@ use lifeguard::monitor::watch::Watch;
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use lifeguard::store::Store;
 use lifeguard_shared::monitor::AlertSettings;
-use nix::sys::resource::{UsageWho, getrusage};
+use support::Usage;
 use tokio_util::sync::CancellationToken;
 
 const MONITORS: usize = 50;
 const MEASURED: Duration = Duration::from_secs(30);
-
-/// This process's CPU time so far.
-fn own_cpu() -> Duration {
-    getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::ZERO, |usage| {
-        let time = |t: nix::sys::time::TimeVal| {
-            Duration::new(
-                u64::try_from(t.tv_sec()).unwrap_or(0),
-                u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
-            )
-        };
-        time(usage.user_time()) + time(usage.system_time())
-    })
-}
 
 /// CPU time of the processes `pids` so far (user + system, from `/proc`).
 fn cpu_of(pids: &[i32]) -> anyhow::Result<Duration> {
@@ -124,14 +113,14 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     anyhow::ensure!(pids.len() == MONITORS, "{} monitor backends", pids.len());
 
-    let (server_before, client_before) = (cpu_of(&pids)?, own_cpu());
+    let (server_before, client_before) = (cpu_of(&pids)?, Usage::now());
     let samples_before = sample_count(data.path()).await?;
     let started = Instant::now();
     tokio::time::sleep(MEASURED).await;
     let wall = started.elapsed();
     let (server_used, client_used) = (
         cpu_of(&pids)?.saturating_sub(server_before),
-        own_cpu().saturating_sub(client_before),
+        client_before.spent().own,
     );
     let samples = sample_count(data.path()).await? - samples_before;
     stop.cancel();

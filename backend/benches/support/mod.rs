@@ -1,5 +1,6 @@
 //! What the benchmarks that race lifeguard against a reference tool share: one side's figures,
-//! their mean and median over rounds, CPU time from `getrusage`, and settings from the environment.
+//! their mean and median over rounds, CPU time from `getrusage` and `/proc/stat`, and settings
+//! from the environment.
 
 #![allow(dead_code, reason = "each benchmark uses part of it")]
 
@@ -57,8 +58,46 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// CPU time spent so far, read at one instant: by this process, by its children that have been
+/// waited for (a reference tool it ran) and by the whole machine. A side's cost is
+/// `Usage::now()` before it and [`Usage::spent`] after.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// This process, user + system.
+    pub own: Duration,
+    /// Its waited-for children, user + system.
+    pub children: Duration,
+    /// The whole machine, all cores: see [`machine_cpu`].
+    pub machine: Duration,
+}
+
+impl Usage {
+    pub fn now() -> Self {
+        Self {
+            own: cpu(UsageWho::RUSAGE_SELF),
+            children: cpu(UsageWho::RUSAGE_CHILDREN),
+            machine: machine_cpu(),
+        }
+    }
+
+    /// What was spent between this reading and now.
+    pub fn spent(self) -> Self {
+        let now = Self::now();
+        Self {
+            own: now.own.saturating_sub(self.own),
+            children: now.children.saturating_sub(self.children),
+            machine: now.machine.saturating_sub(self.machine),
+        }
+    }
+}
+
+/// `spent` per one of `count` requests or transactions, in microseconds.
+pub fn per_request_us(spent: Duration, count: f64) -> f64 {
+    spent.as_secs_f64() * 1e6 / count
+}
+
 /// CPU time (user + system) this process (`RUSAGE_SELF`) or its waited-for children have used.
-pub fn cpu(who: UsageWho) -> Duration {
+fn cpu(who: UsageWho) -> Duration {
     getrusage(who).map_or(Duration::ZERO, |usage| {
         let time = |t: nix::sys::time::TimeVal| {
             Duration::new(
@@ -73,7 +112,7 @@ pub fn cpu(who: UsageWho) -> Duration {
 /// The busy CPU time of the whole machine, all cores, from `/proc/stat`, in its clock ticks of
 /// 10 ms: user, system and interrupt time. Idle, I/O wait and steal (time the hypervisor gave
 /// to other machines) are not spent here.
-pub fn machine_cpu() -> Duration {
+fn machine_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let ticks: u64 = stat
         .lines()
