@@ -128,9 +128,9 @@ async fn twenty_ms_more_hold_per_request_is_a_latency_regression() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let sandbox = Sandbox::start(&SandboxOptions::default()).await.unwrap();
     let suite = burst();
-    // Warm first, as above: a cold base's heavy blocks are slower by the cold server (CI of
-    // 79288ff: its first seven blocks 30–40 ms against 7–16 ms after), which shrank the
-    // difference under the 10 ms floor.
+    // Warm first, as above. In CI of 79288ff the base was the new server's first run: its heavy
+    // blocks started slow for longer than the head's (seven at 30–41 ms against four), which
+    // shrank the difference under the 10 ms floor.
     run_with(&sandbox, &suite, &[]).await;
     let base = run_with(&sandbox, &suite, &[]).await;
     let head = run_with(&sandbox, &suite, &["hold_ms=20"]).await;
