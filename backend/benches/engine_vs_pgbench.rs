@@ -502,11 +502,8 @@ async fn main() -> anyhow::Result<()> {
                 measure(&binaries, &sandbox, case, script, clients, rounds, seconds).await?;
             // Ratios pair sides measured minutes apart at most, within one round: the median of
             // those ratios follows the engine, not the neighbours' load drifting between rounds.
-            let paired = |of: &dyn Fn(usize) -> f64| {
-                let mut ratios: Vec<f64> = (0..sides[PGBENCH_1].len()).map(of).collect();
-                ratios.sort_by(f64::total_cmp);
-                ratios[ratios.len() / 2]
-            };
+            let paired =
+                |of: &dyn Fn(usize) -> f64| median((0..sides[PGBENCH_1].len()).map(of).collect());
             let ratio = paired(&|r| sides[ONE_THREAD][r].per_s / sides[PGBENCH_1][r].per_s);
             let ratio_two = paired(&|r| sides[TWO_THREADS][r].per_s / sides[PGBENCH_2][r].per_s);
             let cpu_ratio = paired(&|r| sides[ONE_THREAD][r].cpu_us / sides[PGBENCH_1][r].cpu_us);

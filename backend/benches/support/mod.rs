@@ -52,10 +52,16 @@ impl Figures {
     }
 }
 
-/// The middle value (the upper one of an even count).
+/// The middle value; of an even count, the mean of the two middle ones (the upper one alone
+/// would be the better of two rounds, flattering a ratio that must reach a bar).
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let half = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        f64::midpoint(values[half - 1], values[half])
+    } else {
+        values[half]
+    }
 }
 
 /// CPU time spent so far, read at one instant: by this process, by its children that have been
