@@ -148,8 +148,8 @@ impl PgbenchRun {
             per_s: tps,
             p50_ms: at(500),
             p95_ms: at(950),
-            cpu_us: self.cpu.as_secs_f64() * 1e6 / latencies.len() as f64,
-            machine_us: self.machine.as_secs_f64() * 1e6 / latencies.len() as f64,
+            cpu_us: per_request_us(self.cpu, latencies.len() as f64),
+            machine_us: per_request_us(self.machine, latencies.len() as f64),
         })
     }
 }
