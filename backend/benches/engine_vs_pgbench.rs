@@ -45,6 +45,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use lifeguard::pool::Pool;
 use lifeguard::pool::events::PoolRole;
+use lifeguard::pool::session::Statement;
 use lifeguard::runner::collector::{Collector, PhaseClock, Samples};
 use lifeguard::runner::{Abort, RunPlan, new_run_id, run_with};
 use lifeguard::sandbox::{Sandbox, SandboxOptions, ServerBinaries};
@@ -57,7 +58,6 @@ use lifeguard_shared::workload::AuthFlow;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
 use support::{Figures, Usage, closed_suite, median, per_request_us, setting};
-use tokio_postgres::Statement;
 use tokio_util::sync::CancellationToken;
 
 const USERS: u32 = 10_000;
@@ -97,7 +97,7 @@ impl Workload for SelectOnly {
         let acquire_wait = asked.elapsed();
         if conn.extension::<Statement>().is_none() {
             match conn
-                .client()
+                .session()
                 .prepare(
                     "SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1",
                 )
@@ -108,12 +108,12 @@ impl Workload for SelectOnly {
             }
         }
         let token = seeded_token(rng.random_range(1..=USERS));
-        let outcome = match conn.extension::<Statement>() {
-            Some(statement) => match conn.client().query_opt(statement, &[&token.as_str()]).await {
+        let outcome = match conn.session_with::<Statement>() {
+            (on, Some(statement)) => match on.query_opt(statement, &[&token.as_str()]).await {
                 Ok(_) => Outcome::Ok,
                 Err(_) => Outcome::DbError,
             },
-            None => Outcome::DbError,
+            (_, None) => Outcome::DbError,
         };
         RequestResult {
             outcome,

@@ -83,12 +83,11 @@ impl Fixture {
     }
 }
 
-async fn backend_pid(conn: &PooledConn) -> i32 {
-    conn.client()
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0)
+async fn backend_pid(conn: &mut PooledConn) -> i32 {
+    let on = conn.session();
+    let statement = on.prepare("SELECT pg_backend_pid()").await.unwrap();
+    let row = on.query_opt(&statement, &[]).await.unwrap().unwrap();
+    row.try_get(0).unwrap()
 }
 
 fn closed(kinds: &[EventKind], reason: CloseReason) -> usize {
@@ -156,13 +155,13 @@ async fn the_overflow_connection_is_closed_when_returned_to_a_full_pool() {
 
 async fn a_queued_checkout_gets_the_next_returned_connection() {
     let f = fixture(settings(1, 0, 5.0)).await;
-    let first = f.pool.checkout().await.unwrap();
-    let first_pid = backend_pid(&first).await;
+    let mut first = f.pool.checkout().await.unwrap();
+    let first_pid = backend_pid(&mut first).await;
     let pool = f.pool.clone();
     let waiter = tokio::spawn(async move {
         let started = Instant::now();
-        let conn = pool.checkout().await.unwrap();
-        (started.elapsed(), backend_pid(&conn).await)
+        let mut conn = pool.checkout().await.unwrap();
+        (started.elapsed(), backend_pid(&mut conn).await)
     });
     // Long enough for the waiter to queue.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -180,19 +179,19 @@ async fn recycle_replaces_connections_older_than_the_limit() {
         ..settings(1, 0, 5.0)
     })
     .await;
-    let conn = f.pool.checkout().await.unwrap();
-    let old_pid = backend_pid(&conn).await;
+    let mut conn = f.pool.checkout().await.unwrap();
+    let old_pid = backend_pid(&mut conn).await;
     drop(conn);
-    let conn = f.pool.checkout().await.unwrap();
+    let mut conn = f.pool.checkout().await.unwrap();
     assert_eq!(
-        backend_pid(&conn).await,
+        backend_pid(&mut conn).await,
         old_pid,
         "young connections are reused"
     );
     drop(conn);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let conn = f.pool.checkout().await.unwrap();
-    assert_ne!(backend_pid(&conn).await, old_pid);
+    let mut conn = f.pool.checkout().await.unwrap();
+    assert_ne!(backend_pid(&mut conn).await, old_pid);
     assert_eq!(closed(&f.drain(), CloseReason::Recycle), 1);
     assert_eq!(f.pool.stats().counters.created, 2);
 }
@@ -208,10 +207,10 @@ async fn pre_ping_recovers_after_the_server_terminates_idle_connections() {
     f.terminate_backends().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let first = f.pool.checkout().await.unwrap();
-    first.client().simple_query("SELECT 1").await.unwrap();
-    let second = f.pool.checkout().await.unwrap();
-    second.client().simple_query("SELECT 1").await.unwrap();
+    let mut first = f.pool.checkout().await.unwrap();
+    first.session().batch_execute("SELECT 1").await.unwrap();
+    let mut second = f.pool.checkout().await.unwrap();
+    second.session().batch_execute("SELECT 1").await.unwrap();
 
     let kinds = f.drain();
     assert_eq!(closed(&kinds, CloseReason::Ping), 1, "{kinds:?}");
@@ -230,12 +229,12 @@ async fn without_pre_ping_a_dead_connection_is_handed_out_and_fails() {
     f.pool.prewarm().await.unwrap();
     f.terminate_backends().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let conn = f.pool.checkout().await.unwrap();
-    assert!(conn.client().simple_query("SELECT 1").await.is_err());
+    let mut conn = f.pool.checkout().await.unwrap();
+    assert!(conn.session().batch_execute("SELECT 1").await.is_err());
     drop(conn);
     // Returned broken, it is closed; the next checkout opens a fresh one.
-    let conn = f.pool.checkout().await.unwrap();
-    conn.client().simple_query("SELECT 1").await.unwrap();
+    let mut conn = f.pool.checkout().await.unwrap();
+    conn.session().batch_execute("SELECT 1").await.unwrap();
 }
 
 async fn prewarm_opens_pool_size_verified_connections() {
@@ -266,12 +265,12 @@ async fn lifo_reuses_the_newest_idle_connection_and_fifo_the_oldest() {
             ..settings(2, 0, 5.0)
         })
         .await;
-        let a = f.pool.checkout().await.unwrap();
-        let b = f.pool.checkout().await.unwrap();
-        let (pid_a, pid_b) = (backend_pid(&a).await, backend_pid(&b).await);
+        let mut a = f.pool.checkout().await.unwrap();
+        let mut b = f.pool.checkout().await.unwrap();
+        let (pid_a, pid_b) = (backend_pid(&mut a).await, backend_pid(&mut b).await);
         drop(a);
         drop(b);
-        let next = backend_pid(&f.pool.checkout().await.unwrap()).await;
+        let next = backend_pid(&mut f.pool.checkout().await.unwrap()).await;
         assert_eq!(next, if expect_second { pid_b } else { pid_a }, "{reuse:?}");
     }
 }
@@ -312,8 +311,8 @@ async fn a_server_out_of_connections_refuses_and_is_not_a_pool_timeout() {
 
 async fn a_leaked_connection_stays_checked_out_and_idle_in_transaction_until_close() {
     let f = fixture(settings(2, 0, 0.3)).await;
-    let conn = f.pool.checkout().await.unwrap();
-    conn.client()
+    let mut conn = f.pool.checkout().await.unwrap();
+    conn.session()
         .batch_execute("BEGIN; SELECT 1")
         .await
         .unwrap();
@@ -338,8 +337,8 @@ async fn many_concurrent_users_never_exceed_capacity_and_all_return() {
         let pool = f.pool.clone();
         users.spawn(async move {
             for _ in 0..8 {
-                let conn = pool.checkout().await.unwrap();
-                conn.client().simple_query("SELECT 1").await.unwrap();
+                let mut conn = pool.checkout().await.unwrap();
+                conn.session().batch_execute("SELECT 1").await.unwrap();
                 assert!(pool.stats().gauges.open <= 5);
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }

@@ -17,6 +17,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum ConnectError {
     #[error("no answer within {} (connect_timeout_s)", seconds(*.0))]
     TimedOut(Duration),
+    /// No socket could be opened to any of the configured hosts.
+    #[error("error connecting to server: {0}")]
+    Socket(std::io::Error),
     #[error("{}", describe(.0))]
     Failed(tokio_postgres::Error),
 }

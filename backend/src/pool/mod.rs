@@ -1,4 +1,5 @@
-//! An instrumented connection pool on tokio-postgres with SQLAlchemy `QueuePool` semantics.
+//! An instrumented connection pool with SQLAlchemy `QueuePool` semantics, over [`session`]s:
+//! connections driven inline by the request that holds them.
 //!
 //! - `pool_size` connections are kept; up to `max_overflow` more may be opened, and a returned
 //!   connection is closed when `pool_size` connections already wait idle.
@@ -14,7 +15,8 @@
 //! Every change emits a [`PoolEvent`](events::PoolEvent) with the gauges after it. The state sits
 //! behind a `std::sync::Mutex` held only for a few field updates, never across an await.
 //!
-//! A connection's I/O runs on the thread that opened it — its *home* (see [`set_thread_home`]).
+//! A connection's socket belongs to the runtime of the thread that opened it — its *home* (see
+//! [`set_thread_home`]): that thread's reactor wakes whoever waits on it.
 //! With several engine threads a checkout takes, among the idle connections, the first (or
 //! last, per `reuse`) homed on its own thread, and any other only when none is: the same
 //! connections, counts, queue and timeouts, without a thread hop for every statement.
@@ -22,6 +24,7 @@
 pub mod connect;
 mod error;
 pub mod events;
+pub mod session;
 
 use std::any::Any;
 use std::cell::Cell;
@@ -32,9 +35,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use lifeguard_shared::pool::{PoolSettings, Reuse};
+use session::Session;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
-use tokio_postgres::Client;
 
 use connect::ConnectError;
 pub use error::{PoolError, describe};
@@ -113,9 +116,9 @@ struct Shared {
 
 /// A live connection and what the pool knows of it.
 struct Conn {
-    client: Client,
+    session: Session,
     created: Instant,
-    /// The engine thread whose runtime drives this connection's I/O.
+    /// The engine thread whose runtime's reactor watches this connection's socket.
     home: usize,
     /// Per-connection data of the workload (its prepared statements).
     extension: Option<Box<dyn Any + Send + Sync>>,
@@ -229,8 +232,8 @@ impl Pool {
         for (_, home) in (0..wanted).zip(homes.iter().cycle()) {
             let pool = self.clone();
             let verified = async move {
-                let conn = pool.connect().await?;
-                match ping(&conn.client).await {
+                let mut conn = pool.connect().await?;
+                match ping(&mut conn.session).await {
                     Ok(()) => Ok(conn),
                     Err(()) => Err(PoolError::ConnectTimeout(PING_TIMEOUT)),
                 }
@@ -432,7 +435,7 @@ impl Pool {
     /// Turns a grant into a usable connection: recycle, invalidation and pre-ping for a reused
     /// one, a new connection for a slot. On failure the slot is given up.
     async fn make_ready(&self, grant: Grant) -> Result<Conn, PoolError> {
-        let conn = match grant {
+        let mut conn = match grant {
             Grant::Slot => return self.connect_in_slot().await,
             Grant::Conn(conn) => conn,
         };
@@ -441,7 +444,7 @@ impl Pool {
             self.discard(conn, reason);
             return self.connect_in_slot().await;
         }
-        if self.shared.settings.pre_ping && ping(&conn.client).await.is_err() {
+        if self.shared.settings.pre_ping && ping(&mut conn.session).await.is_err() {
             {
                 let mut state = self.lock();
                 state.invalidated_before = Some(Instant::now());
@@ -498,12 +501,12 @@ impl Pool {
     /// Opens one connection (its slot is already counted).
     async fn connect(&self) -> Result<Conn, PoolError> {
         let started = Instant::now();
-        let result = match connect::connect(&self.shared.connect).await {
+        let result = match Session::open(&self.shared.connect).await {
             Err(ConnectError::TimedOut(after)) => Err(PoolError::ConnectTimeout(after)),
             Err(error) if error.is_too_many_clients() => Err(PoolError::Refused(error.to_string())),
             Err(error) => Err(PoolError::Connect(error.to_string())),
-            Ok(client) => Ok(Conn {
-                client,
+            Ok(session) => Ok(Conn {
+                session,
                 created: Instant::now(),
                 home: thread_home(),
                 extension: None,
@@ -556,7 +559,7 @@ impl Pool {
             let closing = if state.closed {
                 state.open -= 1;
                 Some((conn, CloseReason::Shutdown))
-            } else if broken || conn.client.is_closed() {
+            } else if broken || !conn.session.is_usable() {
                 state.open -= 1;
                 let _unclaimed_slot = state.hand_to_waiter(Grant::Slot);
                 Some((conn, CloseReason::Error))
@@ -629,9 +632,9 @@ fn take_idle(idle: &mut VecDeque<Conn>, reuse: Reuse, home: usize) -> Option<Con
 }
 
 /// SQLAlchemy's pre-ping: `SELECT 1`, bounded in time.
-async fn ping(client: &Client) -> Result<(), ()> {
-    match tokio::time::timeout(PING_TIMEOUT, client.simple_query("SELECT 1")).await {
-        Ok(Ok(_)) => Ok(()),
+async fn ping(session: &mut Session) -> Result<(), ()> {
+    match tokio::time::timeout(PING_TIMEOUT, session.batch_execute("SELECT 1")).await {
+        Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
 }
@@ -698,6 +701,13 @@ impl PooledConn {
         }
     }
 
+    fn conn_mut(&mut self) -> &mut Conn {
+        #[expect(clippy::expect_used, reason = "conn is None only after drop or leak")]
+        self.conn
+            .as_mut()
+            .expect("a checked-out connection is present")
+    }
+
     fn conn(&self) -> &Conn {
         #[expect(clippy::expect_used, reason = "conn is None only after drop or leak")]
         self.conn
@@ -705,10 +715,16 @@ impl PooledConn {
             .expect("a checked-out connection is present")
     }
 
-    /// The database client.
-    #[must_use]
-    pub fn client(&self) -> &Client {
-        &self.conn().client
+    /// The server connection, to run statements on.
+    pub fn session(&mut self) -> &mut Session {
+        self.session_with::<()>().0
+    }
+
+    /// The server connection and the workload's per-connection data of type `T`, together.
+    pub fn session_with<T: Any + Send + Sync>(&mut self) -> (&mut Session, Option<&T>) {
+        let conn = self.conn_mut();
+        let extension = conn.extension.as_ref().and_then(|data| data.downcast_ref());
+        (&mut conn.session, extension)
     }
 
     /// When this connection was opened.

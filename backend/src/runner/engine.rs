@@ -1,7 +1,8 @@
 //! A run's engine threads: each a single-threaded runtime of its own that drives the virtual
 //! users it is given and the I/O of the connections they open, as each of pgbench's threads owns
-//! its clients. A request's task, its connection's I/O task and the timers they wait on then wake
-//! each other without crossing threads; what threads share — the pools, the samples buffer — is
+//! its clients. A request's task drives its connection's socket itself (see
+//! [`crate::pool::session`]), and it and the timers it waits on wake without crossing threads;
+//! what threads share — the pools, the samples buffer — is
 //! behind locks held for a few instructions. The run's own thread (phases, collector, observer)
 //! hands users out and never makes requests itself, so its bookkeeping never delays one.
 
@@ -80,14 +81,8 @@ impl EngineThreads {
                         }
                     };
                     let _caller_gone = handle_tx.send(Ok(runtime.handle().clone()));
-                    runtime.block_on(async {
-                        stopped.cancelled().await;
-                        // Connections closed meanwhile say goodbye to the server on their I/O
-                        // tasks here: let those run before the runtime drops what is left.
-                        for _ in 0..3 {
-                            tokio::task::yield_now().await;
-                        }
-                    });
+                    // Sessions say goodbye to the server as they are dropped, with the runtime.
+                    runtime.block_on(stopped.cancelled());
                 })?;
             engine.threads.push(thread);
             let handle = handle_rx

@@ -249,8 +249,8 @@ async fn on_engine_thread<W: Workload>(
             let runtimes = threads.runtimes();
             let output = runtime.block_on(async {
                 let output = run_here(plan, engine, runtimes, progress, engine_abort).await;
-                // Closed pools' connections say goodbye to the server on their I/O tasks: let
-                // those run before the runtime (and with it any unfinished task) is dropped.
+                // The observer's tokio-postgres connection says goodbye to the server on its
+                // I/O task: let that run before the runtime (and any unfinished task) is dropped.
                 for _ in 0..3 {
                     tokio::task::yield_now().await;
                 }

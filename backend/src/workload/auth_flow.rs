@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use lifeguard_shared::workload::AuthFlow;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
-use tokio_postgres::Statement;
 
 use super::schema::{InlineText, new_token, seeded_email, seeded_token};
 use super::{Outcome, Pools, RequestResult, Workload};
+use crate::pool::session::{Session, SessionError, Statement};
 use crate::pool::{Pool, PooledConn};
 
 /// Statements prepared once on each connection. `BEGIN` and `COMMIT` too: a simple query is
@@ -45,11 +45,11 @@ pub struct AuthFlowWorkload {
 enum Stop {
     /// The simulated application error (`error_rate`), inside the open transaction.
     AppError,
-    Db(tokio_postgres::Error),
+    Db(SessionError),
 }
 
-impl From<tokio_postgres::Error> for Stop {
-    fn from(error: tokio_postgres::Error) -> Self {
+impl From<SessionError> for Stop {
+    fn from(error: SessionError) -> Self {
         Self::Db(error)
     }
 }
@@ -65,25 +65,31 @@ impl AuthFlowWorkload {
         &self.knobs
     }
 
-    async fn statements(conn: &mut PooledConn) -> Result<(), tokio_postgres::Error> {
+    async fn statements(conn: &mut PooledConn) -> Result<(), SessionError> {
         if conn.extension::<Statements>().is_some() {
             return Ok(());
         }
-        let client = conn.client();
-        let (begin, commit, session, user, touch, user_by_email, insert_session) = tokio::try_join!(
-            client.prepare("BEGIN"),
-            client.prepare("COMMIT"),
-            client.prepare(
-                "SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1"
-            ),
-            client.prepare("SELECT id, email FROM lifeguard.users WHERE id = $1"),
-            client.prepare("UPDATE lifeguard.sessions SET last_seen_at = now() WHERE token = $1"),
-            client.prepare("SELECT id, password_hash FROM lifeguard.users WHERE email = $1"),
-            client.prepare(
+        let on = conn.session();
+        let begin = on.prepare("BEGIN").await?;
+        let commit = on.prepare("COMMIT").await?;
+        let session = on
+            .prepare("SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1")
+            .await?;
+        let user = on
+            .prepare("SELECT id, email FROM lifeguard.users WHERE id = $1")
+            .await?;
+        let touch = on
+            .prepare("UPDATE lifeguard.sessions SET last_seen_at = now() WHERE token = $1")
+            .await?;
+        let user_by_email = on
+            .prepare("SELECT id, password_hash FROM lifeguard.users WHERE email = $1")
+            .await?;
+        let insert_session = on
+            .prepare(
                 "INSERT INTO lifeguard.sessions (token, user_id, expires_at) \
-                 VALUES ($1, $2, now() + interval '1 day')"
-            ),
-        )?;
+                 VALUES ($1, $2, now() + interval '1 day')",
+            )
+            .await?;
         conn.set_extension(Statements {
             begin,
             commit,
@@ -97,52 +103,47 @@ impl AuthFlowWorkload {
     }
 
     async fn validate(
-        conn: &PooledConn,
+        on: &mut Session,
         statements: &Statements,
         token: &str,
         fail: bool,
         hold: Duration,
     ) -> Result<(), Stop> {
-        let client = conn.client();
-        client.execute(&statements.begin, &[]).await?;
-        let session = client.query_opt(&statements.session, &[&token]).await?;
+        on.execute(&statements.begin, &[]).await?;
+        let session = on.query_opt(&statements.session, &[&token]).await?;
         if fail {
             return Err(Stop::AppError);
         }
         if let Some(session) = session {
-            let user_id: i64 = session.get(0);
-            client.query_opt(&statements.user, &[&user_id]).await?;
-            client.execute(&statements.touch, &[&token]).await?;
+            let user_id: i64 = session.try_get(0)?;
+            on.query_opt(&statements.user, &[&user_id]).await?;
+            on.execute(&statements.touch, &[&token]).await?;
         }
         hold_for(hold).await;
-        client.execute(&statements.commit, &[]).await?;
+        on.execute(&statements.commit, &[]).await?;
         Ok(())
     }
 
     async fn login(
-        conn: &PooledConn,
+        on: &mut Session,
         statements: &Statements,
         email: &str,
         new_token: &str,
         fail: bool,
         hold: Duration,
     ) -> Result<(), Stop> {
-        let client = conn.client();
-        client.execute(&statements.begin, &[]).await?;
-        let user = client
-            .query_opt(&statements.user_by_email, &[&email])
-            .await?;
+        on.execute(&statements.begin, &[]).await?;
+        let user = on.query_opt(&statements.user_by_email, &[&email]).await?;
         if fail {
             return Err(Stop::AppError);
         }
         if let Some(user) = user {
-            let user_id: i64 = user.get(0);
-            client
-                .execute(&statements.insert_session, &[&new_token, &user_id])
+            let user_id: i64 = user.try_get(0)?;
+            on.execute(&statements.insert_session, &[&new_token, &user_id])
                 .await?;
         }
         hold_for(hold).await;
-        client.execute(&statements.commit, &[]).await?;
+        on.execute(&statements.commit, &[]).await?;
         Ok(())
     }
 }
@@ -173,13 +174,14 @@ impl AuthFlowWorkload {
             conn.mark_broken();
             return result(Outcome::DbError);
         }
-        let Some(statements) = conn.extension::<Statements>() else {
+        let (on, statements) = conn.session_with::<Statements>();
+        let Some(statements) = statements else {
             return result(Outcome::DbError);
         };
         let done = match &what.new_token {
             Some(new_token) => {
                 Self::login(
-                    &conn,
+                    on,
                     statements,
                     &seeded_email(what.user),
                     new_token,
@@ -188,9 +190,7 @@ impl AuthFlowWorkload {
                 )
                 .await
             }
-            None => {
-                Self::validate(&conn, statements, &seeded_token(what.user), what.fail, hold).await
-            }
+            None => Self::validate(on, statements, &seeded_token(what.user), what.fail, hold).await,
         };
         match done {
             Ok(()) => result(Outcome::Ok),
@@ -200,16 +200,15 @@ impl AuthFlowWorkload {
             }
             Err(Stop::AppError) => {
                 // The `finally` the analysed service lacked: roll back and return the connection.
-                if conn.client().batch_execute("ROLLBACK").await.is_err() {
+                if conn.session().batch_execute("ROLLBACK").await.is_err() {
                     conn.mark_broken();
                 }
                 result(Outcome::AppError)
             }
             Err(Stop::Db(error)) => {
-                tracing::debug!(error = %crate::pool::describe(&error), "auth-flow statement failed");
-                if conn.client().is_closed()
-                    || conn.client().batch_execute("ROLLBACK").await.is_err()
-                {
+                tracing::debug!(%error, "auth-flow statement failed");
+                let on = conn.session();
+                if !on.is_usable() || on.batch_execute("ROLLBACK").await.is_err() {
                     conn.mark_broken();
                 }
                 result(Outcome::DbError)
