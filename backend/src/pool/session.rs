@@ -496,6 +496,7 @@ enum Socket {
 impl Socket {
     /// Connects to the first of `config`'s hosts that answers, as tokio-postgres would: TCP with
     /// `TCP_NODELAY` and the configured keepalives, or the Unix socket in a host's directory.
+    /// (`target_session_attrs` is not checked: a pool's target is one server.)
     async fn open(config: &tokio_postgres::Config) -> io::Result<Self> {
         let hosts = config.get_hosts();
         let addrs = config.get_hostaddrs();
