@@ -104,6 +104,43 @@ async fn statements_run_with_parameters_and_their_rows_decode() {
 }
 
 #[tokio::test]
+async fn a_set_of_statements_is_prepared_in_one_exchange() {
+    let sandbox = sandbox().await;
+    let mut session = open_as(&sandbox, "lifeguard-test-session").await;
+    session
+        .batch_execute("CREATE TEMP TABLE t (id int8, name text)")
+        .await
+        .unwrap();
+    let [begin, insert, count] = session
+        .prepare_all([
+            "BEGIN",
+            "INSERT INTO t VALUES ($1, $2)",
+            "SELECT count(*) FROM t WHERE name = $1",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(begin.params().len(), 0);
+    assert_eq!(insert.params().len(), 2);
+    assert_eq!(count.params().len(), 1);
+    session.execute(&begin, &[]).await.unwrap();
+    session.execute(&insert, &[&1_i64, &"a"]).await.unwrap();
+    let row = session.query_opt(&count, &[&"a"]).await.unwrap().unwrap();
+    assert_eq!(row.try_get::<i64>(0).unwrap(), 1);
+    session.batch_execute("COMMIT").await.unwrap();
+
+    // One bad statement fails the set with the server's error; the session goes on.
+    let error = session
+        .prepare_all(["SELECT 1", "SELEC 2", "SELECT 3"])
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&SqlState::SYNTAX_ERROR), "{error}");
+    assert!(session.is_usable());
+    let one = session.prepare("SELECT 1::int4").await.unwrap();
+    let row = session.query_opt(&one, &[]).await.unwrap().unwrap();
+    assert_eq!(row.try_get::<i32>(0).unwrap(), 1);
+}
+
+#[tokio::test]
 async fn a_server_error_is_reported_with_its_code_and_the_session_goes_on() {
     let sandbox = sandbox().await;
     let mut session = open_as(&sandbox, "lifeguard-test-session").await;

@@ -216,14 +216,30 @@ impl Session {
 
     /// Prepares `sql` (parameters' types inferred by the server).
     pub async fn prepare(&mut self, sql: &str) -> Result<Statement, SessionError> {
+        let [statement] = self.prepare_all([sql]).await?;
+        Ok(statement)
+    }
+
+    /// Prepares several statements in one round trip: a workload's set on a new connection
+    /// costs its first request one wait for the server, not one per statement.
+    pub async fn prepare_all<const N: usize>(
+        &mut self,
+        sqls: [&str; N],
+    ) -> Result<[Statement; N], SessionError> {
         self.check_ready()?;
-        let name = format!("lifeguard_{}", self.prepared);
-        self.prepared += 1;
-        frontend::parse(&name, sql, std::iter::empty(), &mut self.output)?;
-        frontend::describe(b'S', &name, &mut self.output)?;
+        let mut names = Vec::with_capacity(N);
+        for sql in sqls {
+            let name = format!("lifeguard_{}", self.prepared);
+            self.prepared += 1;
+            frontend::parse(&name, sql, std::iter::empty(), &mut self.output)?;
+            frontend::describe(b'S', &name, &mut self.output)?;
+            names.push(name);
+        }
         frontend::sync(&mut self.output);
         self.send().await?;
-        let (mut params, mut columns, mut failed) = (Vec::new(), Vec::new(), None::<DbError>);
+        // Each statement's answer: ParseComplete, ParameterDescription, RowDescription or NoData.
+        let (mut params, mut columns) = (Vec::with_capacity(N), Vec::with_capacity(N));
+        let mut failed = None::<DbError>;
         loop {
             match self
                 .receive()
@@ -231,14 +247,19 @@ impl Session {
                 .map_err(|error| ended(&mut failed, error))?
             {
                 Message::ParameterDescription(body) => {
-                    params = body.parameters().map(Ok).collect()?;
+                    params.push(body.parameters().map(Ok).collect::<Vec<_>>()?);
                 }
                 Message::RowDescription(body) => {
-                    columns = body.fields().map(|field| Ok(field.type_oid())).collect()?;
+                    columns.push(
+                        body.fields()
+                            .map(|field| Ok(field.type_oid()))
+                            .collect::<Vec<_>>()?,
+                    );
                 }
+                Message::NoData => columns.push(Vec::new()),
                 Message::ErrorResponse(body) => failed = Some(DbError::parse(&body)?),
                 Message::ReadyForQuery(_) => break,
-                Message::ParseComplete | Message::NoData => {}
+                Message::ParseComplete => {}
                 _ => return Err(self.out_of_step("while preparing")),
             }
         }
@@ -246,12 +267,21 @@ impl Session {
         if let Some(db) = failed {
             return Err(SessionError::Db(Box::new(db)));
         }
+        if params.len() != N || columns.len() != N {
+            return Err(self.out_of_step("describing prepared statements"));
+        }
         let known = |oid| Type::from_oid(oid).ok_or(SessionError::UnknownType(oid));
-        Ok(Statement(Arc::new(Prepared {
-            name,
-            params: params.into_iter().map(known).collect::<Result<_, _>>()?,
-            columns: columns.into_iter().map(known).collect::<Result<_, _>>()?,
-        })))
+        let mut statements = Vec::with_capacity(N);
+        for ((name, params), columns) in names.into_iter().zip(params).zip(columns) {
+            statements.push(Statement(Arc::new(Prepared {
+                name,
+                params: params.into_iter().map(known).collect::<Result<_, _>>()?,
+                columns: columns.into_iter().map(known).collect::<Result<_, _>>()?,
+            })));
+        }
+        statements
+            .try_into()
+            .map_err(|_counted_above| SessionError::Protocol("describing prepared statements"))
     }
 
     /// Runs `statement`; the number of rows it affected or returned.

@@ -69,26 +69,26 @@ impl AuthFlowWorkload {
         if conn.extension::<Statements>().is_some() {
             return Ok(());
         }
-        let on = conn.session();
-        let begin = on.prepare("BEGIN").await?;
-        let commit = on.prepare("COMMIT").await?;
-        let session = on
-            .prepare("SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1")
-            .await?;
-        let user = on
-            .prepare("SELECT id, email FROM lifeguard.users WHERE id = $1")
-            .await?;
-        let touch = on
-            .prepare("UPDATE lifeguard.sessions SET last_seen_at = now() WHERE token = $1")
-            .await?;
-        let user_by_email = on
-            .prepare("SELECT id, password_hash FROM lifeguard.users WHERE email = $1")
-            .await?;
-        let insert_session = on
-            .prepare(
+        let [
+            begin,
+            commit,
+            session,
+            user,
+            touch,
+            user_by_email,
+            insert_session,
+        ] = conn
+            .session()
+            .prepare_all([
+                "BEGIN",
+                "COMMIT",
+                "SELECT user_id, expires_at > now() FROM lifeguard.sessions WHERE token = $1",
+                "SELECT id, email FROM lifeguard.users WHERE id = $1",
+                "UPDATE lifeguard.sessions SET last_seen_at = now() WHERE token = $1",
+                "SELECT id, password_hash FROM lifeguard.users WHERE email = $1",
                 "INSERT INTO lifeguard.sessions (token, user_id, expires_at) \
                  VALUES ($1, $2, now() + interval '1 day')",
-            )
+            ])
             .await?;
         conn.set_extension(Statements {
             begin,
