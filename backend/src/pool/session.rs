@@ -239,13 +239,8 @@ impl Session {
         self.send().await?;
         // Each statement's answer: ParseComplete, ParameterDescription, RowDescription or NoData.
         let (mut params, mut columns) = (Vec::with_capacity(N), Vec::with_capacity(N));
-        let mut failed = None::<DbError>;
-        loop {
-            match self
-                .receive()
-                .await
-                .map_err(|error| ended(&mut failed, error))?
-            {
+        self.answer("while preparing", |message| {
+            match message {
                 Message::ParameterDescription(body) => {
                     params.push(body.parameters().map(Ok).collect::<Vec<_>>()?);
                 }
@@ -257,16 +252,12 @@ impl Session {
                     );
                 }
                 Message::NoData => columns.push(Vec::new()),
-                Message::ErrorResponse(body) => failed = Some(DbError::parse(&body)?),
-                Message::ReadyForQuery(_) => break,
                 Message::ParseComplete => {}
-                _ => return Err(self.out_of_step("while preparing")),
+                _ => return Ok(false),
             }
-        }
-        self.phase = Phase::Ready;
-        if let Some(db) = failed {
-            return Err(SessionError::Db(Box::new(db)));
-        }
+            Ok(true)
+        })
+        .await?;
         if params.len() != N || columns.len() != N {
             return Err(self.out_of_step("describing prepared statements"));
         }
@@ -331,24 +322,16 @@ impl Session {
         self.check_ready()?;
         frontend::query(sql, &mut self.output)?;
         self.send().await?;
-        let mut failed = None::<DbError>;
-        loop {
-            match self
-                .receive()
-                .await
-                .map_err(|error| ended(&mut failed, error))?
-            {
-                Message::ErrorResponse(body) => failed = Some(DbError::parse(&body)?),
-                Message::ReadyForQuery(_) => break,
+        self.answer("answering a simple query", |message| {
+            Ok(matches!(
+                message,
                 Message::RowDescription(_)
-                | Message::DataRow(_)
-                | Message::CommandComplete(_)
-                | Message::EmptyQueryResponse => {}
-                _ => return Err(self.out_of_step("answering a simple query")),
-            }
-        }
-        self.phase = Phase::Ready;
-        failed.map_or(Ok(()), |db| Err(SessionError::Db(Box::new(db))))
+                    | Message::DataRow(_)
+                    | Message::CommandComplete(_)
+                    | Message::EmptyQueryResponse
+            ))
+        })
+        .await
     }
 
     /// Binds and executes `statement`, handing each row to `row`.
@@ -363,23 +346,46 @@ impl Session {
         frontend::execute("", 0, &mut self.output)?;
         frontend::sync(&mut self.output);
         self.send().await?;
-        let (mut rows, mut failed) = (0, None::<DbError>);
+        let mut rows = 0;
+        self.answer("answering a statement", |message| {
+            match message {
+                Message::DataRow(body) => row(body)?,
+                Message::CommandComplete(body) => rows = rows_of(body.tag()?),
+                Message::BindComplete | Message::EmptyQueryResponse => {}
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// Reads an exchange's answer up to `ReadyForQuery`, handing every other message to `each`
+    /// (which says `false` for one it does not expect there: the session is then out of step).
+    /// The server's error, if one came, is the result once the answer is read to its end.
+    async fn answer(
+        &mut self,
+        during: &'static str,
+        mut each: impl FnMut(Message) -> Result<bool, SessionError> + Send,
+    ) -> Result<(), SessionError> {
+        let mut failed = None::<DbError>;
         loop {
             match self
                 .receive()
                 .await
                 .map_err(|error| ended(&mut failed, error))?
             {
-                Message::DataRow(body) => row(body)?,
-                Message::CommandComplete(body) => rows = rows_of(body.tag()?),
                 Message::ErrorResponse(body) => failed = Some(DbError::parse(&body)?),
                 Message::ReadyForQuery(_) => break,
-                Message::BindComplete | Message::EmptyQueryResponse => {}
-                _ => return Err(self.out_of_step("answering a statement")),
+                message => {
+                    if !each(message)? {
+                        return Err(self.out_of_step(during));
+                    }
+                }
             }
         }
         self.phase = Phase::Ready;
-        failed.map_or(Ok(rows), |db| Err(SessionError::Db(Box::new(db))))
+        failed.map_or(Ok(()), |db| Err(SessionError::Db(Box::new(db))))
     }
 
     /// Writes the Bind message (binary results); nothing is written when a parameter fails.
