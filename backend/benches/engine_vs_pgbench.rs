@@ -8,7 +8,8 @@
 //! pre-warmed): on one engine thread twice with pool events on and twice with them off, and on two
 //! engine threads with events on. The references are pgbench with one thread (`-j 1`, pgbench's
 //! default) for one engine thread and with two (`-j 2`) for two. The sides alternate for
-//! `LIFEGUARD_BENCH_ROUNDS` rounds (default 5); ratios are the median of each round's ratio, so a
+//! `LIFEGUARD_BENCH_ROUNDS` rounds (default 5), in reverse order every other round, each on a
+//! freshly vacuumed and checkpointed server; ratios are the median of each round's ratio, so a
 //! noisy moment on a shared machine does not decide one.
 //! Under each case's row, the whole machine's CPU per transaction (client, server and kernel)
 //! beside the client's: once two threads fill the cores, throughput follows the machine's.
@@ -370,8 +371,22 @@ const EVENTS_OFF: usize = 2;
 const TWO_THREADS: usize = 3;
 const PGBENCH_2: usize = 4;
 
+/// What one step of a round runs.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Pgbench {
+        threads: u32,
+    },
+    /// lifeguard on one engine thread, events on and off.
+    OneThread,
+    TwoThreads,
+}
+
 /// The sides of one case, `rounds` times: pgbench `-j 1`, lifeguard on one engine thread with
-/// events on and off (twice each), lifeguard on two engine threads, pgbench `-j 2`.
+/// events on and off (twice each), lifeguard on two engine threads, pgbench `-j 2` — in that
+/// order in even rounds and in the reverse order in odd ones, so that neither side of a ratio
+/// always runs first (a load drifting through a round weighs on both alike). Every side starts
+/// on a [`settle`]d server.
 async fn measure(
     binaries: &ServerBinaries,
     sandbox: &Sandbox,
@@ -383,39 +398,83 @@ async fn measure(
 ) -> anyhow::Result<[Vec<Figures>; SIDES]> {
     let mut sides: [Vec<Figures>; SIDES] = Default::default();
     for round in 0..rounds {
-        // Events on and off in an ABBA order (BAAB in odd rounds), each side the mean of its two
-        // runs: a load drifting within the round weighs on both alike.
-        let order = if round % 2 == 0 {
-            [true, false, false, true]
-        } else {
-            [false, true, true, false]
-        };
-        sides[PGBENCH_1]
-            .push(run_pgbench(binaries, sandbox, script, clients, 1, seconds, &[])?.figures()?);
-        let (mut on, mut off) = (Vec::new(), Vec::new());
-        for instrumented in order {
-            let engine = Engine {
-                threads: 1,
-                instrumented,
-            };
-            let figures = lifeguard_case(sandbox, case, clients, seconds, engine).await?;
-            if instrumented {
-                on.push(figures);
-            } else {
-                off.push(figures);
+        let forward = round % 2 == 0;
+        let mut steps = [
+            Step::Pgbench { threads: 1 },
+            Step::OneThread,
+            Step::TwoThreads,
+            Step::Pgbench { threads: 2 },
+        ];
+        if !forward {
+            steps.reverse();
+        }
+        for step in steps {
+            match step {
+                Step::Pgbench { threads } => {
+                    settle(sandbox).await?;
+                    let run =
+                        run_pgbench(binaries, sandbox, script, clients, threads, seconds, &[])?;
+                    sides[if threads == 1 { PGBENCH_1 } else { PGBENCH_2 }].push(run.figures()?);
+                }
+                Step::OneThread => {
+                    // Events on and off in an ABBA order (BAAB when the round runs backwards),
+                    // each side the mean of its two runs.
+                    let order = if forward {
+                        [true, false, false, true]
+                    } else {
+                        [false, true, true, false]
+                    };
+                    let (mut on, mut off) = (Vec::new(), Vec::new());
+                    for instrumented in order {
+                        let engine = Engine {
+                            threads: 1,
+                            instrumented,
+                        };
+                        settle(sandbox).await?;
+                        let figures =
+                            lifeguard_case(sandbox, case, clients, seconds, engine).await?;
+                        if instrumented {
+                            on.push(figures);
+                        } else {
+                            off.push(figures);
+                        }
+                    }
+                    sides[ONE_THREAD].push(Figures::mean(&on));
+                    sides[EVENTS_OFF].push(Figures::mean(&off));
+                }
+                Step::TwoThreads => {
+                    let two = Engine {
+                        threads: 2,
+                        instrumented: true,
+                    };
+                    settle(sandbox).await?;
+                    sides[TWO_THREADS]
+                        .push(lifeguard_case(sandbox, case, clients, seconds, two).await?);
+                }
             }
         }
-        sides[ONE_THREAD].push(Figures::mean(&on));
-        sides[EVENTS_OFF].push(Figures::mean(&off));
-        let two = Engine {
-            threads: 2,
-            instrumented: true,
-        };
-        sides[TWO_THREADS].push(lifeguard_case(sandbox, case, clients, seconds, two).await?);
-        sides[PGBENCH_2]
-            .push(run_pgbench(binaries, sandbox, script, clients, 2, seconds, &[])?.figures()?);
     }
     Ok(sides)
+}
+
+/// Before every side, the workload's tables vacuumed and a checkpoint taken: no side pays for
+/// the dead rows, or the dirty pages, that an earlier side's updates left. pgbench vacuums its
+/// own tables before a run for the same reason; it is told not to (`-n`) because these are not
+/// its tables.
+async fn settle(sandbox: &Sandbox) -> anyhow::Result<()> {
+    let (client, connection) = sandbox
+        .connect_config()
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    let driving = tokio::spawn(connection);
+    // Two queries: VACUUM cannot run in the implicit transaction of a multi-statement one.
+    client
+        .batch_execute("VACUUM lifeguard.sessions, lifeguard.users")
+        .await?;
+    client.batch_execute("CHECKPOINT").await?;
+    drop(client);
+    driving.await??;
+    Ok(())
 }
 
 /// How the open model kept its schedule at one rate: lag behind it and arrivals dropped.
