@@ -58,7 +58,9 @@ use lifeguard_shared::report::{ScenarioReport, ServerReport};
 use lifeguard_shared::workload::AuthFlow;
 use rand::Rng as _;
 use rand::rngs::SmallRng;
-use support::{Figures, Usage, closed_suite, median, per_request_us, setting};
+use support::{
+    Figures, Usage, closed_suite, median, per_request_us, scheduling_per_request, setting,
+};
 use tokio_util::sync::CancellationToken;
 
 const USERS: u32 = 10_000;
@@ -124,13 +126,12 @@ impl Workload for SelectOnly {
     }
 }
 
-/// What one pgbench invocation printed, the directory of its per-transaction logs, the client
-/// CPU it used and the machine's while it ran.
+/// What one pgbench invocation printed, the directory of its per-transaction logs, and what it
+/// and the machine spent while it ran (pgbench's CPU is the `children` share).
 struct PgbenchRun {
     stdout: String,
     logs: tempfile::TempDir,
-    cpu: Duration,
-    machine: Duration,
+    spent: Usage,
 }
 
 impl PgbenchRun {
@@ -145,12 +146,16 @@ impl PgbenchRun {
             .with_context(|| format!("no tps in pgbench's output: {}", self.stdout))?;
         let latencies = per_transaction_column(self.logs.path(), LATENCY_COLUMN)?;
         let at = |permille| permille_ms(&latencies, permille);
+        let count = latencies.len() as f64;
+        let (switches, crossings) = scheduling_per_request(self.spent, count);
         Ok(Figures {
             per_s: tps,
             p50_ms: at(500),
             p95_ms: at(950),
-            cpu_us: per_request_us(self.cpu, latencies.len() as f64),
-            machine_us: per_request_us(self.machine, latencies.len() as f64),
+            cpu_us: per_request_us(self.spent.children, count),
+            machine_us: per_request_us(self.spent.machine, count),
+            switches,
+            crossings,
         })
     }
 }
@@ -207,8 +212,7 @@ fn run_pgbench(
     Ok(PgbenchRun {
         stdout,
         logs,
-        cpu: spent.children,
-        machine: spent.machine,
+        spent,
     })
 }
 
@@ -301,6 +305,8 @@ fn figures(scenario: &ScenarioReport) -> Figures {
         p95_ms: scenario.latency_ms.p95,
         cpu_us: 0.0,
         machine_us: 0.0,
+        switches: 0.0,
+        crossings: 0.0,
     }
 }
 
@@ -339,9 +345,13 @@ async fn lifeguard_side<W: Workload>(
         scenario.outcomes
     );
     let spent = before.spent();
+    let count = scenario.requests as f64;
+    let (switches, crossings) = scheduling_per_request(spent, count);
     Ok(Figures {
-        cpu_us: per_request_us(spent.own, scenario.requests as f64),
-        machine_us: per_request_us(spent.machine, scenario.requests as f64),
+        cpu_us: per_request_us(spent.own, count),
+        machine_us: per_request_us(spent.machine, count),
+        switches,
+        crossings,
         ..figures(scenario)
     })
 }
@@ -561,10 +571,14 @@ async fn main() -> anyhow::Result<()> {
                 measure(&binaries, &sandbox, case, script, clients, rounds, seconds).await?;
             // Ratios pair sides measured minutes apart at most, within one round: the median of
             // those ratios follows the engine, not the neighbours' load drifting between rounds.
-            let paired =
-                |of: &dyn Fn(usize) -> f64| median((0..sides[PGBENCH_1].len()).map(of).collect());
-            let ratio = paired(&|r| sides[ONE_THREAD][r].per_s / sides[PGBENCH_1][r].per_s);
-            let ratio_two = paired(&|r| sides[TWO_THREADS][r].per_s / sides[PGBENCH_2][r].per_s);
+            let each_round =
+                |of: &dyn Fn(usize) -> f64| (0..sides[PGBENCH_1].len()).map(of).collect::<Vec<_>>();
+            let paired = |of: &dyn Fn(usize) -> f64| median(each_round(of));
+            let by_round_one =
+                each_round(&|r| sides[ONE_THREAD][r].per_s / sides[PGBENCH_1][r].per_s);
+            let by_round_two =
+                each_round(&|r| sides[TWO_THREADS][r].per_s / sides[PGBENCH_2][r].per_s);
+            let (ratio, ratio_two) = (median(by_round_one.clone()), median(by_round_two.clone()));
             let cpu_ratio = paired(&|r| sides[ONE_THREAD][r].cpu_us / sides[PGBENCH_1][r].cpu_us);
             let instr_cpu =
                 paired(&|r| sides[ONE_THREAD][r].cpu_us / sides[EVENTS_OFF][r].cpu_us - 1.0)
@@ -583,10 +597,14 @@ async fn main() -> anyhow::Result<()> {
                 clients,
                 &[j1, one, off, two, j2],
                 [ratio, ratio_two, cpu_ratio, instr_cpu],
+                [&by_round_one, &by_round_two],
             );
         }
     }
-    println!("latencies in ms; cpu µs = client CPU (user + system) per transaction");
+    println!(
+        "latencies in ms; cpu µs = client CPU (user + system) per transaction; under each case, \
+         per transaction: sw = the machine's context switches, x = wake-ups that crossed cores"
+    );
     println!(
         "×j1, ×j2, cpu×: medians over the rounds of one engine thread's throughput against pgbench \
          -j 1, two's against -j 2, and one's client CPU per transaction against -j 1's; events: \
@@ -755,8 +773,15 @@ async fn events_cost_us(sandbox: &Sandbox) -> anyhow::Result<f64> {
     Ok(cpu_per_request[0] - cpu_per_request[1])
 }
 
-/// A case's row of the table, medians over the rounds, and under it the machine's CPU.
-fn print_case(case: &str, clients: u32, sides: &[Figures; SIDES], ratios: [f64; 4]) {
+/// A case's row of the table, medians over the rounds; under it the machine's CPU, and the
+/// throughput ratios round by round (how far apart the rounds were).
+fn print_case(
+    case: &str,
+    clients: u32,
+    sides: &[Figures; SIDES],
+    ratios: [f64; 4],
+    by_round: [&[f64]; 2],
+) {
     let [j1, one, off, two, j2] = sides;
     let [ratio, ratio_two, cpu_ratio, instr_cpu] = ratios;
     println!(
@@ -781,6 +806,19 @@ fn print_case(case: &str, clients: u32, sides: &[Figures; SIDES], ratios: [f64; 
         j2.cpu_us,
     );
     print_machine(sides);
+    let listed = |ratios: &[f64]| {
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "{:<16} | round by round: ×j1 {}; ×j2 {}",
+        "",
+        listed(by_round[0]),
+        listed(by_round[1])
+    );
 }
 
 /// Under a case's row, the whole machine's CPU per transaction on each side, with the client's
@@ -788,9 +826,10 @@ fn print_case(case: &str, clients: u32, sides: &[Figures; SIDES], ratios: [f64; 
 /// the machine spends per transaction, client and server together.
 fn print_machine(sides: &[Figures; SIDES]) {
     let side = |index: usize| {
+        let side = &sides[index];
         format!(
-            "{:.1} (client {:.1})",
-            sides[index].machine_us, sides[index].cpu_us
+            "{:.1} (client {:.1}; {:.2} sw, {:.2} x)",
+            side.machine_us, side.cpu_us, side.switches, side.crossings
         )
     };
     println!(

@@ -33,7 +33,9 @@ use lifeguard::targets::Reach;
 use lifeguard::targets::http::{Body, HttpService, MetricsPlan, RequestSpec, TestUser};
 use lifeguard_shared::pool::PoolProfile;
 use lifeguard_shared::workload::AuthFlow;
-use support::{Figures, Usage, closed_suite, median, per_request_us, setting};
+use support::{
+    Figures, Usage, closed_suite, median, per_request_us, scheduling_per_request, setting,
+};
 
 const TOKEN: &str = "bench-token";
 
@@ -125,12 +127,15 @@ fn wrk(port: u16, connections: u32, seconds: u64) -> anyhow::Result<Figures> {
     // Like lifeguard's sides: the client's CPU (wrk's, a child) and the endpoint's (this process).
     let spent = before.spent();
     let requests = numbers[0] * seconds as f64;
+    let (switches, crossings) = scheduling_per_request(spent, requests);
     Ok(Figures {
         per_s: numbers[0],
         p50_ms: numbers[1],
         p95_ms: numbers[2],
         cpu_us: per_request_us(spent.own + spent.children, requests),
         machine_us: per_request_us(spent.machine, requests),
+        switches,
+        crossings,
     })
 }
 
@@ -207,12 +212,15 @@ async fn lifeguard_side(
         "lifeguard's requests failed: {:?}",
         scenario.outcomes
     );
+    let (switches, crossings) = scheduling_per_request(spent, scenario.requests as f64);
     Ok(Figures {
         per_s: scenario.throughput_rps,
         p50_ms: scenario.latency_ms.p50,
         p95_ms: scenario.latency_ms.p95,
         cpu_us: per_request_us(spent.own, scenario.requests as f64),
         machine_us: per_request_us(spent.machine, scenario.requests as f64),
+        switches,
+        crossings,
     })
 }
 

@@ -23,6 +23,10 @@ pub struct Figures {
     /// the server's and the kernel's. On a machine that the client shares with its server, this
     /// is what throughput follows once every core is busy.
     pub machine_us: f64,
+    /// The machine's context switches per request or transaction.
+    pub switches: f64,
+    /// Wake-ups that crossed cores (see [`Usage::crossings`]) per request or transaction.
+    pub crossings: f64,
 }
 
 impl Figures {
@@ -36,6 +40,8 @@ impl Figures {
             p95_ms: of(|f| f.p95_ms),
             cpu_us: of(|f| f.cpu_us),
             machine_us: of(|f| f.machine_us),
+            switches: of(|f| f.switches),
+            crossings: of(|f| f.crossings),
         }
     }
 
@@ -48,6 +54,8 @@ impl Figures {
             p95_ms: of(|f| f.p95_ms),
             cpu_us: of(|f| f.cpu_us),
             machine_us: of(|f| f.machine_us),
+            switches: of(|f| f.switches),
+            crossings: of(|f| f.crossings),
         }
     }
 }
@@ -75,6 +83,11 @@ pub struct Usage {
     pub children: Duration,
     /// The whole machine, all cores: see [`machine_cpu`].
     pub machine: Duration,
+    /// The machine's context switches, all cores.
+    pub switches: u64,
+    /// Interrupts one core sent another to run a task it woke there (`RES` and `CAL` in
+    /// `/proc/interrupts`): a wake-up that crossed cores, costly on a virtual machine.
+    pub crossings: u64,
 }
 
 impl Usage {
@@ -83,6 +96,8 @@ impl Usage {
             own: cpu(UsageWho::RUSAGE_SELF),
             children: cpu(UsageWho::RUSAGE_CHILDREN),
             machine: machine_cpu(),
+            switches: context_switches(),
+            crossings: cross_core_interrupts(),
         }
     }
 
@@ -93,8 +108,18 @@ impl Usage {
             own: now.own.saturating_sub(self.own),
             children: now.children.saturating_sub(self.children),
             machine: now.machine.saturating_sub(self.machine),
+            switches: now.switches.saturating_sub(self.switches),
+            crossings: now.crossings.saturating_sub(self.crossings),
         }
     }
+}
+
+/// The machine's context switches and cross-core wake-ups in `spent`, per one of `count`
+/// requests or transactions.
+pub fn scheduling_per_request(spent: Usage, count: f64) -> (f64, f64) {
+    #[expect(clippy::cast_precision_loss, reason = "counts of a few seconds")]
+    let per = |n: u64| n as f64 / count;
+    (per(spent.switches), per(spent.crossings))
 }
 
 /// `spent` per one of `count` requests or transactions, in microseconds.
@@ -135,6 +160,33 @@ fn machine_cpu() -> Duration {
                 .sum()
         });
     Duration::from_millis(ticks * 10)
+}
+
+/// The machine's context switches since boot (`ctxt` in `/proc/stat`).
+fn context_switches() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("ctxt "))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Rescheduling and function-call interrupts since boot, all cores (`/proc/interrupts`).
+fn cross_core_interrupts() -> u64 {
+    std::fs::read_to_string("/proc/interrupts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let (name, counts) = line.trim_start().split_once(':')?;
+            matches!(name, "RES" | "CAL").then(|| {
+                counts
+                    .split_whitespace()
+                    .map_while(|v| v.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+        })
+        .sum()
 }
 
 /// The number in environment variable `name`, else `default`.
