@@ -12,7 +12,9 @@
 //! freshly vacuumed and checkpointed server; ratios are the median of each round's ratio, so a
 //! noisy moment on a shared machine does not decide one.
 //! Under each case's row, the whole machine's CPU per transaction (client, server and kernel)
-//! beside the client's: once two threads fill the cores, throughput follows the machine's.
+//! beside the client's: once two threads fill the cores, throughput follows the machine's. Beside
+//! them the machine's context switches and interrupts between cores per transaction (where the
+//! scheduler put the server's backends), and under them each round's throughput ratios.
 //!
 //! Then the open model: on the select-only case at 10 clients, arrivals at a quarter, a half,
 //! three quarters and all of the closed model's throughput on one engine thread, each round's lag
@@ -603,7 +605,8 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "latencies in ms; cpu µs = client CPU (user + system) per transaction; under each case, \
-         per transaction: sw = the machine's context switches, x = wake-ups that crossed cores"
+         per transaction: sw = the machine's context switches, x = interrupts between cores \
+         (mostly a wake-up sent to the other core)"
     );
     println!(
         "×j1, ×j2, cpu×: medians over the rounds of one engine thread's throughput against pgbench \

@@ -25,7 +25,7 @@ pub struct Figures {
     pub machine_us: f64,
     /// The machine's context switches per request or transaction.
     pub switches: f64,
-    /// Wake-ups that crossed cores (see [`Usage::crossings`]) per request or transaction.
+    /// Interrupts between cores (see [`Usage::crossings`]) per request or transaction.
     pub crossings: f64,
 }
 
@@ -85,8 +85,8 @@ pub struct Usage {
     pub machine: Duration,
     /// The machine's context switches, all cores.
     pub switches: u64,
-    /// Interrupts one core sent another to run a task it woke there (`RES` and `CAL` in
-    /// `/proc/interrupts`): a wake-up that crossed cores, costly on a virtual machine.
+    /// Interrupts between cores (`RES` and `CAL` in `/proc/interrupts`): mostly one core
+    /// telling another to run a task it woke there, which costs more on a virtual machine.
     pub crossings: u64,
 }
 
@@ -114,7 +114,7 @@ impl Usage {
     }
 }
 
-/// The machine's context switches and cross-core wake-ups in `spent`, per one of `count`
+/// The machine's context switches and interrupts between cores in `spent`, per one of `count`
 /// requests or transactions.
 pub fn scheduling_per_request(spent: Usage, count: f64) -> (f64, f64) {
     #[expect(clippy::cast_precision_loss, reason = "counts of a few seconds")]
