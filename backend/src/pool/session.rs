@@ -177,6 +177,8 @@ pub struct Session {
     phase: Phase,
     /// Statements prepared so far, for their names.
     prepared: u32,
+    /// Where [`Socket::read_now`] reads, before the bytes join `input`.
+    scratch: Box<[u8]>,
 }
 
 impl Session {
@@ -202,6 +204,7 @@ impl Session {
         Ok(Self {
             socket,
             input: BytesMut::with_capacity(8192),
+            scratch: vec![0; 8192].into_boxed_slice(),
             output: BytesMut::with_capacity(1024),
             phase: Phase::Ready,
             prepared: 0,
@@ -460,6 +463,13 @@ impl Session {
     }
 
     /// The next message that answers an exchange (notices and parameter changes skipped).
+    ///
+    /// When more bytes are needed, the socket is read at once, before waiting for the reactor to
+    /// say it is readable — as libpq does right after sending (`PQconsumeInput`). A server on
+    /// the same machine has often answered by then (its backend ran as soon as the request was
+    /// written); waiting for the reactor instead parks the request until the engine thread's
+    /// next poll, and the thread then alternates with the server less tightly. Measured
+    /// with `engine_vs_pgbench`: 10–27 % more throughput on two engine threads, select-only.
     async fn receive(&mut self) -> Result<Message, SessionError> {
         loop {
             match Message::parse(&mut self.input) {
@@ -472,8 +482,18 @@ impl Session {
                 Ok(None) => {}
                 Err(error) => return Err(self.failed(error)),
             }
-            self.input.reserve(4096);
-            match self.socket.read_buf(&mut self.input).await {
+            let read = match self.socket.read_now(&mut self.scratch) {
+                Ok(read) => {
+                    self.input.extend_from_slice(&self.scratch[..read]);
+                    Ok(read)
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.input.reserve(4096);
+                    self.socket.read_buf(&mut self.input).await
+                }
+                Err(error) => Err(error),
+            };
+            match read {
                 Ok(0) => {
                     self.phase = Phase::Closed;
                     return Err(SessionError::Closed);
@@ -579,6 +599,19 @@ impl Socket {
             socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
         }
         Ok(Self::Tcp(stream))
+    }
+
+    /// Reads what has arrived so far, without waiting and without asking the reactor first
+    /// (`WouldBlock` when nothing has). The reactor learns nothing of it: when it later reports
+    /// the socket readable for bytes read here, the read it prompts finds `WouldBlock` and
+    /// waits for the next arrival, so no wake-up is lost.
+    fn read_now(&self, into: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read as _;
+        let socket = match self {
+            Self::Tcp(stream) => socket2::SockRef::from(stream),
+            Self::Unix(stream) => socket2::SockRef::from(stream),
+        };
+        (&*socket).read(into)
     }
 
     fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
