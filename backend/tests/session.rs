@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use lifeguard::pool::connect::ConnectError;
-use lifeguard::pool::session::{Session, SessionError};
+use lifeguard::pool::session::{self, Session, SessionError};
 use lifeguard::sandbox::{Sandbox, SandboxOptions};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
@@ -164,6 +164,47 @@ async fn a_server_error_is_reported_with_its_code_and_the_session_goes_on() {
         .unwrap_err();
     assert_eq!(error.code(), Some(&SqlState::UNDEFINED_TABLE), "{error}");
     session.batch_execute("SELECT 1").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_session_reads_ahead_only_when_its_thread_says_so_and_reads_answers_whole() {
+    let sandbox = sandbox().await;
+    let plain = open_as(&sandbox, "lifeguard-test-session").await;
+    assert!(
+        !plain.reads_ahead(),
+        "off unless an engine thread turns it on"
+    );
+    session::set_read_ahead(true);
+    let mut session = open_as(&sandbox, "lifeguard-test-session").await;
+    session::set_read_ahead(false);
+    assert!(session.reads_ahead(), "on for a server on this machine");
+    assert!(
+        !plain.reads_ahead(),
+        "a session keeps what it was opened with"
+    );
+
+    // Answers longer than one read (rows of 100,000 bytes), errors and short answers in turn.
+    let wide = session
+        .prepare("SELECT repeat(chr(97 + $1::int4 % 26), 100000)")
+        .await
+        .unwrap();
+    let divide = session.prepare("SELECT 10 / $1::int4").await.unwrap();
+    for n in 0..20_i32 {
+        let row = session.query_opt(&wide, &[&n]).await.unwrap().unwrap();
+        let text = row.try_get::<&str>(0).unwrap();
+        let letter = char::from(b'a' + u8::try_from(n % 26).unwrap());
+        assert_eq!(text.len(), 100_000);
+        assert!(text.chars().all(|c| c == letter), "row {n}");
+        let error = session.query_opt(&divide, &[&0_i32]).await.unwrap_err();
+        assert_eq!(error.code(), Some(&SqlState::DIVISION_BY_ZERO), "{error}");
+        let row = session
+            .query_opt(&divide, &[&(n + 1)])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i32>(0).unwrap(), 10 / (n + 1));
+    }
+    assert!(session.is_usable());
 }
 
 #[tokio::test]

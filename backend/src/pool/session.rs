@@ -15,6 +15,7 @@
 //! leaves the session [`Session::is_usable`] no longer: the pool closes it instead of reusing a
 //! connection whose answers are out of step.
 
+use std::cell::Cell;
 use std::error::Error as StdError;
 use std::io;
 use std::ops::Range;
@@ -179,6 +180,29 @@ pub struct Session {
     prepared: u32,
     /// Where [`Socket::read_now`] reads, before the bytes join `input`.
     scratch: Box<[u8]>,
+    /// Whether answers are read before the reactor reports them (see [`set_read_ahead`]).
+    read_ahead: bool,
+}
+
+thread_local! {
+    static READ_AHEAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Says whether sessions opened from now on on this thread read each answer as soon as the
+/// request is sent, when their server is on this machine — an engine thread's choice, made
+/// when it starts (see [`crate::runner::engine`]).
+///
+/// Reading at once, before the reactor says the socket is readable, finds the answer already
+/// there when the server's backend ran on the client's own core as soon as the request was
+/// written — which is where it runs when the engine's threads fill every core. The thread then
+/// alternates with the server tightly, as pgbench's do (libpq reads right after sending).
+/// When a core is left to the server, its backends answer from there, and a read at once
+/// mostly finds nothing and sometimes pulls a backend onto the engine's core, away from the
+/// free one. A remote server never answers that fast. Measured with `engine_vs_pgbench`, in
+/// one invocation with alternating sides, on this project's 2-core machine: on two engine
+/// threads 11–27 % more throughput (select-only, 20 clients); on one, 5–10 % less.
+pub fn set_read_ahead(on: bool) {
+    READ_AHEAD.with(|read_ahead| read_ahead.set(on));
 }
 
 impl Session {
@@ -201,7 +225,9 @@ impl Session {
         let socket = handoff.take_back().ok_or_else(|| {
             ConnectError::Socket(io::Error::other("the socket was not handed back"))
         })?;
+        let read_ahead = READ_AHEAD.with(Cell::get) && socket.is_local();
         Ok(Self {
+            read_ahead,
             socket,
             input: BytesMut::with_capacity(8192),
             scratch: vec![0; 8192].into_boxed_slice(),
@@ -209,6 +235,13 @@ impl Session {
             phase: Phase::Ready,
             prepared: 0,
         })
+    }
+
+    /// Whether this session reads each answer as soon as its request is sent (see
+    /// [`set_read_ahead`]).
+    #[must_use]
+    pub fn reads_ahead(&self) -> bool {
+        self.read_ahead
     }
 
     /// Whether the session can take the next exchange: not closed, and no answer left unread.
@@ -464,12 +497,9 @@ impl Session {
 
     /// The next message that answers an exchange (notices and parameter changes skipped).
     ///
-    /// When more bytes are needed, the socket is read at once, before waiting for the reactor to
-    /// say it is readable — as libpq does right after sending (`PQconsumeInput`). A server on
-    /// the same machine has often answered by then (its backend ran as soon as the request was
-    /// written); waiting for the reactor instead parks the request until the engine thread's
-    /// next poll, and the thread then alternates with the server less tightly. Measured
-    /// with `engine_vs_pgbench`: 10–27 % more throughput on two engine threads, select-only.
+    /// When more bytes are needed and the session [reads ahead](set_read_ahead), the socket is
+    /// read at once, before waiting for the reactor to say it is readable — as libpq does right
+    /// after sending (`PQconsumeInput`).
     async fn receive(&mut self) -> Result<Message, SessionError> {
         loop {
             match Message::parse(&mut self.input) {
@@ -482,7 +512,12 @@ impl Session {
                 Ok(None) => {}
                 Err(error) => return Err(self.failed(error)),
             }
-            let read = match self.socket.read_now(&mut self.scratch) {
+            let now = if self.read_ahead {
+                self.socket.read_now(&mut self.scratch)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+            let read = match now {
                 Ok(read) => {
                     self.input.extend_from_slice(&self.scratch[..read]);
                     Ok(read)
@@ -599,6 +634,14 @@ impl Socket {
             socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
         }
         Ok(Self::Tcp(stream))
+    }
+
+    /// Whether the server is on this machine: a Unix socket, or TCP to a loopback address.
+    fn is_local(&self) -> bool {
+        match self {
+            Self::Tcp(stream) => stream.peer_addr().is_ok_and(|peer| peer.ip().is_loopback()),
+            Self::Unix(_) => true,
+        }
     }
 
     /// Reads what has arrived so far, without waiting and without asking the reactor first

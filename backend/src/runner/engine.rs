@@ -59,6 +59,10 @@ impl EngineThreads {
             threads: Vec::with_capacity(count),
         };
         let mut handles = Vec::with_capacity(count);
+        // Threads that fill the cores leave none to a server on this machine: its backends run
+        // beside them, and their answers are there to read as soon as a request is sent.
+        let read_ahead =
+            count >= std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         for index in 0..count {
             let (handle_tx, handle_rx) = std::sync::mpsc::sync_channel(1);
             let stopped = engine.stop.clone();
@@ -66,6 +70,7 @@ impl EngineThreads {
                 .name(format!("lifeguard-engine-{run_id}-{index}"))
                 .spawn(move || {
                     crate::pool::set_thread_home(index);
+                    crate::pool::session::set_read_ahead(read_ahead);
                     // Checkouts handed over by other threads wait in the runtime's shared
                     // queue: look there every 8 tasks rather than 31, so a request granted a
                     // connection by another thread goes on promptly on a busy engine.
