@@ -178,10 +178,9 @@ pub struct Session {
     phase: Phase,
     /// Statements prepared so far, for their names.
     prepared: u32,
-    /// Where [`Socket::read_now`] reads, before the bytes join `input`.
-    scratch: Box<[u8]>,
-    /// Whether answers are read before the reactor reports them (see [`set_read_ahead`]).
-    read_ahead: bool,
+    /// Where an answer is read as soon as its request is sent, before the bytes join `input`;
+    /// `None` when the session waits for the reactor instead (see [`set_read_ahead`]).
+    read_ahead: Option<Box<[u8]>>,
 }
 
 thread_local! {
@@ -198,9 +197,10 @@ thread_local! {
 /// alternates with the server tightly, as pgbench's do (libpq reads right after sending).
 /// When a core is left to the server, its backends answer from there, and a read at once
 /// mostly finds nothing and sometimes pulls a backend onto the engine's core, away from the
-/// free one. A remote server never answers that fast. Measured with `engine_vs_pgbench`, in
-/// one invocation with alternating sides, on this project's 2-core machine: on two engine
-/// threads 11–27 % more throughput (select-only, 20 clients); on one, 5–10 % less.
+/// free one. A remote server never answers that fast. Measured with `engine_vs_pgbench`, on
+/// and off in alternating sides of one invocation, on this project's 2-core machine: on two
+/// engine threads 5–15 % more throughput (the medians of three cases) at up to a tenth less
+/// client CPU per transaction; on one, 5–10 % less throughput.
 pub fn set_read_ahead(on: bool) {
     READ_AHEAD.with(|read_ahead| read_ahead.set(on));
 }
@@ -225,12 +225,12 @@ impl Session {
         let socket = handoff.take_back().ok_or_else(|| {
             ConnectError::Socket(io::Error::other("the socket was not handed back"))
         })?;
-        let read_ahead = READ_AHEAD.with(Cell::get) && socket.is_local();
+        let read_ahead = (READ_AHEAD.with(Cell::get) && socket.is_local())
+            .then(|| vec![0; 8192].into_boxed_slice());
         Ok(Self {
             read_ahead,
             socket,
             input: BytesMut::with_capacity(8192),
-            scratch: vec![0; 8192].into_boxed_slice(),
             output: BytesMut::with_capacity(1024),
             phase: Phase::Ready,
             prepared: 0,
@@ -241,7 +241,7 @@ impl Session {
     /// [`set_read_ahead`]).
     #[must_use]
     pub fn reads_ahead(&self) -> bool {
-        self.read_ahead
+        self.read_ahead.is_some()
     }
 
     /// Whether the session can take the next exchange: not closed, and no answer left unread.
@@ -512,21 +512,19 @@ impl Session {
                 Ok(None) => {}
                 Err(error) => return Err(self.failed(error)),
             }
-            let now = if self.read_ahead {
-                self.socket.read_now(&mut self.scratch)
-            } else {
-                Err(io::ErrorKind::WouldBlock.into())
+            let now = match self.read_ahead.as_deref_mut() {
+                Some(scratch) => self
+                    .socket
+                    .read_now(scratch)
+                    .inspect(|&read| self.input.extend_from_slice(&scratch[..read])),
+                None => Err(io::ErrorKind::WouldBlock.into()),
             };
             let read = match now {
-                Ok(read) => {
-                    self.input.extend_from_slice(&self.scratch[..read]);
-                    Ok(read)
-                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.input.reserve(4096);
                     self.socket.read_buf(&mut self.input).await
                 }
-                Err(error) => Err(error),
+                read => read,
             };
             match read {
                 Ok(0) => {
