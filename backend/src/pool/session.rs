@@ -642,17 +642,32 @@ impl Socket {
         }
     }
 
-    /// Reads what has arrived so far, without waiting and without asking the reactor first
-    /// (`WouldBlock` when nothing has). The reactor learns nothing of it: when it later reports
-    /// the socket readable for bytes read here, the read it prompts finds `WouldBlock` and
-    /// waits for the next arrival, so no wake-up is lost.
+    /// Reads what has arrived so far, without waiting (`WouldBlock` when nothing has), whether
+    /// or not the reactor has yet seen it arrive.
+    ///
+    /// When the reactor holds the socket readable, the read goes through it (`try_io`): that
+    /// readiness is often stale — an earlier read at once took the bytes it was recorded for —
+    /// and a `WouldBlock` here clears it, so the wait that follows does not begin with a read
+    /// that was bound to find nothing (one system call in each request that misses, as libpq's
+    /// `recv`, `poll`, `recv` has none). Otherwise the socket is read straight, and the reactor
+    /// learns nothing: when it later reports the socket readable for bytes read here, the read
+    /// it prompts finds `WouldBlock` and waits for the next arrival, so no wake-up is lost.
     fn read_now(&self, into: &mut [u8]) -> io::Result<usize> {
         use std::io::Read as _;
-        let socket = match self {
-            Self::Tcp(stream) => socket2::SockRef::from(stream),
-            Self::Unix(stream) => socket2::SockRef::from(stream),
+        let tried = Cell::new(false);
+        let mut read = || {
+            tried.set(true);
+            let socket = match self {
+                Self::Tcp(stream) => socket2::SockRef::from(stream),
+                Self::Unix(stream) => socket2::SockRef::from(stream),
+            };
+            (&*socket).read(into)
         };
-        (&*socket).read(into)
+        let through_reactor = match self {
+            Self::Tcp(stream) => stream.try_io(tokio::io::Interest::READABLE, &mut read),
+            Self::Unix(stream) => stream.try_io(tokio::io::Interest::READABLE, &mut read),
+        };
+        if tried.get() { through_reactor } else { read() }
     }
 
     fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
