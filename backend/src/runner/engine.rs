@@ -60,10 +60,10 @@ impl EngineThreads {
         };
         let mut handles = Vec::with_capacity(count);
         // Threads that fill the cores leave none to a server on this machine: its backends run
-        // beside them, and their answers are there to read as soon as a request is sent.
+        // beside them, and their answers are there to read as soon as a request is sent (and
+        // each thread stays on a core of its own, see `stay_on`).
         let fill_cores =
             count >= std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let read_ahead = fill_cores;
         let cores = if fill_cores {
             allowed_cores()
         } else {
@@ -80,7 +80,7 @@ impl EngineThreads {
                     if let Some(core) = core {
                         stay_on(core);
                     }
-                    crate::pool::session::set_read_ahead(read_ahead);
+                    crate::pool::session::set_read_ahead(fill_cores);
                     // Checkouts handed over by other threads wait in the runtime's shared
                     // queue: look there every 8 tasks rather than 31, so a request granted a
                     // connection by another thread goes on promptly on a busy engine.
@@ -119,9 +119,16 @@ impl EngineThreads {
     }
 }
 
-/// The cores this process may run on, in order; empty when the kernel does not say.
+/// The cores this process may run on, in order, as its main thread's mask says (a thread
+/// started from an engine thread inherits that thread's single core); empty when the kernel
+/// does not say.
 fn allowed_cores() -> Vec<usize> {
-    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).map_or_else(
+    cores_of_thread(nix::unistd::Pid::this())
+}
+
+/// The cores thread `tid` may run on, in order (0: the calling thread).
+fn cores_of_thread(tid: nix::unistd::Pid) -> Vec<usize> {
+    nix::sched::sched_getaffinity(tid).map_or_else(
         |_| Vec::new(),
         |set| {
             (0..nix::sched::CpuSet::count())
@@ -174,7 +181,8 @@ mod tests {
             .iter()
             .map(|runtime| {
                 let (tx, rx) = std::sync::mpsc::channel();
-                runtime.spawn(async move { tx.send(allowed_cores()) });
+                runtime
+                    .spawn(async move { tx.send(cores_of_thread(nix::unistd::Pid::from_raw(0))) });
                 rx.recv().expect("the engine thread answers")
             })
             .collect()
