@@ -56,7 +56,6 @@ pub enum ConnectFailure {
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
-    CheckoutRequested,
     /// A checkout found no idle connection and no room to open one: it queues.
     Exhausted,
     CheckedOut {

@@ -264,8 +264,10 @@ impl Pool {
             if state.closed {
                 return Err(PoolError::Closed);
             }
+            // No event for the request itself: it changes no gauge, and the checkout's own
+            // event (`CheckedOut`, or `Exhausted` when it queues) follows under this same lock
+            // or with its wait — one event fewer per request, a third of what events cost.
             state.counters.checkouts += 1;
-            self.emit_at(&mut state, requested, EventKind::CheckoutRequested);
             if let Some(conn) =
                 take_idle(&mut state.idle, self.shared.settings.reuse, thread_home())
             {
