@@ -266,7 +266,7 @@ impl Pool {
             }
             // No event for the request itself: it changes no gauge, and the checkout's own
             // event (`CheckedOut`, or `Exhausted` when it queues) follows under this same lock
-            // or with its wait — one event fewer per request, a third of what events cost.
+            // or with its wait: one of a request's three events fewer.
             state.counters.checkouts += 1;
             if let Some(conn) =
                 take_idle(&mut state.idle, self.shared.settings.reuse, thread_home())

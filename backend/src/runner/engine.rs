@@ -62,8 +62,7 @@ impl EngineThreads {
         // Threads that fill the cores leave none to a server on this machine: its backends run
         // beside them, and their answers are there to read as soon as a request is sent (and
         // each thread stays on a core of its own, see `stay_on`).
-        let fill_cores =
-            count >= std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let fill_cores = count >= machine_cores();
         let cores = if fill_cores {
             allowed_cores()
         } else {
@@ -117,6 +116,11 @@ impl EngineThreads {
     pub fn runtimes(&self) -> Runtimes {
         self.runtimes.clone()
     }
+}
+
+/// How many threads the machine runs at once (its cores, or the share a quota leaves).
+fn machine_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// The cores this process may run on, in order, as its main thread's mask says (a thread
@@ -199,7 +203,7 @@ mod tests {
         let each_on_one: Vec<Vec<usize>> = cores.iter().map(|&core| vec![core]).collect();
         assert_eq!(cores_of(&filling), each_on_one);
         drop(filling);
-        if std::thread::available_parallelism().map_or(1, std::num::NonZero::get) > 1 {
+        if machine_cores() > 1 {
             let fewer = EngineThreads::start(1, "test").expect("a thread starts");
             assert_eq!(cores_of(&fewer), vec![cores.clone()]);
         }
