@@ -16,8 +16,8 @@
 //! them the machine's context switches and interrupts between cores per transaction (where the
 //! scheduler put the server's backends), and under them each round's throughput ratios.
 //!
-//! Then the open model: on the select-only case at 10 clients, arrivals at a quarter, a half,
-//! three quarters and all of the closed model's throughput on one engine thread, measured just
+//! Then the open model: on the select-only case at 10 clients, arrivals at 25, 50, 75, 90 and
+//! 100 % of the closed model's throughput on one engine thread, measured just
 //! before each open run in the same round; each round's lag of the actual starts behind the
 //! schedule and the arrivals dropped; beside it, pgbench's own schedule lag at the same rates
 //! (`--rate`, one thread): what this machine allows a generator.
@@ -35,7 +35,8 @@
 //! `-j 1`'s).
 //!
 //! `LIFEGUARD_BENCH_CASES` (say `auth-flow:10,select-only:20`) measures only those cases, for a
-//! quick look while working on the engine; the open model runs only with select-only at 10.
+//! quick look while working on the engine; the open model runs with select-only at 10, or alone
+//! with `open` (every share) or `open:<percent>` (that share: `open:100`).
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -615,17 +616,23 @@ async fn main() -> anyhow::Result<()> {
          the client CPU pool events add (one thread, on vs off)"
     );
     // The open model against the closed model's throughput on one engine thread.
-    if select_only_10 {
-        open_model(&binaries, &sandbox, rounds, seconds).await?;
+    let shares = open_shares(chosen.as_deref(), select_only_10);
+    if !shares.is_empty() {
+        open_model(&binaries, &sandbox, &shares, rounds, seconds).await?;
     }
     let events_us = events_cost_us(&sandbox).await?;
+    sandbox.stop().await;
+    if !cheapest_off.is_finite() {
+        // Only the open model was asked for: no case to weigh events against, no ratios.
+        println!("pool events measured alone: {events_us:.3} µs per request");
+        return Ok(());
+    }
     println!(
         "pool events measured alone (1M check-outs of an idle connection, on vs off, collected): \
          {:.3} µs per request, {:.1}% of the cheapest case's {cheapest_off:.1} µs per transaction",
         events_us,
         events_us / cheapest_off * 100.0
     );
-    sandbox.stop().await;
     println!("instrumentation cost (client CPU, the highest of the cases): {costliest:.1}%");
     println!("lifeguard/pgbench throughput ratio: {lowest:.2}");
     println!("lifeguard/pgbench -j 2 throughput ratio: {lowest_two:.2}");
@@ -642,6 +649,7 @@ async fn main() -> anyhow::Result<()> {
 async fn open_model(
     binaries: &ServerBinaries,
     sandbox: &Sandbox,
+    shares: &[f64],
     rounds: u64,
     seconds: u64,
 ) -> anyhow::Result<()> {
@@ -667,7 +675,7 @@ async fn open_model(
         threads: 1,
         instrumented: true,
     };
-    for share in [0.25, 0.5, 0.75, 1.0] {
+    for &share in shares {
         let mut rates = Vec::new();
         let mut kept = Vec::new();
         let mut reference = Vec::new();
@@ -709,6 +717,35 @@ async fn open_model(
         );
     }
     Ok(())
+}
+
+/// The shares of the closed model's throughput the open model runs at: every one after the
+/// select-only case at 10 clients, or those `LIFEGUARD_BENCH_CASES` names (`open`: every one,
+/// `open:<percent>`: that one).
+fn open_shares(chosen: Option<&str>, select_only_10: bool) -> Vec<f64> {
+    const EVERY: [f64; 5] = [0.25, 0.5, 0.75, 0.9, 1.0];
+    let Some(chosen) = chosen else {
+        return EVERY.to_vec();
+    };
+    let mut shares = Vec::new();
+    for case in chosen.split(',') {
+        match case.strip_prefix("open") {
+            Some("") => shares.extend(EVERY),
+            Some(percent) => {
+                if let Some(percent) = percent
+                    .strip_prefix(':')
+                    .and_then(|p| p.parse::<f64>().ok())
+                {
+                    shares.push(percent / 100.0);
+                }
+            }
+            None => {}
+        }
+    }
+    if shares.is_empty() && select_only_10 {
+        shares.extend(EVERY);
+    }
+    shares
 }
 
 /// pgbench's schedule lag on the select-only script at `rate` per second with 10 clients on one
