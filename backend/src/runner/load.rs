@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use super::abort::{Abort, AbortTaskOnDrop};
 use super::collector::{Sample, Samples};
 use super::engine::Runtimes;
+use super::handoff::HandOffSet;
 use super::timer::PreciseTimer;
 use crate::workload::{Outcome, RequestResult, Workload};
 
@@ -182,7 +183,12 @@ impl<W: Workload> Users<W> {
                         max_in_flight: max_in_flight as usize,
                         rng: SmallRng::from_rng(&mut seeds),
                     };
-                    running.spawn_on(dispatcher.start(self.clone()), self.runtimes.of(thread));
+                    // Its requests run inside it: they yield to the runtime a batch at a time
+                    // (see `handoff`), not at tokio's budget, which counts them all as one task.
+                    running.spawn_on(
+                        tokio::task::unconstrained(dispatcher.start(self.clone())),
+                        self.runtimes.of(thread),
+                    );
                 }
             }
         }
@@ -312,14 +318,15 @@ impl Dispatcher {
                 return;
             }
         };
-        // Requests that end hand what they claimed back here: they run on this thread, so what
+        // Requests that end hand what they claimed back here: they run in this task, so what
         // they claimed is sent before this loop looks again.
         let (own, mut ended) = mpsc::unbounded_channel::<Range<u64>>();
-        let mut running = JoinSet::new();
+        // This thread's requests, polled here: one granted a connection by another's end runs
+        // right after it (see `handoff`).
+        let mut running = HandOffSet::default();
         // When the timer last woke this thread.
         let mut last_woke: Option<Instant> = None;
         loop {
-            while running.try_join_next().is_some() {}
             while let Ok(claimed) = ended.try_recv() {
                 self.dispatch(&users, &mut running, &own, claimed);
             }
@@ -332,6 +339,11 @@ impl Dispatcher {
                 .at(self.schedule.turn_from(next, self.turn, self.threads));
             let wake = timer_wake(due, last_woke, !running.is_empty());
             tokio::select! {
+                biased;
+                () = users.abort.aborted() => break,
+                Some(claimed) = ended.recv() => {
+                    self.dispatch(&users, &mut running, &own, claimed);
+                }
                 slept = timer.wake_by(wake) => {
                     if let Err(error) = slept {
                         users.abort.abort(format!("the open model's timer failed: {error}"));
@@ -342,20 +354,26 @@ impl Dispatcher {
                     let claimed = self.schedule.claim_due(now);
                     self.dispatch(&users, &mut running, &own, claimed);
                 }
-                Some(claimed) = ended.recv() => {
-                    self.dispatch(&users, &mut running, &own, claimed);
-                }
-                () = users.abort.aborted() => break,
+                // Never ready: runs the requests woken meanwhile, then waits with the others.
+                () = std::future::poll_fn(|cx| {
+                    let _all_done = running.poll_run(cx);
+                    std::task::Poll::<()>::Pending
+                }) => {}
             }
         }
-        users.join(&mut running).await;
+        // An abort drops the requests still running, with this task: their connections go back
+        // to the closed pools, and they are not counted.
+        tokio::select! {
+            () = running.run() => {}
+            () = users.abort.aborted() => {}
+        }
     }
 
     /// Starts the `claimed` arrivals.
     fn dispatch<W: Workload>(
         &mut self,
         users: &Users<W>,
-        running: &mut JoinSet<()>,
+        running: &mut HandOffSet,
         own: &mpsc::UnboundedSender<Range<u64>>,
         claimed: Range<u64>,
     ) {
@@ -367,7 +385,7 @@ impl Dispatcher {
     fn start_one<W: Workload>(
         &mut self,
         users: &Users<W>,
-        running: &mut JoinSet<()>,
+        running: &mut HandOffSet,
         own: &mpsc::UnboundedSender<Range<u64>>,
         intended: Instant,
     ) {
@@ -395,7 +413,7 @@ impl Dispatcher {
         let mut rng = SmallRng::from_rng(&mut self.rng);
         let (phase, hold) = (self.phase, self.hold);
         let (schedule, own) = (self.schedule.clone(), own.clone());
-        running.spawn(async move {
+        running.push(async move {
             let _landed = landed;
             this.fire(phase, &mut rng, hold, intended, true).await;
             let due = schedule.claim_due(Instant::now());

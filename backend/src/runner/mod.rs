@@ -10,6 +10,7 @@
 pub mod abort;
 pub mod collector;
 pub mod engine;
+pub mod handoff;
 pub mod load;
 pub mod observer;
 pub mod phases;
