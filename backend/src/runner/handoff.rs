@@ -16,6 +16,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -198,7 +199,9 @@ impl HandOffSet {
         let waker = Waker::from(entry.waker.clone());
         let mut cx = Context::from_waker(&waker);
         let previous = POLLING.with(|polling| polling.replace((Arc::as_ptr(&self.shared), slot)));
-        let done = future.as_mut().poll(&mut cx).is_ready();
+        // A future that panics ends there, as a task of its own would have, not its siblings.
+        let done = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)))
+            .map_or(true, |polled| polled.is_ready());
         POLLING.with(|polling| polling.set(previous));
         if done {
             entry.future = None;
@@ -313,6 +316,20 @@ mod tests {
             *log.lock().unwrap(),
             ["after", "yielded", "woken from elsewhere"]
         );
+    }
+
+    #[test]
+    fn a_future_that_panics_ends_alone() {
+        let (log, _parked): (Log, Parked) = Default::default();
+        let mut set = HandOffSet::default();
+        set.push(async { panic!("a request's bug") });
+        set.push(logs("sibling", &log));
+        let waker = Waker::from(Arc::new(TaskWakes::default()));
+        assert_eq!(
+            set.poll_run(&mut Context::from_waker(&waker)),
+            Poll::Ready(())
+        );
+        assert_eq!(*log.lock().unwrap(), ["sibling"]);
     }
 
     #[test]
