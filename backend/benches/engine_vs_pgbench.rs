@@ -20,7 +20,9 @@
 //! 100 % of the closed model's throughput on one engine thread, measured just
 //! before each open run in the same round; each round's lag of the actual starts behind the
 //! schedule and the arrivals dropped; beside it, pgbench's own schedule lag at the same rates
-//! (`--rate`, one thread): what this machine allows a generator.
+//! (`--rate`, one thread): what this machine allows a generator. Under each share, the requests
+//! served a second and the client CPU each took, beside the closed model's: on two cores shared
+//! with the server, what the engine spends per request the server does not get.
 //!
 //! Then pool events measured alone: a million check-outs and check-ins of a pre-warmed pool's
 //! idle connection, events on and off, collected on a thread of their own as in a run — the CPU
@@ -499,6 +501,10 @@ struct Kept {
     max_ms: f64,
     dropped: f64,
     started: f64,
+    /// Requests served a second over the whole phase (the queue's drain after the last arrival
+    /// included), and the client CPU each took.
+    served_per_s: f64,
+    cpu_us: f64,
 }
 
 /// The select-only case as an open model at `rate_per_s` for `seconds` on one engine thread.
@@ -509,6 +515,7 @@ async fn open_side(
     seconds: u64,
 ) -> anyhow::Result<Kept> {
     let mut plan = plan(sandbox, clients, seconds, true, 1);
+    let before = Usage::now();
     #[expect(clippy::cast_precision_loss, reason = "a few seconds")]
     let duration_s = seconds as f64;
     plan.suite.scenarios[0].load = lifeguard_shared::suite::Load::Open {
@@ -525,7 +532,12 @@ async fn open_side(
         .context("an open model reports its schedule")?;
     #[expect(clippy::cast_precision_loss, reason = "counts of requests")]
     let (dropped, started) = (scenario.outcomes.dropped as f64, schedule.started as f64);
+    let spent = before.spent();
+    #[expect(clippy::cast_precision_loss, reason = "counts of requests")]
+    let served = scenario.outcomes.ok as f64;
     Ok(Kept {
+        served_per_s: served / scenario.duration_s,
+        cpu_us: per_request_us(spent.own, served),
         p50_ms: schedule.lag_p50_ms,
         p99_ms: schedule.lag_p99_ms,
         max_ms: schedule.lag_max_ms,
@@ -679,10 +691,12 @@ async fn open_model(
         let mut rates = Vec::new();
         let mut kept = Vec::new();
         let mut reference = Vec::new();
+        let mut closed_runs = Vec::new();
         for _ in 0..rounds {
             settle(sandbox).await?;
             let closed = lifeguard_case(sandbox, "select-only", 10, seconds, one_thread).await?;
             let rate = (closed.per_s * share).floor();
+            closed_runs.push(closed);
             rates.push(rate);
             settle(sandbox).await?;
             kept.push(open_side(sandbox, 10, rate, seconds).await?);
@@ -703,6 +717,13 @@ async fn open_model(
             pgb(0),
             pgb(1),
             pgb(2),
+        );
+        println!(
+            "       | served/s {:.0} at {:.1} µs client CPU each (closed: {:.0}/s at {:.1} µs)",
+            of(|k| k.served_per_s),
+            of(|k| k.cpu_us),
+            median(closed_runs.iter().map(|c| c.per_s).collect()),
+            median(closed_runs.iter().map(|c| c.cpu_us).collect()),
         );
         println!(
             "       | round by round: lag p99 {}; dropped {}",

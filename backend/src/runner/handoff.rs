@@ -34,6 +34,8 @@ pub struct HandOffSet {
     slots: Vec<Slot>,
     free: Vec<usize>,
     len: usize,
+    /// Futures finished since [`HandOffSet::take_finished`] last counted them.
+    finished: usize,
 }
 
 struct Slot {
@@ -121,6 +123,7 @@ impl Default for HandOffSet {
             slots: Vec::new(),
             free: Vec::new(),
             len: 0,
+            finished: 0,
         }
     }
 }
@@ -135,6 +138,11 @@ impl HandOffSet {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// How many futures finished (or panicked) since the last call.
+    pub fn take_finished(&mut self) -> usize {
+        std::mem::take(&mut self.finished)
     }
 
     /// Adds `future`, to be polled at the set's next poll.
@@ -207,6 +215,7 @@ impl HandOffSet {
             entry.future = None;
             self.free.push(slot);
             self.len -= 1;
+            self.finished += 1;
         }
     }
 }
@@ -330,6 +339,8 @@ mod tests {
             Poll::Ready(())
         );
         assert_eq!(*log.lock().unwrap(), ["sibling"]);
+        assert_eq!(set.take_finished(), 2, "the one that panicked ended too");
+        assert_eq!(set.take_finished(), 0, "counted once");
     }
 
     #[test]
