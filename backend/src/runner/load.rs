@@ -8,9 +8,9 @@
 //! The open model's schedule ([`Schedule`]) is kept by the engine threads themselves: each
 //! sleeps to its turns among the intended starts on a [`PreciseTimer`] of its own — the engine's
 //! tokio timer counts whole milliseconds, which alone would start requests up to a millisecond
-//! late — and claims what is due then and each time one of its requests ends. A request's lag —
-//! its actual start less its intended one — is measured where it starts, on the engine, so an
-//! engine too busy to pick arrivals up shows as lag.
+//! late — and claims what is due then and after each turn in which some of its requests ended.
+//! A request's lag — its actual start less its intended one — is measured where it starts, on the
+//! engine, so an engine too busy to pick arrivals up shows as lag.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -278,8 +278,8 @@ impl Schedule {
 /// `engine_vs_pgbench`) a wake every 100 µs took 1.6 µs of the engine's CPU per request (9.7
 /// against 8.1 µs) and the target served 61,000 requests a second instead of 73,000, dropping
 /// 34,000 arrivals at `max_in_flight` where every 500 µs dropped none. An arrival no end claims
-/// so starts at most this late, well inside the schedule's 1 ms; at rates under one arrival per
-/// period, nothing changes.
+/// so starts at most this late, well under a millisecond; at rates under one arrival per period,
+/// nothing changes.
 const BUSY_TIMER_PERIOD: Duration = Duration::from_micros(500);
 
 /// When to set the timer for an arrival `due` then: at it, unless this thread is `busy` (has
