@@ -399,8 +399,6 @@ impl Dispatcher {
         running: &mut HandOffSet,
         intended: Instant,
     ) {
-        // Requests ended in this batch, counted out before the room for this one is weighed.
-        self.count_ended(running);
         let room = self
             .in_flight
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
