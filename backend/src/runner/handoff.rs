@@ -192,11 +192,6 @@ impl HandOffSet {
         Poll::Pending
     }
 
-    /// Runs until every future has finished.
-    pub async fn run(&mut self) {
-        std::future::poll_fn(|cx| self.poll_run(cx)).await;
-    }
-
     fn poll_slot(&mut self, slot: usize) {
         let entry = &mut self.slots[slot];
         entry.waker.queued.store(false, Ordering::Release);

@@ -363,13 +363,17 @@ impl Dispatcher {
                 }
             }
         }
-        // An abort drops the requests still running, with this task: their connections go back
-        // to the closed pools, and they are not counted.
+        // The rest, each counted out of `in_flight` as it ends: another thread may still be
+        // starting the last arrivals. An abort drops the requests still running, with this task:
+        // their connections go back to the closed pools, and they are not counted.
         tokio::select! {
-            () = running.run() => {}
+            () = std::future::poll_fn(|cx| {
+                let all_done = running.poll_run(cx);
+                self.count_ended(&mut running);
+                all_done
+            }) => {}
             () = users.abort.aborted() => {}
         }
-        self.count_ended(&mut running);
     }
 
     /// Takes the requests that ended since the last look out of `in_flight`; how many.
